@@ -1,0 +1,1 @@
+"""PROBELESS neuron attribution and language similarity by shared neurons."""

@@ -1,0 +1,141 @@
+"""The `factroots` command line: thin wrappers that parse, call one library function, print."""
+
+from __future__ import annotations
+
+import json
+import sys
+import tempfile
+from pathlib import Path
+
+import click
+
+from factroots import __version__
+from factroots.errors import FactrootsError
+
+MODE = click.Choice(["words", "tokens"])
+
+
+@click.group()
+@click.version_option(__version__, prog_name="factroots")
+def cli() -> None:
+    """Trace the roots of facts in multilingual language models."""
+
+
+@cli.group()
+def index() -> None:
+    """Build and inspect per-language indexes."""
+
+
+@index.command("build")
+@click.argument("input_dir", type=click.Path(path_type=Path))
+@click.option("--lang", required=True, help="Language code, e.g. en, ja.")
+@click.option("--root", required=True, type=click.Path(path_type=Path), help="Index root.")
+@click.option("--tokenizer", default="mbert", show_default=True,
+              help="'mbert' or a tokenizer.json path or model directory.")
+@click.option("--max-tokens", default=512, show_default=True, type=click.IntRange(min=1))
+@click.option("--workers", default=None, type=click.IntRange(min=1),
+              help="Threads for tokenizing and indexing [default: all cores].")
+def index_build(input_dir: Path, lang: str, root: Path, tokenizer: str, max_tokens: int,
+                workers: int | None) -> None:
+    """Build ROOT/<tokenizer>/<lang>/ from a WikiExtractor output tree."""
+    from tqdm import tqdm
+
+    from factroots.indexer.builder import build_index
+
+    with tqdm(unit="B", unit_scale=True, desc=f"index {lang}", disable=None) as bar:
+        def on_progress(p):
+            bar.total = p.total_bytes
+            bar.update(p.bytes_done - bar.n)
+            bar.set_postfix(docs=p.documents, lines=p.lines)
+
+        manifest = build_index(input_dir, lang, root, tokenizer, max_tokens, workers, on_progress)
+    c = manifest.counts
+    click.echo(f"built {root}/{manifest.tokenizer_name}/{lang}: {c.documents:,} documents, "
+               f"{c.lines:,} lines, {c.tokens:,} tokens, {c.text_bytes / 1e6:.1f} MB text "
+               f"in {manifest.build_seconds:.1f} s")
+    for reason, n in sorted(c.skipped_by_reason.items()):
+        click.echo(f"  skipped {n:,} × {reason}")
+    if c.empty_files:
+        click.echo(f"  {c.empty_files} empty file(s)")
+
+
+@index.command("info")
+@click.argument("path", type=click.Path(path_type=Path))
+def index_info(path: Path) -> None:
+    """Print the manifest of the index at PATH."""
+    from factroots.indexer.manifest import read_manifest
+
+    click.echo(json.dumps(read_manifest(path).to_dict(), indent=2, ensure_ascii=False))
+
+
+@cli.command()
+@click.argument("subject")
+@click.argument("object", required=False)
+@click.option("--root", required=True, type=click.Path(path_type=Path), help="Index root.")
+@click.option("--lang", required=True)
+@click.option("--tokenizer", default="mbert", show_default=True)
+@click.option("--mode", type=MODE, default="words", show_default=True)
+@click.option("--show", default=3, show_default=True, type=click.IntRange(min=0),
+              help="Evidence lines to print.")
+def query(subject: str, object: str | None, root: Path, lang: str, tokenizer: str, mode: str,
+          show: int) -> None:
+    """Count SUBJECT's lines, or whether SUBJECT and OBJECT co-occur in one line."""
+    from factroots.search import FactIndex
+
+    idx = FactIndex.open(root, lang, tokenizer)
+    if object is None:
+        found = idx.count(subject, mode)
+        detail = f" ({found.reason})" if found.reason else ""
+        click.echo(f"{subject!r} [{lang}, {mode}]: {found.status}, {found.lines:,} lines{detail}")
+        return
+    co = idx.cooccur(subject, object, mode, show=show)
+    if co.present is None:
+        click.echo(f"({subject!r}, {object!r}) [{lang}, {mode}]: untraceable ({co.reason})")
+        return
+    verdict = "PRESENT" if co.present else "absent"
+    click.echo(f"({subject!r}, {object!r}) [{lang}, {mode}]: {verdict} in {co.lines:,} of "
+               f"{idx.num_lines:,} lines (subject {co.subject_lines:,}, "
+               f"object {co.object_lines:,})")
+    for ev in co.evidence:
+        click.echo(f"  line {ev.line} · doc {ev.doc_id} · {ev.title}")
+        click.echo(f"    {ev.marked()}")
+
+
+@cli.command()
+@click.option("--workdir", type=click.Path(path_type=Path), default=None,
+              help="Keep the generated corpus and indexes here [default: a temporary dir].")
+def demo(workdir: Path | None) -> None:
+    """Generate a small multilingual corpus with planted facts, index it and trace them."""
+    from factroots.demo.run import run_demo
+
+    with tempfile.TemporaryDirectory(prefix="factroots-demo-") as tmp:
+        rows = run_demo(workdir or tmp)
+    click.echo(f"{'lang':4} {'subject':10} {'object':14} {'planted':8} {'words':6} "
+               f"{'tokens':6} lines")
+    agree = 0
+    for r in rows:
+        agree += r.planted == r.present_words
+        click.echo(f"{r.lang:4} {r.subject:10} {r.object:14} {str(r.planted):8} "
+                   f"{str(r.present_words):6} {str(r.present_tokens):6} {r.lines}")
+    shown = next((r for r in rows if r.evidence), None)
+    if shown:
+        click.echo(f"\nevidence for ({shown.subject}, {shown.object}): {shown.evidence[:160]}")
+    click.echo(f"\n{agree}/{len(rows)} planted facts traced as planted (words mode)")
+
+
+def main() -> None:
+    """Entry point: user errors become one line on stderr and exit code 2."""
+    try:
+        cli(standalone_mode=False)
+    except FactrootsError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+    except click.exceptions.Abort:
+        click.echo("interrupted", err=True)
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        click.echo("interrupted", err=True)
+        sys.exit(130)

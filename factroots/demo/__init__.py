@@ -1,0 +1,1 @@
+"""A self-contained demonstration on a generated corpus with planted facts."""

@@ -1,0 +1,152 @@
+"""Build one tantivy index per (tokenizer, language), atomically, in bounded memory."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import tantivy
+
+from factroots import __version__
+from factroots.errors import FactrootsError
+from factroots.indexer.manifest import Counts, Manifest
+from factroots.indexer.reader import CorpusReader, Document
+from factroots.indexer.schema import (
+    DOC_ID, LINE, TEXT, TITLE, TOKENS, WORDS, build_schema, register_analyzers, token_terms,
+)
+from factroots.indexer.segmenter import DEFAULT_MAX_TOKENS, Line, Segmenter
+from factroots.tokenizer import ModelTokenizer, load_tokenizer
+from factroots.units import word_units
+
+BATCH_CHARS = 4_000_000  # text per tokenizer batch: bounds memory, keeps both cores busy
+HEAP_PER_THREAD = 128 * 1024 * 1024
+BUILDING_PREFIX = ".building-"
+
+
+@dataclass
+class BuildProgress:
+    """What the progress callback sees after each batch."""
+
+    bytes_done: int
+    total_bytes: int
+    documents: int
+    lines: int
+    tokens: int
+
+
+def index_path(root: str | Path, tokenizer_name: str, lang: str) -> Path:
+    return Path(root) / tokenizer_name / lang
+
+
+def _batches(docs: Iterable[Document], max_chars: int) -> Iterator[list[Document]]:
+    batch, chars = [], 0
+    for doc in docs:
+        batch.append(doc)
+        chars += len(doc.text)
+        if chars >= max_chars:
+            yield batch
+            batch, chars = [], 0
+    if batch:
+        yield batch
+
+
+def _line_document(line_id: int, line: Line) -> tantivy.Document:
+    doc = tantivy.Document()
+    doc.add_unsigned(LINE, line_id)
+    doc.add_text(WORDS, " ".join(word_units(line.text)))
+    doc.add_text(TOKENS, token_terms(line.ids.tolist()))
+    doc.add_bytes(TEXT, line.text.encode("utf-8"))
+    doc.add_bytes(DOC_ID, line.doc_id.encode("utf-8"))
+    doc.add_bytes(TITLE, line.title.encode("utf-8"))
+    return doc
+
+
+def _remove_stale_builds(parent: Path, lang: str) -> None:
+    for stale in parent.glob(f"{BUILDING_PREFIX}{lang}-*"):
+        shutil.rmtree(stale, ignore_errors=True)
+
+
+def _swap_into_place(built: Path, final: Path) -> None:
+    """Replace `final` by `built` so that `final` is always either the old or the new index."""
+    if final.exists():
+        trash = final.with_name(f"{BUILDING_PREFIX}{final.name}-old-{os.getpid()}")
+        os.replace(final, trash)
+        os.replace(built, final)
+        shutil.rmtree(trash, ignore_errors=True)
+    else:
+        os.replace(built, final)
+
+
+def _write_lines(writer, segmenter: Segmenter, reader: CorpusReader, counts: Counts,
+                 on_progress: Callable[[BuildProgress], None] | None) -> None:
+    for batch in _batches(reader, BATCH_CHARS):
+        for doc, lines in zip(batch, segmenter.lines(batch)):
+            counts.documents += 1
+            counts.text_bytes += len(doc.text.encode("utf-8"))
+            counts.first_paragraph_bytes += len(doc.first_paragraph.encode("utf-8"))
+            for line in lines:
+                writer.add_document(_line_document(counts.lines, line))
+                counts.lines += 1
+                counts.tokens += int(line.ids.size)
+        if on_progress:
+            on_progress(BuildProgress(reader.bytes_done, reader.total_bytes, counts.documents,
+                                      counts.lines, counts.tokens))
+
+
+def build_index(
+    input_dir: str | Path,
+    lang: str,
+    root: str | Path,
+    tokenizer: str | Path | ModelTokenizer = "mbert",
+    max_tokens: int = DEFAULT_MAX_TOKENS,
+    workers: int | None = None,
+    on_progress: Callable[[BuildProgress], None] | None = None,
+) -> Manifest:
+    """Build `ROOT/<tokenizer>/<lang>/` from a WikiExtractor tree and return its manifest."""
+    started = time.perf_counter()
+    tok = tokenizer if isinstance(tokenizer, ModelTokenizer) else load_tokenizer(tokenizer)
+    workers = max(1, workers or os.cpu_count() or 1)
+    reader = CorpusReader(input_dir)
+    final = index_path(root, tok.name, lang)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    _remove_stale_builds(final.parent, lang)
+    building = final.parent / f"{BUILDING_PREFIX}{lang}-{os.getpid()}"
+    building.mkdir()
+    try:
+        index = tantivy.Index(build_schema(), path=str(building), reuse=False)
+        register_analyzers(index)
+        writer = index.writer(heap_size=HEAP_PER_THREAD * workers, num_threads=workers)
+        counts = Counts()
+        _write_lines(writer, Segmenter(tok, max_tokens), reader, counts, on_progress)
+        if counts.lines == 0:
+            raise FactrootsError(f"no documents with text found in {input_dir}")
+        writer.commit()
+        writer.wait_merging_threads()
+        counts.skipped_by_reason = dict(reader.skipped)
+        counts.skipped_records = sum(counts.skipped_by_reason.values())
+        counts.empty_files = sum(s.empty for s in reader.sources)
+        manifest = Manifest(
+            language=lang,
+            tokenizer_name=tok.name,
+            tokenizer_sha256=tok.sha256,
+            max_tokens=max_tokens,
+            input_root=str(Path(input_dir).resolve()),
+            sources=[
+                {"path": s.path, "size": s.size, "sha256": s.sha256, "documents": s.documents,
+                 "skipped": dict(s.skipped), "empty": s.empty}
+                for s in reader.sources
+            ],
+            counts=counts,
+            build_seconds=round(time.perf_counter() - started, 3),
+            factroots_version=__version__,
+        )
+        manifest.write(building)
+        _swap_into_place(building, final)
+        return manifest
+    finally:
+        if building.exists():
+            shutil.rmtree(building, ignore_errors=True)

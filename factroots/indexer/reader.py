@@ -1,0 +1,245 @@
+"""Stream documents out of WikiExtractor output trees, skipping and counting malformed records.
+
+Both formats are read: `<doc id="…" url="…" title="…">` blocks and `--json` lines, plain, bz2 or
+gzip (recognised by their magic bytes), files walked in sorted path order, hidden entries ignored.
+"""
+
+from __future__ import annotations
+
+import bz2
+import gzip
+import hashlib
+import html
+import json
+import os
+import unicodedata
+import zlib
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import BinaryIO
+
+import regex
+
+from factroots.errors import FactrootsError
+
+_DOC_OPEN = regex.compile(rb"^\s*<doc(\s[^>]*)?>\s*$")
+_DOC_CLOSE = regex.compile(rb"^\s*</doc>\s*$")
+_ATTR = regex.compile(r'(\w+)="([^"]*)"')
+
+
+@dataclass(frozen=True)
+class Document:
+    doc_id: str
+    title: str
+    text: str
+    first_paragraph: str
+
+
+@dataclass
+class SourceFile:
+    """One input file: what it is, and what reading it gave."""
+
+    path: str
+    size: int
+    sha256: str
+    documents: int = 0
+    empty: bool = False
+    skipped: Counter = field(default_factory=Counter)
+
+    @property
+    def skipped_records(self) -> int:
+        return sum(self.skipped.values())
+
+
+def input_files(root: str | Path) -> list[Path]:
+    """The regular files under `root` in sorted path order, hidden entries ignored."""
+    root = Path(root)
+    if not root.exists():
+        raise FactrootsError(f"input not found: {root}")
+    if root.is_file():
+        return [root]
+    files = []
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        files.extend(Path(dirpath) / f for f in filenames if not f.startswith("."))
+    files = sorted(p for p in files if p.is_file())
+    if not files:
+        raise FactrootsError(f"no input files under {root}")
+    return files
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _open_stream(path: Path) -> BinaryIO:
+    with open(path, "rb") as fh:
+        magic = fh.read(3)
+    if magic.startswith(b"BZh"):
+        return bz2.open(path, "rb")
+    if magic.startswith(b"\x1f\x8b"):
+        return gzip.open(path, "rb")
+    return open(path, "rb")
+
+
+def make_document(doc_id: str, title: str, lines: list[str]) -> Document | None:
+    """A document from its raw lines: unescaped once, non-empty, title first, NFC; None if empty."""
+    title = html.unescape(title).strip()
+    body = [s for s in (html.unescape(line).strip() for line in lines) if s]
+    if title and (not body or body[0] != title):
+        body.insert(0, title)
+    if not body:
+        return None
+    text = unicodedata.normalize("NFC", " ".join(body))
+    first = unicodedata.normalize("NFC", body[1]) if len(body) > 1 else ""
+    return Document(doc_id=doc_id, title=unicodedata.normalize("NFC", title or body[0]),
+                    text=text, first_paragraph=first)
+
+
+class _DocBlocks:
+    """State machine over the lines of a `<doc>`-format file."""
+
+    def __init__(self, source: SourceFile):
+        self.source = source
+        self.attrs: dict[str, str] | None = None
+        self.lines: list[str] = []
+        self.broken = False
+
+    def feed(self, raw: bytes) -> Document | None:
+        if _DOC_OPEN.match(raw):
+            if self.attrs is not None:
+                self.source.skipped["unterminated <doc>"] += 1
+            self._open(raw)
+            return None
+        if _DOC_CLOSE.match(raw):
+            if self.attrs is None:
+                self.source.skipped["stray </doc>"] += 1
+                return None
+            return self._close()
+        line = _decode(raw)
+        if self.attrs is None:
+            if line is None or line.strip():
+                self.source.skipped["text outside <doc>"] += 1
+        elif line is None:
+            self.broken = True
+        else:
+            self.lines.append(line)
+        return None
+
+    def finish(self) -> None:
+        if self.attrs is not None:
+            self.source.skipped["unterminated <doc>"] += 1
+            self.attrs = None
+
+    def _open(self, raw: bytes) -> None:
+        text = raw.decode("utf-8", errors="replace")
+        self.attrs = dict(_ATTR.findall(text))
+        self.lines = []
+        self.broken = False
+
+    def _close(self) -> Document | None:
+        attrs, lines, broken = self.attrs, self.lines, self.broken
+        self.attrs, self.lines = None, []
+        if broken:
+            self.source.skipped["invalid UTF-8 or binary"] += 1
+            return None
+        doc = make_document(attrs.get("id", ""), attrs.get("title", ""), lines)
+        if doc is None:
+            self.source.skipped["empty document"] += 1
+        return doc
+
+
+def _decode(raw: bytes) -> str | None:
+    """The line as text, or None for invalid UTF-8 or binary junk (NUL bytes)."""
+    if b"\x00" in raw:
+        return None
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+
+
+def _json_document(raw: bytes, source: SourceFile) -> Document | None:
+    line = _decode(raw)
+    if line is None:
+        source.skipped["invalid UTF-8 or binary"] += 1
+        return None
+    if not line.strip():
+        return None
+    try:
+        record = json.loads(line)
+        title, text = record["title"], record["text"]
+        if not isinstance(title, str) or not isinstance(text, str):
+            raise TypeError
+    except (ValueError, KeyError, TypeError):
+        source.skipped["bad JSON line"] += 1
+        return None
+    doc = make_document(str(record.get("id", "")), title, text.split("\n"))
+    if doc is None:
+        source.skipped["empty document"] += 1
+    return doc
+
+
+def _is_json_lines(first_line: bytes) -> bool:
+    return first_line.lstrip().startswith(b"{")
+
+
+def read_file(path: Path, source: SourceFile) -> Iterator[Document]:
+    """The documents of one file; malformed records are counted in `source.skipped`."""
+    try:
+        with _open_stream(path) as stream:
+            blocks: _DocBlocks | None = None
+            json_mode: bool | None = None
+            for raw in stream:
+                if json_mode is None:
+                    if not raw.strip():
+                        continue
+                    json_mode = _is_json_lines(raw)
+                    blocks = None if json_mode else _DocBlocks(source)
+                doc = _json_document(raw, source) if json_mode else blocks.feed(raw)
+                if doc is not None:
+                    source.documents += 1
+                    yield doc
+            if blocks is not None:
+                blocks.finish()
+    except (OSError, EOFError, zlib.error) as exc:
+        source.skipped[f"unreadable stream ({type(exc).__name__})"] += 1
+
+
+class CorpusReader:
+    """Iterate the documents of a WikiExtractor tree; per-file sources and counts fill as it goes."""
+
+    def __init__(self, root: str | Path):
+        self.root = Path(root)
+        self.files = input_files(self.root)
+        self.total_bytes = sum(p.stat().st_size for p in self.files)
+        self.sources: list[SourceFile] = []
+        self.bytes_done = 0
+
+    def __iter__(self) -> Iterator[Document]:
+        for path in self.files:
+            size = path.stat().st_size
+            rel = path.relative_to(self.root).as_posix() if path != self.root else path.name
+            source = SourceFile(path=rel, size=size, sha256=file_sha256(path))
+            self.sources.append(source)
+            source.empty = size == 0
+            if not source.empty:
+                yield from read_file(path, source)
+            self.bytes_done += size
+
+    @property
+    def documents(self) -> int:
+        return sum(s.documents for s in self.sources)
+
+    @property
+    def skipped(self) -> Counter:
+        total: Counter = Counter()
+        for source in self.sources:
+            total.update(source.skipped)
+        return total

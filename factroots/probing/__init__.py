@@ -1,0 +1,1 @@
+"""mLAMA facts and templates, prompts, and masked-LM prediction."""

@@ -1,0 +1,1 @@
+"""The paper's tables and figures from traces, predictions and neurons."""

@@ -1,0 +1,50 @@
+"""Mark where an entity's terms occur in a line's text, for showing evidence."""
+
+from __future__ import annotations
+
+from factroots.search.entity import EntityTerms
+from factroots.tokenizer import ModelTokenizer
+from factroots.units import word_unit_spans
+
+
+def _find_runs(haystack: list[str], needle: tuple[str, ...]) -> list[int]:
+    n = len(needle)
+    return [i for i in range(len(haystack) - n + 1) if tuple(haystack[i:i + n]) == needle]
+
+
+def mention_spans(text: str, entity: EntityTerms,
+                  tokenizer: ModelTokenizer) -> list[tuple[int, int]]:
+    """Character spans of every mention of `entity` in `text`."""
+    if not entity.traceable:
+        return []
+    if entity.mode == "words":
+        units = word_unit_spans(text)
+        terms = [u for u, _, _ in units]
+        bounds = [(s, e) for _, s, e in units]
+    else:
+        encoding = tokenizer.tokenizer.encode(text, add_special_tokens=False)
+        terms = [str(i) for i in encoding.ids]
+        bounds = encoding.offsets
+    n = len(entity.terms)
+    return [(bounds[i][0], bounds[i + n - 1][1]) for i in _find_runs(terms, entity.terms)]
+
+
+def merge_spans(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    merged: list[list[int]] = []
+    for start, end in sorted(spans):
+        if merged and start <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], end)
+        else:
+            merged.append([start, end])
+    return [(s, e) for s, e in merged]
+
+
+def marked_text(text: str, spans: list[tuple[int, int]], open_mark: str = "«",
+                close_mark: str = "»") -> str:
+    """`text` with each merged span wrapped in marks."""
+    out, pos = [], 0
+    for start, end in merge_spans(spans):
+        out += [text[pos:start], open_mark, text[start:end], close_mark]
+        pos = end
+    out.append(text[pos:])
+    return "".join(out)

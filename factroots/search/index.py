@@ -1,0 +1,172 @@
+"""FactIndex: count entities and find subject–object co-occurrences in one language's lines."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import tantivy
+
+from factroots.errors import FactrootsError
+from factroots.indexer.builder import index_path
+from factroots.indexer.manifest import Manifest, read_manifest
+from factroots.indexer.schema import DOC_ID, LINE, TEXT, TITLE, register_analyzers
+from factroots.search.entity import EntityTerms, entity_terms
+from factroots.search.evidence import marked_text, mention_spans
+from factroots.tokenizer import BUNDLED, ModelTokenizer, load_tokenizer
+
+OK, UNTRACEABLE = "ok", "untraceable"
+
+
+@dataclass(frozen=True)
+class EntityCount:
+    """How many lines contain an entity (lines, not occurrences)."""
+
+    label: str
+    mode: str
+    status: str
+    lines: int
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """One line where subject and object co-occur, with the mentions' character spans."""
+
+    line: int
+    doc_id: str
+    title: str
+    text: str
+    spans: list[tuple[int, int]]
+
+    def marked(self, open_mark: str = "«", close_mark: str = "»") -> str:
+        return marked_text(self.text, self.spans, open_mark, close_mark)
+
+
+@dataclass(frozen=True)
+class Cooccurrence:
+    """Whether subject and object share a line: present is None when either is untraceable."""
+
+    subject: str
+    object: str
+    mode: str
+    status: str
+    present: bool | None
+    lines: int
+    subject_lines: int
+    object_lines: int
+    reason: str = ""
+    evidence: list[Evidence] = field(default_factory=list)
+
+
+def _term_query(schema: tantivy.Schema, entity: EntityTerms) -> tantivy.Query:
+    if len(entity.terms) == 1:  # tantivy panics on a one-term phrase
+        return tantivy.Query.term_query(schema, entity.field, entity.terms[0])
+    return tantivy.Query.phrase_query(schema, entity.field, list(entity.terms))
+
+
+class FactIndex:
+    """A read-only view of one (tokenizer, language) index."""
+
+    def __init__(self, path: Path, manifest: Manifest, tokenizer: ModelTokenizer):
+        self.path = path
+        self.manifest = manifest
+        self.tokenizer = tokenizer
+        try:
+            self._index = tantivy.Index.open(str(path))
+        except Exception as exc:  # noqa: BLE001 - tantivy raises plain ValueError/OSError
+            raise FactrootsError(f"cannot open index at {path}: {exc}") from None
+        register_analyzers(self._index)
+        self._schema = self._index.schema
+        self._searcher = self._index.searcher()
+
+    @classmethod
+    def open(cls, root: str | Path, lang: str,
+             tokenizer: str | Path | ModelTokenizer = "mbert") -> FactIndex:
+        """Open `ROOT/<tokenizer>/<lang>/`, checking it was built with that very tokenizer."""
+        tok = tokenizer if isinstance(tokenizer, ModelTokenizer) else load_tokenizer(tokenizer)
+        return cls.open_path(index_path(root, tok.name, lang), tok)
+
+    @classmethod
+    def open_path(cls, path: str | Path,
+                  tokenizer: str | Path | ModelTokenizer | None = None) -> FactIndex:
+        """Open the index at `path`; without a tokenizer, the manifest's bundled one is used."""
+        path = Path(path)
+        manifest = read_manifest(path)
+        if tokenizer is None:
+            if manifest.tokenizer_name not in BUNDLED:
+                raise FactrootsError(
+                    f"index {path} was built with tokenizer {manifest.tokenizer_name!r}: "
+                    "pass the same tokenizer path")
+            tokenizer = manifest.tokenizer_name
+        tok = tokenizer if isinstance(tokenizer, ModelTokenizer) else load_tokenizer(tokenizer)
+        if (tok.name, tok.sha256) != (manifest.tokenizer_name, manifest.tokenizer_sha256):
+            raise FactrootsError(
+                f"index {path} was built with tokenizer {manifest.tokenizer_name!r} "
+                f"(sha256 {manifest.tokenizer_sha256[:12]}…), not {tok.name!r} "
+                f"(sha256 {tok.sha256[:12]}…)")
+        return cls(path, manifest, tok)
+
+    @property
+    def num_lines(self) -> int:
+        return self._searcher.num_docs
+
+    def entity(self, label: str, mode: str = "words") -> EntityTerms:
+        return entity_terms(label, mode, self.tokenizer)
+
+    def _count(self, query: tantivy.Query) -> int:
+        return self._searcher.search(query, 1, count=True).count
+
+    def count(self, label: str, mode: str = "words") -> EntityCount:
+        """Number of lines containing `label`."""
+        entity = self.entity(label, mode)
+        if not entity.traceable:
+            return EntityCount(label, mode, UNTRACEABLE, 0, entity.reason)
+        return EntityCount(label, mode, OK, self._count(_term_query(self._schema, entity)))
+
+    def line_ids(self, entity: EntityTerms) -> np.ndarray:
+        """Sorted ids of every line containing `entity` (empty when untraceable)."""
+        if not entity.traceable:
+            return np.empty(0, dtype=np.int64)
+        return self._matching_lines(_term_query(self._schema, entity))
+
+    def _matching_lines(self, query: tantivy.Query, limit: int | None = None) -> np.ndarray:
+        n = self._count(query) if limit is None else limit
+        if n == 0:
+            return np.empty(0, dtype=np.int64)
+        hits = self._searcher.search(query, n, count=False, order_by_field=LINE,
+                                     order=tantivy.Order.Asc).hits
+        return np.fromiter((h[0] for h in hits), dtype=np.int64, count=len(hits))
+
+    def cooccur(self, subject: str, object: str, mode: str = "words",
+                show: int = 0) -> Cooccurrence:
+        """Whether `subject` and `object` occur in one line, with up to `show` evidence lines."""
+        subj, obj = self.entity(subject, mode), self.entity(object, mode)
+        untraceable = [e for e in (subj, obj) if not e.traceable]
+        if untraceable:
+            reason = "; ".join(f"{e.label!r}: {e.reason}" for e in untraceable)
+            return Cooccurrence(subject, object, mode, UNTRACEABLE, None, 0, 0, 0, reason)
+        q_subj, q_obj = _term_query(self._schema, subj), _term_query(self._schema, obj)
+        both = tantivy.Query.boolean_query(
+            [(tantivy.Occur.Must, q_subj), (tantivy.Occur.Must, q_obj)])
+        lines = self._count(both)
+        evidence = self._evidence(both, lines, show, subj, obj) if show > 0 else []
+        return Cooccurrence(subject, object, mode, OK, lines > 0, lines, self._count(q_subj),
+                            self._count(q_obj), evidence=evidence)
+
+    def _evidence(self, query: tantivy.Query, matches: int, show: int, subj: EntityTerms,
+                  obj: EntityTerms) -> list[Evidence]:
+        found = []
+        if matches == 0:
+            return found
+        hits = self._searcher.search(query, min(show, matches), count=False,
+                                     order_by_field=LINE, order=tantivy.Order.Asc).hits
+        for line_id, address in hits:
+            doc = self._searcher.doc(address)
+            text = bytes(doc[TEXT][0]).decode("utf-8")
+            spans = mention_spans(text, subj, self.tokenizer) + mention_spans(
+                text, obj, self.tokenizer)
+            found.append(Evidence(int(line_id), bytes(doc[DOC_ID][0]).decode("utf-8"),
+                                  bytes(doc[TITLE][0]).decode("utf-8"), text, spans))
+        return found

@@ -1,0 +1,86 @@
+"""Model tokenizers: the bundled mBERT one by name, or any HF tokenizer.json by path."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import unicodedata
+from dataclasses import dataclass
+from pathlib import Path
+
+from tokenizers import Tokenizer
+
+from factroots.errors import FactrootsError
+
+BUNDLED_DIR = Path(__file__).parent / "data" / "tokenizers"
+BUNDLED = {"mbert": BUNDLED_DIR / "mbert" / "tokenizer.json"}
+WORD_BOUNDARY_PIECE = "\u2581"  # SentencePiece's "▁"
+
+
+@dataclass(frozen=True)
+class ModelTokenizer:
+    """A fast (Rust) tokenizer with the facts factroots needs about it."""
+
+    name: str
+    path: Path
+    sha256: str
+    tokenizer: Tokenizer
+    unk_id: int | None
+    boundary_id: int | None
+
+    def encode_entity(self, text: str) -> list[int]:
+        """Ids of an entity tokenized alone: NFC, no special tokens, a lone leading ▁ dropped."""
+        ids = self.tokenizer.encode(unicodedata.normalize("NFC", text), add_special_tokens=False).ids
+        if ids and self.boundary_id is not None and ids[0] == self.boundary_id:
+            ids = ids[1:]
+        return ids
+
+    def has_unknown(self, ids: list[int]) -> bool:
+        return self.unk_id is not None and self.unk_id in ids
+
+    @property
+    def model_dir(self) -> Path:
+        return self.path.parent
+
+
+def _tokenizer_json_path(spec: str | Path) -> tuple[str, Path]:
+    if str(spec) in BUNDLED:
+        return str(spec), BUNDLED[str(spec)]
+    path = Path(spec)
+    if path.is_dir():
+        path = path / "tokenizer.json"
+    if not path.is_file():
+        raise FactrootsError(
+            f"tokenizer not found: {spec!s} (use 'mbert' or a tokenizer.json file or its directory)"
+        )
+    return path.parent.name, path
+
+
+def _unknown_id(config: dict, tokenizer: Tokenizer) -> int | None:
+    model = config.get("model", {})
+    if model.get("unk_id") is not None:
+        return int(model["unk_id"])
+    if model.get("unk_token"):
+        return tokenizer.token_to_id(model["unk_token"])
+    return None
+
+
+def load_tokenizer(spec: str | Path = "mbert") -> ModelTokenizer:
+    """Load a tokenizer by bundled name ('mbert') or by tokenizer.json path or model directory."""
+    name, path = _tokenizer_json_path(spec)
+    raw = path.read_bytes()
+    try:
+        config = json.loads(raw)
+        tokenizer = Tokenizer.from_str(raw.decode("utf-8"))
+    except Exception as exc:  # noqa: BLE001 - any parse failure is the same user error
+        raise FactrootsError(f"not a HF tokenizer.json: {path} ({exc})") from None
+    tokenizer.no_truncation()
+    tokenizer.no_padding()
+    return ModelTokenizer(
+        name=name,
+        path=path.resolve(),
+        sha256=hashlib.sha256(raw).hexdigest(),
+        tokenizer=tokenizer,
+        unk_id=_unknown_id(config, tokenizer),
+        boundary_id=tokenizer.token_to_id(WORD_BOUNDARY_PIECE),
+    )
