@@ -30,7 +30,8 @@ class ModelTokenizer:
 
     def encode_entity(self, text: str) -> list[int]:
         """Ids of an entity tokenized alone: NFC, no special tokens, a lone leading ▁ dropped."""
-        ids = self.tokenizer.encode(unicodedata.normalize("NFC", text), add_special_tokens=False).ids
+        text = unicodedata.normalize("NFC", text)
+        ids = self.tokenizer.encode(text, add_special_tokens=False).ids
         if ids and self.boundary_id is not None and ids[0] == self.boundary_id:
             ids = ids[1:]
         return ids

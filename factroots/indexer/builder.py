@@ -16,7 +16,15 @@ from factroots.errors import FactrootsError
 from factroots.indexer.manifest import Counts, Manifest
 from factroots.indexer.reader import CorpusReader, Document
 from factroots.indexer.schema import (
-    DOC_ID, LINE, TEXT, TITLE, TOKENS, WORDS, build_schema, register_analyzers, token_terms,
+    DOC_ID,
+    LINE,
+    TEXT,
+    TITLE,
+    TOKENS,
+    WORDS,
+    build_schema,
+    register_analyzers,
+    token_terms,
 )
 from factroots.indexer.segmenter import DEFAULT_MAX_TOKENS, Line, Segmenter
 from factroots.tokenizer import ModelTokenizer, load_tokenizer
@@ -84,7 +92,7 @@ def _swap_into_place(built: Path, final: Path) -> None:
 def _write_lines(writer, segmenter: Segmenter, reader: CorpusReader, counts: Counts,
                  on_progress: Callable[[BuildProgress], None] | None) -> None:
     for batch in _batches(reader, BATCH_CHARS):
-        for doc, lines in zip(batch, segmenter.lines(batch)):
+        for doc, lines in zip(batch, segmenter.lines(batch), strict=True):
             counts.documents += 1
             counts.text_bytes += len(doc.text.encode("utf-8"))
             counts.first_paragraph_bytes += len(doc.first_paragraph.encode("utf-8"))

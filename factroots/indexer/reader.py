@@ -213,7 +213,7 @@ def read_file(path: Path, source: SourceFile) -> Iterator[Document]:
 
 
 class CorpusReader:
-    """Iterate the documents of a WikiExtractor tree; per-file sources and counts fill as it goes."""
+    """The documents of a WikiExtractor tree; per-file sources and counts fill as it goes."""
 
     def __init__(self, root: str | Path):
         self.root = Path(root)

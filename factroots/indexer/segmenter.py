@@ -92,4 +92,4 @@ class Segmenter:
         encodings = self.tokenizer.tokenizer.encode_batch(
             [d.text for d in docs], add_special_tokens=False
         )
-        return [document_lines(d, e, self.max_tokens) for d, e in zip(docs, encodings)]
+        return [document_lines(d, e, self.max_tokens) for d, e in zip(docs, encodings, strict=True)]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -73,13 +75,28 @@ class FactIndex:
         self.path = path
         self.manifest = manifest
         self.tokenizer = tokenizer
-        try:
-            self._index = tantivy.Index.open(str(path))
-        except Exception as exc:  # noqa: BLE001 - tantivy raises plain ValueError/OSError
-            raise FactrootsError(f"cannot open index at {path}: {exc}") from None
+        self._shadow: tempfile.TemporaryDirectory | None = None
+        self._index = self._open_tantivy(path)
         register_analyzers(self._index)
         self._schema = self._index.schema
         self._searcher = self._index.searcher()
+
+    def _open_tantivy(self, path: Path) -> tantivy.Index:
+        try:
+            return tantivy.Index.open(str(path))
+        except Exception as exc:  # noqa: BLE001 - tantivy raises plain ValueError/OSError
+            if "Lockfile" not in str(exc):
+                raise FactrootsError(f"cannot open index at {path}: {exc}") from None
+        # A read-only directory: tantivy insists on a lock file, so read through a shadow
+        # directory of symbolic links where it may write one.
+        self._shadow = tempfile.TemporaryDirectory(prefix="factroots-ro-")
+        for entry in path.iterdir():
+            if not entry.name.endswith(".lock"):
+                os.symlink(entry.resolve(), Path(self._shadow.name) / entry.name)
+        try:
+            return tantivy.Index.open(self._shadow.name)
+        except Exception as exc:  # noqa: BLE001
+            raise FactrootsError(f"cannot open index at {path}: {exc}") from None
 
     @classmethod
     def open(cls, root: str | Path, lang: str,
