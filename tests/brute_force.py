@@ -1,0 +1,80 @@
+"""An independent reference for matching: a plain scan over segmented lines, no index involved.
+
+Written apart from factroots' index and units code: word units are cut by a character loop over
+Unicode categories (the index uses one compiled regular expression), and mentions are found by
+scanning every position of every line.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from collections import defaultdict
+from collections.abc import Iterable
+
+import regex
+
+SCRIPTS_WITHOUT_SPACES = ("Han", "Hiragana", "Katakana", "Thai", "Lao", "Khmer", "Myanmar",
+                          "Tibetan")
+_SCRIPT = {s: regex.compile(rf"\p{{Script={s}}}") for s in SCRIPTS_WITHOUT_SPACES}
+_WHITE_SPACE = regex.compile(r"\p{White_Space}")
+
+
+def _is_no_space_script(ch: str) -> bool:
+    return any(p.fullmatch(ch) for p in _SCRIPT.values())
+
+
+def reference_units(text: str) -> list[str]:
+    """Word units by a character loop (DESIGN.md, Matching)."""
+    units: list[str] = []
+    run: list[str] = []
+    for ch in text:
+        category = unicodedata.category(ch)
+        if category == "Cf":
+            continue
+        if _is_no_space_script(ch):
+            if run:
+                units.append("".join(run))
+                run = []
+            units.append(ch)
+        elif category[0] in "LMN" or category == "Pc":
+            run.append(ch)
+        else:
+            if run:
+                units.append("".join(run))
+                run = []
+            if not _WHITE_SPACE.fullmatch(ch):
+                units.append(ch)
+    if run:
+        units.append("".join(run))
+    return units
+
+
+def occurs_in(needle: list, haystack: list) -> bool:
+    """Whether `needle` occurs contiguously in `haystack` (position by position)."""
+    n = len(needle)
+    return n > 0 and any(haystack[i:i + n] == needle for i in range(len(haystack) - n + 1))
+
+
+class BruteForceMatcher:
+    """Line sets of entities by scanning every line, for words and tokens mode."""
+
+    def __init__(self, lines: Iterable[tuple[str, list[int]]]):
+        lines = list(lines)
+        self.words = [reference_units(text) for text, _ in lines]
+        self.tokens = [list(ids) for _, ids in lines]
+
+    def lines_with_all(self, entities: Iterable[tuple], mode: str) -> dict[tuple, set[int]]:
+        """For each entity (a tuple of units or ids), the set of lines containing it."""
+        by_first: dict = defaultdict(list)
+        found: dict[tuple, set[int]] = {}
+        for entity in set(entities):
+            found[entity] = set()
+            if entity:
+                by_first[entity[0]].append(entity)
+        corpus = self.words if mode == "words" else self.tokens
+        for line_id, seq in enumerate(corpus):
+            for i, item in enumerate(seq):
+                for entity in by_first.get(item, ()):
+                    if tuple(seq[i:i + len(entity)]) == entity:
+                        found[entity].add(line_id)
+        return found

@@ -1,0 +1,115 @@
+"""Segmentation: greedy packing of whole words into lines of at most max_tokens tokens."""
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from factroots.indexer.reader import Document
+from factroots.indexer.segmenter import Segmenter, line_starts
+from factroots.tokenizer import load_tokenizer
+
+
+def reference_lines(word_sizes: list[int], max_tokens: int) -> list[int]:
+    """Line lengths in tokens, packing words greedily (DESIGN.md, appendix B)."""
+    lines: list[int] = []
+    current = 0
+    for size in word_sizes:
+        if size > max_tokens:
+            if current:
+                lines.append(current)
+            lines += [max_tokens] * (size // max_tokens)
+            if size % max_tokens:
+                lines.append(size % max_tokens)
+            current = 0
+        elif current + size <= max_tokens:
+            current += size
+        else:
+            lines.append(current)
+            current = size
+    if current:
+        lines.append(current)
+    return lines
+
+
+def word_ids_for(sizes: list[int]) -> np.ndarray:
+    return np.repeat(np.arange(len(sizes)), sizes).astype(np.int64)
+
+
+def lengths_from_starts(starts: np.ndarray, total: int) -> list[int]:
+    return np.diff(np.append(starts, total)).tolist()
+
+
+@pytest.fixture(scope="module")
+def mbert():
+    return load_tokenizer("mbert")
+
+
+def segment(tokenizer, text: str, max_tokens: int):
+    doc = Document("1", "t", text, "")
+    return Segmenter(tokenizer, max_tokens).lines([doc])[0]
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.integers(1, 12), max_size=40), st.integers(1, 10))
+def test_line_starts_pack_words_like_the_reference(sizes, max_tokens):
+    starts = line_starts(word_ids_for(sizes), max_tokens)
+    assert lengths_from_starts(starts, sum(sizes)) == reference_lines(sizes, max_tokens)
+
+
+def test_a_word_that_fits_joins_the_current_line():
+    assert lengths_from_starts(line_starts(word_ids_for([2, 2, 1]), 5), 5) == [5]
+
+
+def test_a_word_that_does_not_fit_starts_a_new_line():
+    assert lengths_from_starts(line_starts(word_ids_for([3, 3]), 5), 6) == [3, 3]
+
+
+def test_an_overlong_word_is_cut_into_pieces_and_the_next_word_starts_a_new_line():
+    assert lengths_from_starts(line_starts(word_ids_for([1, 7, 1]), 3), 9) == [1, 3, 3, 1, 1]
+
+
+def test_lines_cover_every_token_in_order(mbert):
+    text = "Berlin is the capital of Germany. 北京是中国的首都。 " * 20
+    lines = segment(mbert, text, 16)
+    full = mbert.tokenizer.encode(text, add_special_tokens=False).ids
+    assert np.concatenate([line.ids for line in lines]).tolist() == full
+
+
+def test_no_line_exceeds_max_tokens(mbert):
+    lines = segment(mbert, "Anarchism is a political philosophy. " * 50, 7)
+    assert max(line.ids.size for line in lines) <= 7
+
+
+def test_line_text_is_the_slice_of_its_tokens(mbert):
+    text = "Helsinki ist die Hauptstadt Finnlands, 東京は日本の首都です。"
+    for line in segment(mbert, text, 4):
+        assert mbert.tokenizer.encode(line.text, add_special_tokens=False).ids == line.ids.tolist()
+
+
+def test_lines_never_end_inside_a_word_that_fits(mbert):
+    text = "unbelievably incomprehensible antidisestablishmentarianism words " * 5
+    encoding = mbert.tokenizer.encode(text, add_special_tokens=False)
+    lines = segment(mbert, text, 8)
+    boundary, word_ids = 0, encoding.word_ids
+    for line in lines[:-1]:
+        boundary += line.ids.size
+        assert word_ids[boundary] != word_ids[boundary - 1]
+
+
+def test_each_cjk_character_is_a_word_for_mbert(mbert):
+    lines = segment(mbert, "北京是中国的首都", 3)
+    assert [line.text for line in lines] == ["北京是", "中国的", "首都"]
+
+
+def test_an_empty_document_has_no_lines(mbert):
+    assert segment(mbert, "", 512) == []
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.text(alphabet=list("ab cd,。北京ไทย\u200d-é"), max_size=60), st.integers(1, 6))
+def test_segmenting_random_text_keeps_all_tokens_within_bounds(mbert, text, max_tokens):
+    lines = segment(mbert, text, max_tokens)
+    full = mbert.tokenizer.encode(text, add_special_tokens=False).ids
+    assert sum((line.ids.tolist() for line in lines), []) == full
+    assert all(0 < line.ids.size <= max_tokens for line in lines)
