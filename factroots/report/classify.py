@@ -1,0 +1,131 @@
+"""Why is a fact predicted although it never occurs in the corpus? (DESIGN.md, "Analyses").
+
+Each absent-yet-predicted fact gets the first matching type:
+
+1. shared entity tokens: after normalizing both labels (NFKC, lowercase, and for Chinese
+   traditional → simplified with OpenCC), the object is a substring of the subject, or the two
+   share a model subword of at least 2 characters (``##`` / ``▁`` stripped) that is not only
+   digits or punctuation;
+2. naming cues: the relation is in `naming_relations` (default `DEFAULT_NAMING_RELATIONS`);
+3. others.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Collection
+from functools import lru_cache
+
+import pandas as pd
+
+from factroots.tokenizer import WORD_BOUNDARY_PIECE, ModelTokenizer
+
+SHARED_TOKENS = "shared entity tokens"
+NAMING_CUES = "naming cues"
+OTHERS = "others"
+TYPES = (SHARED_TOKENS, NAMING_CUES, OTHERS)
+
+# Relations whose subject names tend to carry the object: countries, birth/death places,
+# citizenship, official and native languages, locations, origins, languages of works.
+DEFAULT_NAMING_RELATIONS: tuple[str, ...] = (
+    "P17", "P19", "P20", "P27", "P37", "P103", "P131", "P495", "P1412", "P364", "P407", "P1001",
+)
+CONTINUATION_MARKS = ("##", WORD_BOUNDARY_PIECE)
+MIN_SUBWORD_CHARS = 2
+
+
+@lru_cache(maxsize=1)
+def _t2s():
+    import opencc
+
+    return opencc.OpenCC("t2s")
+
+
+def is_chinese(lang: str) -> bool:
+    """Whether a language code names Chinese (zh, zh-Hant, zh_TW, …)."""
+    return lang.lower() == "zh" or lang.lower().startswith(("zh-", "zh_"))
+
+
+def normalize_label(text: str, lang: str) -> str:
+    """NFKC, lowercase, and traditional → simplified Chinese for Chinese languages."""
+    text = unicodedata.normalize("NFKC", text).lower()
+    return _t2s().convert(text) if is_chinese(lang) else text
+
+
+def strip_continuation(piece: str) -> str:
+    """A subword without its leading continuation or word-boundary mark."""
+    for mark in CONTINUATION_MARKS:
+        if piece.startswith(mark):
+            return piece[len(mark):]
+    return piece
+
+
+def is_only_digits_or_punctuation(text: str) -> bool:
+    """True when every character is a number (category N*) or punctuation (category P*)."""
+    return all(unicodedata.category(ch)[0] in "NP" for ch in text)
+
+
+def counting_subwords(text: str, tokenizer: ModelTokenizer) -> frozenset[str]:
+    """The model subwords of `text` that can make two labels share a token: marks stripped, at
+    least 2 characters, not only digits or punctuation; unknown and special tokens excluded."""
+    encoding = tokenizer.tokenizer.encode(text, add_special_tokens=False)
+    pieces = set()
+    for token_id, piece, special in zip(encoding.ids, encoding.tokens,
+                                        encoding.special_tokens_mask, strict=True):
+        if special or token_id == tokenizer.unk_id:
+            continue
+        piece = strip_continuation(piece)
+        if len(piece) >= MIN_SUBWORD_CHARS and not is_only_digits_or_punctuation(piece):
+            pieces.add(piece)
+    return frozenset(pieces)
+
+
+class Classifier:
+    """Classifies facts by the rules above, caching normalized labels and their subwords."""
+
+    def __init__(self, tokenizer: ModelTokenizer,
+                 naming_relations: Collection[str] = DEFAULT_NAMING_RELATIONS) -> None:
+        self.tokenizer = tokenizer
+        self.naming_relations = frozenset(naming_relations)
+        self._subwords: dict[str, frozenset[str]] = {}
+
+    def subwords(self, normalized: str) -> frozenset[str]:
+        if normalized not in self._subwords:
+            self._subwords[normalized] = counting_subwords(normalized, self.tokenizer)
+        return self._subwords[normalized]
+
+    def shares_entity_tokens(self, subject: str, obj: str, lang: str) -> bool:
+        """Rule 1: object within subject, or a shared counting subword, after normalization."""
+        s, o = normalize_label(subject, lang), normalize_label(obj, lang)
+        if o and o in s:
+            return True
+        return bool(self.subwords(s) & self.subwords(o))
+
+    def classify(self, subject: str, obj: str, relation: str, lang: str) -> str:
+        """The first matching type: shared entity tokens, naming cues, others."""
+        if self.shares_entity_tokens(subject, obj, lang):
+            return SHARED_TOKENS
+        if relation in self.naming_relations:
+            return NAMING_CUES
+        return OTHERS
+
+
+def absent_yet_predicted(joined: pd.DataFrame) -> pd.DataFrame:
+    """Rows of traced predictions (statistics.traced_predictions) that are correct but absent."""
+    return joined[joined["correct"] & ~joined["present"]].reset_index(drop=True)
+
+
+def classify_facts(facts: pd.DataFrame, classifier: Classifier) -> pd.DataFrame:
+    """`facts` with a `type` column (one of TYPES)."""
+    types = [classifier.classify(s, o, r, lang) for s, o, r, lang in
+             zip(facts["subject"], facts["object"], facts["relation"], facts["lang"], strict=True)]
+    return facts.assign(type=pd.Series(types, index=facts.index, dtype=object))
+
+
+def type_counts(classified: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    """Per `keys` group: the number of facts of each type, one column per type, zeros included."""
+    counts = classified.groupby(keys + ["type"]).size().unstack("type", fill_value=0)
+    counts = counts.reindex(columns=list(TYPES), fill_value=0)
+    counts.columns.name = None
+    counts["total"] = counts[list(TYPES)].sum(axis=1)
+    return counts.reset_index()

@@ -1,0 +1,196 @@
+"""The paper's figures as PNG files, drawn with matplotlib's Agg canvas (no display, no pyplot).
+
+Every function takes tidy DataFrames and a path, writes one PNG and returns the path. Sizes and
+fonts scale with the number of languages so 53 labelled languages stay readable.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+from factroots.report.classify import TYPES
+
+DPI = 150
+TYPE_COLORS = dict(zip(TYPES, ("#4c72b0", "#dd8452", "#8c8c8c"), strict=True))
+MODEL_MARKERS = "osD^vP*X"
+
+
+def _figure(width: float, height: float) -> Figure:
+    fig = Figure(figsize=(width, height), dpi=DPI)
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def _save(fig: Figure, path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, bbox_inches="tight")
+    return path
+
+
+def _label_size(n: int) -> float:
+    return 9.0 if n <= 20 else 7.0 if n <= 40 else 6.0
+
+
+def clustered_order(matrix: pd.DataFrame) -> list[int]:
+    """Row order of a symmetric similarity matrix by average-linkage clustering on 1 − sim."""
+    n = len(matrix)
+    if n < 3:
+        return list(range(n))
+    from scipy.cluster.hierarchy import leaves_list, linkage, optimal_leaf_ordering
+    from scipy.spatial.distance import squareform
+
+    distance = 1.0 - np.nan_to_num(matrix.to_numpy(dtype=float), nan=0.0)
+    distance = np.clip((distance + distance.T) / 2, 0.0, None)
+    np.fill_diagonal(distance, 0.0)
+    condensed = squareform(distance, checks=False)
+    tree = linkage(condensed, method="average")
+    return [int(i) for i in leaves_list(optimal_leaf_ordering(tree, condensed))]
+
+
+def size_vs_p_at_1(table: pd.DataFrame, sizes: pd.DataFrame, path: Path) -> Path:
+    """Figure 2: per-language P@1 against text bytes and first-paragraph bytes (log x), one
+    labelled point per language and model."""
+    joined = table.merge(sizes, on="lang")
+    factors = (("text_bytes", "Wikipedia text (bytes)"),
+               ("first_paragraph_bytes", "first paragraphs (bytes)"))
+    fig = _figure(15, 6.5)
+    axes = fig.subplots(1, 2, sharey=True)
+    font = _label_size(joined["lang"].nunique())
+    for ax, (column, label) in zip(axes, factors, strict=True):
+        for i, (model, group) in enumerate(joined.groupby("model", sort=True)):
+            points = group[group[column] > 0]
+            ax.scatter(points[column], points["p_at_1"], label=model, alpha=0.75, s=22,
+                       marker=MODEL_MARKERS[i % len(MODEL_MARKERS)])
+            for x, y, lang in zip(points[column], points["p_at_1"], points["lang"], strict=True):
+                ax.annotate(lang, (x, y), xytext=(3, 2), textcoords="offset points",
+                            fontsize=font)
+        ax.set_xscale("log")
+        ax.set_xlabel(label)
+        ax.grid(True, alpha=0.3)
+    axes[0].set_ylabel("P@1")
+    axes[0].legend(title="model")
+    fig.suptitle("Corpus size vs P@1 (one point per language)")
+    return _save(fig, path)
+
+
+def similarity_heatmap(matrix: pd.DataFrame, title: str, colorbar_label: str,
+                       path: Path) -> Path:
+    """Figures 3 and 5: a language × language similarity matrix in clustered order, with the
+    dendrogram beside it."""
+    n = len(matrix)
+    order = clustered_order(matrix)
+    ordered = matrix.iloc[order, order]
+    side = min(max(6.0, 0.24 * n + 2.0), 18.0)
+    fig = _figure(side + 2.5, side)
+    grid = fig.add_gridspec(1, 3, width_ratios=[1.2, side, 0.3], wspace=0.02)
+    if n >= 3:
+        from scipy.cluster.hierarchy import dendrogram, linkage
+        from scipy.spatial.distance import squareform
+
+        distance = 1.0 - np.nan_to_num(matrix.to_numpy(dtype=float), nan=0.0)
+        distance = np.clip((distance + distance.T) / 2, 0.0, None)
+        np.fill_diagonal(distance, 0.0)
+        tree = linkage(squareform(distance, checks=False), method="average")
+        dendro_ax = fig.add_subplot(grid[0])
+        dendrogram(tree, orientation="left", no_labels=True, ax=dendro_ax,
+                   color_threshold=0, above_threshold_color="#555555")
+        dendro_ax.invert_yaxis()
+        dendro_ax.set_axis_off()
+    ax = fig.add_subplot(grid[1])
+    image = ax.imshow(ordered.to_numpy(dtype=float), cmap="viridis", vmin=0.0,
+                      vmax=max(1e-9, float(np.nanmax(ordered.to_numpy(dtype=float)))),
+                      aspect="equal", interpolation="nearest")
+    font = _label_size(n)
+    ax.set_xticks(range(n), list(ordered.columns), rotation=90, fontsize=font)
+    ax.set_yticks(range(n), list(ordered.index), fontsize=font)
+    ax.yaxis.tick_right()
+    ax.set_title(title)
+    bar = fig.colorbar(image, cax=fig.add_subplot(grid[2]))
+    bar.set_label(colorbar_label)
+    return _save(fig, path)
+
+
+def _language_bars_figure(n_langs: int, n_panels: int) -> tuple[Figure, list]:
+    width = min(max(8.0, 0.3 * n_langs + 2.0), 24.0)
+    fig = _figure(width, 3.6 * n_panels + 0.8)
+    axes = fig.subplots(n_panels, 1, squeeze=False)[:, 0]
+    return fig, list(axes)
+
+
+def absence_bars(absence: pd.DataFrame, title: str, path: Path) -> Path:
+    """Figure 6: per language, the absence rate of all traceable facts and of correctly
+    predicted ones, one panel per model."""
+    models = sorted(absence["model"].unique())
+    fig, axes = _language_bars_figure(absence["lang"].nunique(), len(models))
+    for ax, model in zip(axes, models, strict=True):
+        rows = absence[absence["model"] == model].sort_values("absence_rate", ascending=False)
+        x = np.arange(len(rows))
+        ax.bar(x - 0.2, rows["absence_rate"], width=0.4, label="all facts", color="#4c72b0")
+        ax.bar(x + 0.2, rows["absence_rate_correct"].fillna(0.0), width=0.4,
+               label="correctly predicted facts", color="#dd8452")
+        ax.set_xticks(x, list(rows["lang"]), rotation=90, fontsize=_label_size(len(rows)))
+        ax.set_xlim(-0.6, len(rows) - 0.4)
+        ax.set_ylim(0, 1)
+        ax.set_ylabel("absence rate")
+        ax.set_title(f"{model}")
+        ax.grid(True, axis="y", alpha=0.3)
+        ax.legend(fontsize=8, loc="upper right")
+    fig.suptitle(title)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def absent_predicted_bars(counts: pd.DataFrame, title: str, path: Path) -> Path:
+    """Figure 7: per language, absent-yet-predicted facts stacked by type, one panel per model."""
+    models = sorted(counts["model"].unique())
+    fig, axes = _language_bars_figure(counts["lang"].nunique(), len(models))
+    for ax, model in zip(axes, models, strict=True):
+        rows = counts[counts["model"] == model].sort_values("total", ascending=False)
+        x = np.arange(len(rows))
+        bottom = np.zeros(len(rows))
+        for kind in TYPES:
+            values = rows[kind].to_numpy(dtype=float)
+            ax.bar(x, values, bottom=bottom, label=kind, color=TYPE_COLORS[kind], width=0.8)
+            bottom += values
+        ax.set_xticks(x, list(rows["lang"]), rotation=90, fontsize=_label_size(len(rows)))
+        ax.set_xlim(-0.6, max(len(rows), 1) - 0.4)
+        ax.set_ylabel("absent yet predicted facts")
+        ax.set_title(f"{model}")
+        ax.grid(True, axis="y", alpha=0.3)
+        ax.legend(fontsize=8, loc="upper right")
+    fig.suptitle(title)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def layer_activity(bins: dict[str, np.ndarray], title: str, path: Path) -> Path:
+    """Figure 4: one fact's FFN activity per layer (rows) in equal bins of neurons (columns), a
+    small heat map per language on one shared colour scale."""
+    langs = sorted(bins)
+    n = len(langs)
+    cols = min(n, 8)
+    rows = math.ceil(n / cols)
+    fig = _figure(1.9 * cols + 1.2, 1.7 * rows + 0.9)
+    axes = fig.subplots(rows, cols, squeeze=False)
+    vmax = max(float(np.nanmax(np.abs(b))) for b in bins.values()) or 1.0
+    image = None
+    for ax, lang in zip(axes.flat, langs, strict=False):
+        grid = np.asarray(bins[lang], dtype=float)
+        image = ax.imshow(grid, cmap="magma", vmin=0.0, vmax=vmax, aspect="auto",
+                          interpolation="nearest", origin="lower")
+        ax.set_title(lang, fontsize=8, pad=2)
+        ax.set_xticks([])
+        ax.set_yticks([0, grid.shape[0] - 1], ["1", str(grid.shape[0])], fontsize=6)
+    for ax in list(axes.flat)[n:]:
+        ax.set_axis_off()
+    if image is not None:
+        bar = fig.colorbar(image, ax=axes.ravel().tolist(), shrink=0.6, pad=0.02)
+        bar.set_label("mean activation in bin")
+    fig.suptitle(title + "\nrows: layers (1 = bottom); columns: equal bins of FFN neurons")
+    return _save(fig, path)
