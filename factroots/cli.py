@@ -123,6 +123,29 @@ def demo(workdir: Path | None) -> None:
     click.echo(f"\n{agree}/{len(rows)} planted facts traced as planted (words mode)")
 
 
+@cli.group()
+def export() -> None:
+    """Write an index's lines in other engines' formats."""
+
+
+@export.command("lucene")
+@click.option("--root", required=True, type=click.Path(path_type=Path), help="Index root.")
+@click.option("--lang", required=True)
+@click.option("--tokenizer", default="mbert", show_default=True)
+@click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path),
+              help="Directory for the JsonCollection's docs*.jsonl files.")
+@click.option("--input", "input_dir", default=None, type=click.Path(path_type=Path),
+              help="The index's sources, if moved [default: the manifest's input_root].")
+def export_lucene_cmd(root: Path, lang: str, tokenizer: str, out_dir: Path,
+                      input_dir: Path | None) -> None:
+    """Write the index's lines as a pyserini JsonCollection (fields contents = token ids,
+    words = word units; index it with pyserini.index.lucene --pretokenized)."""
+    from factroots.export.lucene import export_lucene
+
+    done = export_lucene(root, lang, out_dir, tokenizer, input_dir)
+    click.echo(f"wrote {done.lines:,} lines in {done.files} file(s) to {done.out_dir}")
+
+
 def main() -> None:
     """Entry point: user errors become one line on stderr and exit code 2."""
     try:

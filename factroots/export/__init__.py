@@ -1,0 +1,1 @@
+"""Write a factroots index's lines in other engines' formats."""
