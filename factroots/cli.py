@@ -146,6 +146,51 @@ def export_lucene_cmd(root: Path, lang: str, tokenizer: str, out_dir: Path,
     click.echo(f"wrote {done.lines:,} lines in {done.files} file(s) to {done.out_dir}")
 
 
+@cli.command()
+@click.option("--mlama", "mlama_dir", required=True, type=click.Path(path_type=Path),
+              help="mLAMA 1.1 folder (one sub-folder per language).")
+@click.option("--root", required=True, type=click.Path(path_type=Path), help="Index root.")
+@click.option("--langs", required=True, help="Comma-separated codes, or 'all'.")
+@click.option("--mode", type=MODE, default="words", show_default=True)
+@click.option("--tokenizer", default="mbert", show_default=True)
+@click.option("--out", required=True, type=click.Path(path_type=Path),
+              help="Per-fact parquet; the summary goes to <stem>.summary.csv beside it.")
+def trace(mlama_dir: Path, root: Path, langs: str, mode: str, tokenizer: str, out: Path) -> None:
+    """Trace every mLAMA fact of LANGS: present or absent in that language's index."""
+    from tqdm import tqdm
+
+    from factroots.search.trace import summary_table, trace_languages
+
+    bars = []
+
+    def on_language(lang: str, facts: int):
+        bar = tqdm(total=None, unit="entity", desc=f"trace {lang} ({facts:,} facts)",
+                   disable=None)
+        bars.append(bar)
+
+        def on_progress(done: int, total: int) -> None:
+            bar.total = total
+            bar.update(done - bar.n)
+            if done == total:
+                bar.close()
+        return on_progress
+
+    try:
+        run = trace_languages(mlama_dir, root, langs, mode, tokenizer, out, on_language)
+    finally:
+        for bar in bars:
+            bar.close()
+    for lang, reason in run.skipped_languages.items():
+        click.echo(f"skipped {lang}: {reason}", err=True)
+    if run.skipped_records:
+        click.echo(f"skipped {len(run.skipped_records):,} malformed mLAMA record(s), "
+                   f"first: {run.skipped_records[0]}", err=True)
+    if run.summary.empty:
+        raise FactrootsError("no language traced: no index found for any of them")
+    click.echo(summary_table(run.summary))
+    click.echo(f"wrote {run.parquet} and {run.summary_csv}")
+
+
 def main() -> None:
     """Entry point: user errors become one line on stderr and exit code 2."""
     try:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,6 +21,9 @@ from factroots.search.evidence import marked_text, mention_spans
 from factroots.tokenizer import BUNDLED, ModelTokenizer, load_tokenizer
 
 OK, UNTRACEABLE = "ok", "untraceable"
+FIRST_FETCH = 256  # hits asked for first; most entities occur on fewer lines, so one search
+RESOLVE_CHUNK = 256  # entities per resolver task (and per progress report)
+CACHE_MIN_LINES = 2048  # entities on this many lines keep their line ids for later calls
 
 
 @dataclass(frozen=True)
@@ -80,6 +85,7 @@ class FactIndex:
         register_analyzers(self._index)
         self._schema = self._index.schema
         self._searcher = self._index.searcher()
+        self._line_cache: dict[tuple[str, tuple[str, ...]], np.ndarray] = {}
 
     def _open_tantivy(self, path: Path) -> tantivy.Index:
         try:
@@ -148,13 +154,44 @@ class FactIndex:
             return np.empty(0, dtype=np.int64)
         return self._matching_lines(_term_query(self._schema, entity))
 
-    def _matching_lines(self, query: tantivy.Query, limit: int | None = None) -> np.ndarray:
-        n = self._count(query) if limit is None else limit
-        if n == 0:
-            return np.empty(0, dtype=np.int64)
-        hits = self._searcher.search(query, n, count=False, order_by_field=LINE,
-                                     order=tantivy.Order.Asc).hits
+    def _matching_lines(self, query: tantivy.Query) -> np.ndarray:
+        """All matching line ids, ascending: one search when they fit the first guess."""
+        found = self._searcher.search(query, FIRST_FETCH, count=True, order_by_field=LINE,
+                                      order=tantivy.Order.Asc)
+        hits = found.hits
+        if found.count > len(hits):
+            hits = self._searcher.search(query, found.count, count=False, order_by_field=LINE,
+                                         order=tantivy.Order.Asc).hits
         return np.fromiter((h[0] for h in hits), dtype=np.int64, count=len(hits))
+
+    def _has_every_term(self, entity: EntityTerms) -> bool:
+        """Whether each term occurs somewhere (a term lookup, far cheaper than a search)."""
+        return all(self._searcher.doc_freq(entity.field, t) for t in set(entity.terms))
+
+    def lines_of(self, entities: Sequence[EntityTerms], threads: int = 2,
+                 on_done: Callable[[int], None] | None = None) -> list[np.ndarray]:
+        """Sorted line ids of each entity; each distinct term sequence is resolved once, and
+        entities on at least CACHE_MIN_LINES lines are kept for later calls."""
+        keys = [(e.field, e.terms) for e in entities]
+        todo = [e for e in {k: e for k, e in zip(keys, entities, strict=True)
+                            if e.traceable and k not in self._line_cache}.values()]
+        resolved = dict(self._line_cache)
+
+        def resolve(chunk: list[EntityTerms]) -> None:
+            for e in chunk:
+                if self._has_every_term(e):
+                    resolved[(e.field, e.terms)] = self._matching_lines(
+                        _term_query(self._schema, e))
+            if on_done:
+                on_done(len(chunk))
+
+        chunks = [todo[i:i + RESOLVE_CHUNK] for i in range(0, len(todo), RESOLVE_CHUNK)]
+        with ThreadPoolExecutor(max(1, threads)) as pool:
+            list(pool.map(resolve, chunks))
+        self._line_cache.update(
+            {k: v for k, v in resolved.items() if v.size >= CACHE_MIN_LINES})
+        empty = np.empty(0, dtype=np.int64)
+        return [resolved.get(k, empty) for k in keys]
 
     def cooccur(self, subject: str, object: str, mode: str = "words",
                 show: int = 0) -> Cooccurrence:
