@@ -9,10 +9,12 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+import matplotlib
 import numpy as np
 import pandas as pd
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from mpl_toolkits.axes_grid1 import make_axes_locatable
 
 from factroots.report.classify import TYPES
 
@@ -37,20 +39,35 @@ def _label_size(n: int) -> float:
     return 9.0 if n <= 20 else 7.0 if n <= 40 else 6.0
 
 
-def clustered_order(matrix: pd.DataFrame) -> list[int]:
-    """Row order of a symmetric similarity matrix by average-linkage clustering on 1 − sim."""
-    n = len(matrix)
-    if n < 3:
-        return list(range(n))
-    from scipy.cluster.hierarchy import leaves_list, linkage, optimal_leaf_ordering
+def cluster_tree(matrix: pd.DataFrame) -> np.ndarray | None:
+    """Average-linkage tree (optimally leaf-ordered) of a similarity matrix on 1 − similarity;
+    None for fewer than 3 rows. Missing similarities count as 0."""
+    if len(matrix) < 3:
+        return None
+    from scipy.cluster.hierarchy import linkage, optimal_leaf_ordering
     from scipy.spatial.distance import squareform
 
     distance = 1.0 - np.nan_to_num(matrix.to_numpy(dtype=float), nan=0.0)
     distance = np.clip((distance + distance.T) / 2, 0.0, None)
     np.fill_diagonal(distance, 0.0)
     condensed = squareform(distance, checks=False)
-    tree = linkage(condensed, method="average")
-    return [int(i) for i in leaves_list(optimal_leaf_ordering(tree, condensed))]
+    return optimal_leaf_ordering(linkage(condensed, method="average"), condensed)
+
+
+def clustered_order(matrix: pd.DataFrame) -> list[int]:
+    """Row order of a symmetric similarity matrix by its cluster tree's leaves."""
+    tree = cluster_tree(matrix)
+    if tree is None:
+        return list(range(len(matrix)))
+    from scipy.cluster.hierarchy import leaves_list
+
+    return [int(i) for i in leaves_list(tree)]
+
+
+def _off_diagonal_max(values: np.ndarray) -> float:
+    mask = ~np.eye(len(values), dtype=bool)
+    finite = values[mask & np.isfinite(values)]
+    return float(finite.max()) if finite.size and finite.max() > 0 else 1.0
 
 
 def size_vs_p_at_1(table: pd.DataFrame, sizes: pd.DataFrame, path: Path) -> Path:
@@ -84,35 +101,32 @@ def similarity_heatmap(matrix: pd.DataFrame, title: str, colorbar_label: str,
     """Figures 3 and 5: a language × language similarity matrix in clustered order, with the
     dendrogram beside it."""
     n = len(matrix)
+    tree = cluster_tree(matrix)
     order = clustered_order(matrix)
     ordered = matrix.iloc[order, order]
+    values = ordered.to_numpy(dtype=float)
     side = min(max(6.0, 0.24 * n + 2.0), 18.0)
     fig = _figure(side + 2.5, side)
-    grid = fig.add_gridspec(1, 3, width_ratios=[1.2, side, 0.3], wspace=0.02)
-    if n >= 3:
-        from scipy.cluster.hierarchy import dendrogram, linkage
-        from scipy.spatial.distance import squareform
+    ax = fig.add_subplot()
+    divider = make_axes_locatable(ax)
+    if tree is not None:
+        from scipy.cluster.hierarchy import dendrogram
 
-        distance = 1.0 - np.nan_to_num(matrix.to_numpy(dtype=float), nan=0.0)
-        distance = np.clip((distance + distance.T) / 2, 0.0, None)
-        np.fill_diagonal(distance, 0.0)
-        tree = linkage(squareform(distance, checks=False), method="average")
-        dendro_ax = fig.add_subplot(grid[0])
+        dendro_ax = divider.append_axes("left", size="12%", pad=0.05)
         dendrogram(tree, orientation="left", no_labels=True, ax=dendro_ax,
                    color_threshold=0, above_threshold_color="#555555")
-        dendro_ax.invert_yaxis()
+        dendro_ax.set_ylim(10 * n, 0)
         dendro_ax.set_axis_off()
-    ax = fig.add_subplot(grid[1])
-    image = ax.imshow(ordered.to_numpy(dtype=float), cmap="viridis", vmin=0.0,
-                      vmax=max(1e-9, float(np.nanmax(ordered.to_numpy(dtype=float)))),
+    cmap = matplotlib.colormaps["viridis"].with_extremes(bad="#d9d9d9")
+    image = ax.imshow(values, cmap=cmap, vmin=0.0, vmax=_off_diagonal_max(values),
                       aspect="equal", interpolation="nearest")
     font = _label_size(n)
     ax.set_xticks(range(n), list(ordered.columns), rotation=90, fontsize=font)
     ax.set_yticks(range(n), list(ordered.index), fontsize=font)
     ax.yaxis.tick_right()
-    ax.set_title(title)
-    bar = fig.colorbar(image, cax=fig.add_subplot(grid[2]))
-    bar.set_label(colorbar_label)
+    ax.set_title(title + ("\n(grey: no shared facts)" if np.isnan(values).any() else ""))
+    bar = fig.colorbar(image, cax=divider.append_axes("right", size="3%", pad=0.45))
+    bar.set_label(colorbar_label + " (diagonal saturated)")
     return _save(fig, path)
 
 
@@ -178,11 +192,13 @@ def layer_activity(bins: dict[str, np.ndarray], title: str, path: Path) -> Path:
     rows = math.ceil(n / cols)
     fig = _figure(1.9 * cols + 1.2, 1.7 * rows + 0.9)
     axes = fig.subplots(rows, cols, squeeze=False)
-    vmax = max(float(np.nanmax(np.abs(b))) for b in bins.values()) or 1.0
+    vmin = min(0.0, min(float(np.nanmin(b)) for b in bins.values()))
+    vmax = max(float(np.nanmax(b)) for b in bins.values())
+    vmax = vmax if vmax > vmin else vmin + 1.0
     image = None
     for ax, lang in zip(axes.flat, langs, strict=False):
         grid = np.asarray(bins[lang], dtype=float)
-        image = ax.imshow(grid, cmap="magma", vmin=0.0, vmax=vmax, aspect="auto",
+        image = ax.imshow(grid, cmap="magma", vmin=vmin, vmax=vmax, aspect="auto",
                           interpolation="nearest", origin="lower")
         ax.set_title(lang, fontsize=8, pad=2)
         ax.set_xticks([])

@@ -1,0 +1,311 @@
+"""build_report: traces, predictions and (optionally) neurons → CSV tables, PNG figures,
+report.md and a standalone report.html in one folder."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from factroots.errors import FactrootsError
+from factroots.report import classify, figures, render, statistics
+from factroots.report.render import Figure, Section, Table
+
+TITLE = "factroots report"
+PREDICTION_COLUMNS = {"model", "lang", "relation", "uuid", "subject", "object", "obj_uri", "k",
+                      "correct"}
+TRACE_COLUMNS = {"lang", "uuid", "mode", "tokenizer", "present", "status"}
+NEURON_COLUMNS = {"model", "lang", "uuid", "status", "top_neurons"}
+
+
+@dataclass
+class Report:
+    """Where everything was written: file names (relative to out_dir) by kind."""
+
+    out_dir: Path
+    markdown: Path
+    html: Path
+    tables: list[str] = field(default_factory=list)
+    figures: list[str] = field(default_factory=list)
+
+
+def slug(text: str) -> str:
+    """A file-name-safe form of a model, mode or type name."""
+    return re.sub(r"[^A-Za-z0-9.]+", "-", str(text)).strip("-") or "x"
+
+
+def load_frame(source: pd.DataFrame | str | Path, what: str, required: set[str]) -> pd.DataFrame:
+    """A DataFrame from itself or a parquet path, checked for the columns the report needs."""
+    if isinstance(source, pd.DataFrame):
+        frame = source
+    else:
+        path = Path(source)
+        if not path.is_file():
+            raise FactrootsError(f"{what} not found: {path}")
+        frame = pd.read_parquet(path)
+    missing = required - set(frame.columns)
+    if missing:
+        raise FactrootsError(f"{what} lacks column(s): {', '.join(sorted(missing))}")
+    return frame
+
+
+class _Writer:
+    """Writes tables and figures into the report folder and remembers their names."""
+
+    def __init__(self, out_dir: Path) -> None:
+        self.out_dir = out_dir
+        self.tables: list[str] = []
+        self.figures: list[str] = []
+
+    def table(self, caption: str, name: str, frame: pd.DataFrame, index: bool = False) -> Table:
+        frame.to_csv(self.out_dir / name, index=index)
+        self.tables.append(name)
+        return Table(caption, name, frame.reset_index() if index else frame)
+
+    def figure(self, caption: str, name: str, draw) -> Figure:
+        draw(self.out_dir / name)
+        self.figures.append(name)
+        return Figure(caption, name)
+
+
+def probing_section(w: _Writer, table: pd.DataFrame, by_masks: pd.DataFrame,
+                    summed: pd.DataFrame) -> Section:
+    section = Section(
+        "Probing (Tables 1 and 2)",
+        "P@1 is correct facts / facts per language (a fact is correct iff every mask's argmax "
+        "equals the object's token); one-token P@1 is the mean over objects with k = 1 of each "
+        "object's P@1, and P@1 by number of masks the same per-object mean for each k.")
+    section.tables += [
+        w.table("Table 2: P@1 per language and model", "table2_p_at_1.csv",
+                statistics.p_at_1_wide(table)),
+        w.table("Table 1: P@1, macro P@1 over relations, one-token P@1 and one-token objects",
+                "table1_probing.csv", table),
+        w.table("P@1 by number of masks k (mean over objects)", "p_at_1_by_masks.csv", by_masks),
+        w.table("Number-of-masks rates: per-language P@1 at k over its sum over k, summed over "
+                "languages", "mask_rates.csv", summed),
+    ]
+    return section
+
+
+def factors_section(w: _Writer, table: pd.DataFrame, sizes: pd.DataFrame | None,
+                    factors: pd.DataFrame, root: Path | None) -> Section:
+    section = Section(
+        "Factors (Figure 2)",
+        "Pearson r between per-language P@1 and the Wikipedia text bytes and first-paragraph "
+        "bytes of that language's index manifest (one point per language), and between k and "
+        "the summed number-of-masks rate over the k whose sum is > 0.")
+    if root is None:
+        section.notes.append("No index root given (--root): corpus-size factors and Figure 2 "
+                             "are not computed.")
+    elif sizes is None or sizes.empty:
+        section.notes.append(f"No index manifests found under {root} for the probed languages: "
+                             "corpus-size factors and Figure 2 are not computed.")
+    else:
+        missing = sorted(set(table["lang"]) - set(sizes["lang"]))
+        if missing:
+            section.notes.append(f"No index for {len(missing)} probed language(s), left out of "
+                                 f"the size factors: {', '.join(missing)}.")
+        section.figures.append(w.figure(
+            "Figure 2: corpus size (log scale) vs P@1, one labelled point per language",
+            "figure2_size_vs_p_at_1.png",
+            lambda p: figures.size_vs_p_at_1(table, sizes, p)))
+        section.tables.append(w.table("Corpus sizes from the index manifests",
+                                      "corpus_sizes.csv", sizes))
+    section.tables.append(w.table("Factors: Pearson r with P@1", "factors.csv", factors))
+    return section
+
+
+def shared_facts_section(w: _Writer, predictions: pd.DataFrame) -> Section:
+    section = Section(
+        "Shared facts (Figure 3)",
+        "Jaccard similarity |A ∩ B| / |A ∪ B| of the sets of correctly predicted fact uuids of "
+        "every two languages (0 when both are empty), ordered by average-linkage clustering on "
+        "1 − similarity.")
+    for model, group in predictions.groupby("model", sort=True):
+        matrix = statistics.shared_facts_matrix(group)
+        name = slug(model)
+        section.figures.append(w.figure(
+            f"Figure 3 ({model}): shared correctly predicted facts between languages",
+            f"figure3_shared_facts_{name}.png",
+            lambda p, m=matrix, t=model: figures.similarity_heatmap(
+                m, f"Shared facts ({t})", "Jaccard of correct uuids", p)))
+        section.tables.append(w.table(f"Shared-facts Jaccard matrix ({model})",
+                                      f"shared_facts_{name}.csv", matrix, index=True))
+    return section
+
+
+def _variants(joined: pd.DataFrame) -> list[tuple[str, str]]:
+    pairs = joined[["mode", "tokenizer"]].drop_duplicates().itertuples(index=False, name=None)
+    return sorted(pairs)
+
+
+def absence_section(w: _Writer, joined: pd.DataFrame, absence: pd.DataFrame) -> Section:
+    section = Section(
+        "Absence (Figure 6)",
+        "Per language, the share of traceable facts (subject and object both traceable) whose "
+        "subject and object never co-occur in one line of the index, among all probed facts and "
+        "among correctly predicted facts (trace and predictions joined on language and uuid).")
+    if joined.empty:
+        section.notes.append("No traceable fact of the trace was probed: nothing to show.")
+    for mode, tokenizer in _variants(joined):
+        rows = absence[(absence["mode"] == mode) & (absence["tokenizer"] == tokenizer)]
+        section.figures.append(w.figure(
+            f"Figure 6: absence rates, {mode} mode, {tokenizer} index",
+            f"figure6_absence_{slug(mode)}_{slug(tokenizer)}.png",
+            lambda p, r=rows, m=mode, t=tokenizer: figures.absence_bars(
+                r, f"Absence rate ({m} mode, {t} index)", p)))
+    section.tables.append(w.table("Absence rates per model, match mode, index and language",
+                                  "absence.csv", absence))
+    return section
+
+
+def _classifier(spec, tokenizer_name: str, naming_relations: Collection[str]):
+    from factroots.tokenizer import load_tokenizer
+
+    return classify.Classifier(load_tokenizer(spec or tokenizer_name), naming_relations)
+
+
+def absent_predicted_section(w: _Writer, joined: pd.DataFrame, tokenizer,
+                             naming_relations: Collection[str]) -> Section:
+    section = Section(
+        "Absent yet predicted (Figure 7)",
+        "Each correctly predicted but absent fact gets the first matching type: shared entity "
+        "tokens (after NFKC, lowercasing and, for Chinese, traditional → simplified, the object "
+        "is in the subject or both share a model subword of ≥ 2 characters that is not only "
+        "digits or punctuation), naming cues (relation in "
+        f"{', '.join(sorted(naming_relations, key=_relation_order))}), or others.")
+    facts = classify.absent_yet_predicted(joined)
+    classified = []
+    for mode, tok in _variants(joined):
+        subset = facts[(facts["mode"] == mode) & (facts["tokenizer"] == tok)]
+        try:
+            classifier = _classifier(tokenizer, tok, naming_relations)
+        except FactrootsError as exc:
+            section.notes.append(f"{mode} mode, {tok} index: not classified, its tokenizer could "
+                                 f"not be loaded ({exc}); pass --tokenizer.")
+            continue
+        section.notes.append(f"{mode} mode, {tok} index: subwords from tokenizer "
+                             f"{classifier.tokenizer.name!r}.")
+        classified.append(classify.classify_facts(subset, classifier))
+    columns = ["model", "mode", "tokenizer", "lang", "relation", "uuid", "subject", "object",
+               "prediction", "type"]
+    every = (pd.concat(classified, ignore_index=True) if classified
+             else pd.DataFrame(columns=columns))
+    every = every.reindex(columns=[c for c in columns if c in every.columns])
+    keys = ["model", "mode", "tokenizer", "lang"]
+    counts = classify.type_counts(every, keys) if len(every) else pd.DataFrame(
+        columns=[*keys, *classify.TYPES, "total"])
+    for mode, tok in _variants(joined):
+        rows = counts[(counts["mode"] == mode) & (counts["tokenizer"] == tok)]
+        if rows.empty:
+            continue
+        section.figures.append(w.figure(
+            f"Figure 7: absent yet predicted facts by type, {mode} mode, {tok} index",
+            f"figure7_absent_predicted_{slug(mode)}_{slug(tok)}.png",
+            lambda p, r=rows, m=mode, t=tok: figures.absent_predicted_bars(
+                r, f"Absent yet predicted facts ({m} mode, {t} index)", p)))
+    if every.empty:
+        section.notes.append("No absent yet correctly predicted fact.")
+    section.tables.append(w.table("Absent yet predicted facts per type", "absent_predicted.csv",
+                                  counts))
+    for kind in classify.TYPES:
+        section.tables.append(w.table(
+            f"Absent yet predicted facts: {kind}", f"absent_predicted_{slug(kind)}.csv",
+            every[every["type"] == kind].drop(columns="type")))
+    return section
+
+
+def _relation_order(relation: str) -> tuple[int, str]:
+    digits = relation.lstrip("Pp")
+    return (int(digits) if digits.isdigit() else 1 << 30, relation)
+
+
+def neurons_section(w: _Writer, neurons: pd.DataFrame | None,
+                    layer_bins: Mapping[str, tuple[str, Mapping[str, np.ndarray]]] | None
+                    ) -> Section:
+    section = Section(
+        "Neurons (Figures 5 and 4)",
+        "For two languages, the mean over facts correctly predicted (and scored) in both of the "
+        "Jaccard similarity of their top-K PROBELESS neurons; Figure 4 shows one fact's FFN "
+        "activation per layer in equal bins of neurons, per language.")
+    if neurons is None:
+        section.notes.append("No neurons given (--neurons): Figure 5 is not drawn.")
+    else:
+        for model, group in neurons.groupby("model", sort=True):
+            matrix = statistics.neuron_similarity_matrix(group)
+            name = slug(model)
+            section.figures.append(w.figure(
+                f"Figure 5 ({model}): language similarity by shared top neurons",
+                f"figure5_neuron_similarity_{name}.png",
+                lambda p, m=matrix, t=model: figures.similarity_heatmap(
+                    m, f"Shared top neurons ({t})", "mean top-K Jaccard", p)))
+            section.tables.append(w.table(f"Neuron similarity matrix ({model})",
+                                          f"neuron_similarity_{name}.csv", matrix, index=True))
+    if not layer_bins:
+        section.notes.append("No saved activations given: Figure 4 is not drawn.")
+    for model, (uuid, bins) in sorted((layer_bins or {}).items()):
+        section.figures.append(w.figure(
+            f"Figure 4 ({model}): per-layer activity of fact {uuid} across languages",
+            f"figure4_layer_activity_{slug(model)}.png",
+            lambda p, b=bins, t=model, u=uuid: figures.layer_activity(
+                b, f"FFN activity of fact {u} ({t})", p)))
+    return section
+
+
+def build_report(
+    trace: pd.DataFrame | str | Path,
+    predictions: pd.DataFrame | str | Path,
+    out_dir: str | Path,
+    *,
+    neurons: pd.DataFrame | str | Path | None = None,
+    root: str | Path | None = None,
+    layer_bins: Mapping[str, tuple[str, Mapping[str, np.ndarray]]] | None = None,
+    tokenizer: str | Path | None = None,
+    naming_relations: Collection[str] = classify.DEFAULT_NAMING_RELATIONS,
+) -> Report:
+    """Write every table (CSV), figure (PNG), report.md and report.html into `out_dir`.
+
+    `trace`, `predictions` and `neurons` are DataFrames or parquet paths; `root` is the index
+    root whose manifests give corpus sizes; `layer_bins` maps a model to (uuid, {lang: layers ×
+    bins array}) for Figure 4; `tokenizer` (name or path) gives the subwords of the
+    absent-yet-predicted rule 1, by default the tokenizer each trace row names.
+    """
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    trace = load_frame(trace, "trace", TRACE_COLUMNS)
+    predictions = load_frame(predictions, "predictions", PREDICTION_COLUMNS)
+    if predictions.empty:
+        raise FactrootsError("predictions are empty: nothing to report")
+    neurons = None if neurons is None else load_frame(neurons, "neurons", NEURON_COLUMNS)
+    w = _Writer(out)
+
+    table = statistics.probing_table(predictions)
+    by_masks = statistics.p_at_1_by_masks(predictions)
+    summed = statistics.summed_mask_rates(by_masks)
+    sizes = None
+    if root is not None and Path(root).is_dir():
+        sizes = statistics.manifest_sizes(root, table["lang"], sorted(trace["tokenizer"].unique()))
+    factors = statistics.factors_table(table, sizes, statistics.masks_correlation(summed))
+    joined = statistics.traced_predictions(trace, predictions)
+    absence = statistics.absence_rates(joined)
+
+    sections = [
+        probing_section(w, table, by_masks, summed),
+        factors_section(w, table, sizes, factors, None if root is None else Path(root)),
+        shared_facts_section(w, predictions),
+        absence_section(w, joined, absence),
+        absent_predicted_section(w, joined, tokenizer, naming_relations),
+        neurons_section(w, neurons, layer_bins),
+    ]
+    intro = [f"{predictions['model'].nunique()} model(s), {predictions['lang'].nunique()} "
+             f"language(s), {len(predictions):,} probed facts; {len(trace):,} trace rows "
+             f"({', '.join(f'{m} mode / {t} index' for m, t in _variants(trace))})."]
+    md = out / "report.md"
+    md.write_text(render.markdown(TITLE, intro, sections), encoding="utf-8")
+    page = out / "report.html"
+    page.write_text(render.standalone_html(TITLE, intro, sections, out), encoding="utf-8")
+    return Report(out, md, page, w.tables, w.figures)

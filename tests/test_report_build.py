@@ -1,0 +1,172 @@
+"""build_report end to end on synthetic traces, predictions, neurons and index manifests."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from factroots.indexer.manifest import Counts, Manifest
+
+LANGS_53 = ("af ar az be bg bn ca ceb cs cy da de el en es et eu fa fi fr ga gl he hi hr hu "
+            "hy id it ja ka ko la lt lv ms nl pl pt ro ru sk sl sq sr sv ta th tr uk ur vi "
+            "zh").split()
+RELATIONS = ["P17", "P19", "P36", "P103", "P138", "P176", "P279", "P1412"]
+
+
+def synthetic_inputs(langs: list[str], facts_per_lang: int = 60, seed: int = 0,
+                     models: tuple[str, ...] = ("mbert", "xlmr")) -> tuple[pd.DataFrame, ...]:
+    """Trace, predictions and neurons with plausible structure: bigger languages know more."""
+    rng = np.random.default_rng(seed)
+    uuids = [f"u{i:04d}" for i in range(facts_per_lang)]
+    strength = {lang: rng.uniform(0.05, 0.6) for lang in langs}
+    trace_rows, pred_rows, neuron_rows = [], [], []
+    for lang in langs:
+        for i, uuid in enumerate(uuids):
+            relation = RELATIONS[i % len(RELATIONS)]
+            subject, obj = f"Subj{i} {lang}", ("Subj" if i % 7 == 0 else f"Obj{i % 13}")
+            k = 1 + i % 4
+            untraceable = i % 17 == 0
+            trace_rows.append({
+                "lang": lang, "relation": relation, "uuid": uuid, "subject": subject,
+                "object": obj, "mode": "words", "tokenizer": "mbert", "subject_lines": 3,
+                "object_lines": 5, "cooccur_lines": 1,
+                "present": None if untraceable else bool(rng.random() < strength[lang] + 0.2),
+                "status": "untraceable" if untraceable else "ok"})
+            for model in models:
+                correct = bool(rng.random() < strength[lang] / k)
+                pred_rows.append({
+                    "model": model, "lang": lang, "relation": relation, "uuid": uuid,
+                    "subject": subject, "object": obj, "obj_uri": f"Q{i % 13}", "k": k,
+                    "object_ids": [1] * k, "predicted_ids": [1 if correct else 2] * k,
+                    "top5_ids": [[1, 2, 3, 4, 5]] * k, "prediction": obj if correct else "x",
+                    "correct": correct})
+                if correct:
+                    base = (hash(lang[0]) % 5) * 100
+                    top = rng.choice(np.arange(base, base + 400), size=50, replace=False)
+                    neuron_rows.append({
+                        "model": model, "lang": lang, "relation": relation, "uuid": uuid,
+                        "group_size": 5, "status": "ok", "top_neurons": top.astype(np.int32),
+                        "top_scores": np.sort(rng.random(50))[::-1]})
+    trace = pd.DataFrame(trace_rows)
+    trace["present"] = trace["present"].astype("boolean")
+    return trace, pd.DataFrame(pred_rows), pd.DataFrame(neuron_rows)
+
+
+def write_manifests(root: Path, langs: list[str], seed: int = 0) -> Path:
+    rng = np.random.default_rng(seed)
+    for lang in langs:
+        directory = root / "mbert" / lang
+        directory.mkdir(parents=True)
+        size = int(10 ** rng.uniform(6, 10))
+        Manifest(language=lang, tokenizer_name="mbert", tokenizer_sha256="0" * 64, max_tokens=512,
+                 input_root="/synthetic", sources=[],
+                 counts=Counts(text_bytes=size, first_paragraph_bytes=size // 20),
+                 build_seconds=0.0, factroots_version="test").write(directory)
+    return root
+
+
+def layer_bins(langs: list[str], seed: int = 0) -> dict:
+    rng = np.random.default_rng(seed)
+    return {"mbert": ("u0001", {lang: rng.random((12, 16)) for lang in langs})}
+
+
+@pytest.fixture(scope="module")
+def full_report(tmp_path_factory):
+    from factroots.report.build import build_report
+
+    langs = LANGS_53[:12]
+    base = tmp_path_factory.mktemp("report")
+    trace, predictions, neurons = synthetic_inputs(langs)
+    root = write_manifests(base / "indexes", langs)
+    return build_report(trace, predictions, base / "out", neurons=neurons, root=root,
+                        layer_bins=layer_bins(langs))
+
+
+@pytest.fixture(scope="module")
+def bare_report(tmp_path_factory):
+    from factroots.report.build import build_report
+
+    trace, predictions, _ = synthetic_inputs(LANGS_53[:5], models=("mbert",))
+    return build_report(trace, predictions, tmp_path_factory.mktemp("bare"))
+
+
+EXPECTED_FIGURES = [
+    "figure2_size_vs_p_at_1.png", "figure3_shared_facts_mbert.png",
+    "figure3_shared_facts_xlmr.png", "figure4_layer_activity_mbert.png",
+    "figure5_neuron_similarity_mbert.png", "figure5_neuron_similarity_xlmr.png",
+    "figure6_absence_words_mbert.png", "figure7_absent_predicted_words_mbert.png",
+]
+EXPECTED_TABLES = [
+    "table1_probing.csv", "table2_p_at_1.csv", "p_at_1_by_masks.csv", "mask_rates.csv",
+    "factors.csv", "corpus_sizes.csv", "shared_facts_mbert.csv", "absence.csv",
+    "absent_predicted.csv", "absent_predicted_shared-entity-tokens.csv",
+    "absent_predicted_naming-cues.csv", "absent_predicted_others.csv",
+    "neuron_similarity_mbert.csv",
+]
+
+
+@pytest.mark.parametrize("name", EXPECTED_FIGURES)
+def test_every_figure_is_written_as_a_non_empty_png(full_report, name):
+    path = full_report.out_dir / name
+    assert name in full_report.figures
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert path.stat().st_size > 5000
+
+
+@pytest.mark.parametrize("name", EXPECTED_TABLES)
+def test_every_table_is_written_as_a_csv(full_report, name):
+    assert name in full_report.tables
+    assert (full_report.out_dir / name).read_text().strip()
+
+
+def test_report_md_references_every_figure_and_table(full_report):
+    text = full_report.markdown.read_text()
+    for name in full_report.figures:
+        assert f"]({name})" in text
+    for name in full_report.tables:
+        assert f"]({name})" in text
+
+
+def test_report_html_embeds_every_figure(full_report):
+    text = full_report.html.read_text()
+    assert text.count("src='data:image/png;base64,") == len(full_report.figures)
+    assert all(name in text for name in full_report.tables)
+
+
+def test_factors_table_has_size_and_masks_factors_per_model(full_report):
+    factors = pd.read_csv(full_report.out_dir / "factors.csv")
+    assert set(zip(factors["model"], factors["factor"], strict=True)) == {
+        (m, f) for m in ("mbert", "xlmr")
+        for f in ("text_bytes", "first_paragraph_bytes", "number_of_masks")}
+
+
+def test_missing_root_and_neurons_are_noted_instead_of_failing(bare_report):
+    text = bare_report.markdown.read_text()
+    assert "No index root given" in text
+    assert "No neurons given" in text
+    assert "No saved activations given" in text
+    assert not any(name.startswith(("figure2", "figure4", "figure5"))
+                   for name in bare_report.figures)
+
+
+def test_report_reads_parquet_paths(tmp_path):
+    from factroots.report.build import build_report
+
+    trace, predictions, _ = synthetic_inputs(LANGS_53[:3], facts_per_lang=20, models=("m",))
+    trace.to_parquet(tmp_path / "trace.parquet")
+    predictions.to_parquet(tmp_path / "predictions.parquet")
+    report = build_report(tmp_path / "trace.parquet", tmp_path / "predictions.parquet",
+                          tmp_path / "out")
+    assert (report.out_dir / "table2_p_at_1.csv").is_file()
+
+
+def test_missing_prediction_column_is_a_clear_error(tmp_path):
+    from factroots.errors import FactrootsError
+    from factroots.report.build import build_report
+
+    trace, predictions, _ = synthetic_inputs(LANGS_53[:2], facts_per_lang=5, models=("m",))
+    with pytest.raises(FactrootsError, match="obj_uri"):
+        build_report(trace, predictions.drop(columns="obj_uri"), tmp_path)
