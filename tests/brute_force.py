@@ -65,16 +65,19 @@ class BruteForceMatcher:
 
     def lines_with_all(self, entities: Iterable[tuple], mode: str) -> dict[tuple, set[int]]:
         """For each entity (a tuple of units or ids), the set of lines containing it."""
-        by_first: dict = defaultdict(list)
+        lengths_by_first: dict = defaultdict(set)
+        wanted: set[tuple] = set()
         found: dict[tuple, set[int]] = {}
         for entity in set(entities):
             found[entity] = set()
             if entity:
-                by_first[entity[0]].append(entity)
+                lengths_by_first[entity[0]].add(len(entity))
+                wanted.add(entity)
         corpus = self.words if mode == "words" else self.tokens
         for line_id, seq in enumerate(corpus):
             for i, item in enumerate(seq):
-                for entity in by_first.get(item, ()):
-                    if tuple(seq[i:i + len(entity)]) == entity:
-                        found[entity].add(line_id)
+                for length in lengths_by_first.get(item, ()):
+                    window = tuple(seq[i:i + length])
+                    if window in wanted:
+                        found[window].add(line_id)
         return found

@@ -1,0 +1,119 @@
+"""The index agrees with the brute-force scan on every entity and fact, in both modes."""
+
+from __future__ import annotations
+
+import random
+import unicodedata
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from factroots.indexer.builder import build_index
+from factroots.indexer.reader import CorpusReader
+from factroots.indexer.segmenter import Segmenter
+from factroots.probing.mlama import load_language
+from factroots.search import FactIndex
+from factroots.tokenizer import load_tokenizer
+from tests.brute_force import BruteForceMatcher, reference_units
+from tests.conftest import SHARED
+
+SAMPLE_LANGS = sorted(p.name for p in (SHARED / "data" / "wikiextractor").glob("*")
+                      if p.is_dir()) or ["en"]
+MODES = ("words", "tokens")
+
+
+def segmented_lines(corpus, tokenizer, max_tokens):
+    segmenter = Segmenter(tokenizer, max_tokens)
+    docs = list(CorpusReader(corpus))
+    return [(line.text, line.ids.tolist()) for lines in segmenter.lines(docs) for line in lines]
+
+
+def reference_entity(label: str, mode: str, tokenizer) -> tuple:
+    """The entity as the brute force sees it; () when untraceable."""
+    if mode == "words":
+        return tuple(reference_units(unicodedata.normalize("NFC", label)))
+    ids = tuple(tokenizer.encode_entity(label))
+    return () if tokenizer.unk_id in ids else ids
+
+
+def assert_index_matches_brute_force(index: FactIndex, brute: BruteForceMatcher, labels, mode):
+    refs = {label: reference_entity(label, mode, index.tokenizer) for label in labels}
+    expected = brute.lines_with_all(refs.values(), mode)
+    for label, ref in refs.items():
+        entity = index.entity(label, mode)
+        assert entity.traceable == bool(ref), (label, mode)
+        got = set(index.line_ids(entity).tolist())
+        assert got == expected[ref], (label, mode, sorted(got ^ expected[ref])[:5])
+    return refs, expected
+
+
+@pytest.fixture(scope="module")
+def mbert():
+    return load_tokenizer("mbert")
+
+
+@pytest.mark.parametrize("lang", SAMPLE_LANGS)
+def test_shared_sample_matches_brute_force_on_all_mlama_facts(lang, wiki_dir, mlama_dir, mbert,
+                                                              tmp_path):
+    build_index(wiki_dir / lang, lang, tmp_path, mbert)
+    index = FactIndex.open(tmp_path, lang, mbert)
+    brute = BruteForceMatcher(segmented_lines(wiki_dir / lang, mbert, 512))
+    facts = load_language(mlama_dir, lang).facts
+    labels = {f.subject for f in facts} | {f.object for f in facts}
+    rng = random.Random(lang)
+    for mode in MODES:
+        refs, lines = assert_index_matches_brute_force(index, brute, labels, mode)
+        present = [f for f in facts if lines[refs[f.subject]] & lines[refs[f.object]]]
+        sample = present[:200] + rng.sample(facts, min(200, len(facts)))
+        for fact in sample:
+            got = index.cooccur(fact.subject, fact.object, mode)
+            subj, obj = refs[fact.subject], refs[fact.object]
+            if not (subj and obj):
+                assert got.status == "untraceable" and got.present is None
+                continue
+            assert got.lines == len(lines[subj] & lines[obj]), (fact, mode)
+            assert got.present == bool(lines[subj] & lines[obj])
+
+
+def test_xlmr_index_matches_brute_force_in_both_modes(wiki_dir, mlama_dir, xlmr_tokenizer_dir,
+                                                     tmp_path):
+    xlmr = load_tokenizer(xlmr_tokenizer_dir)
+    for lang in ("zh", "th", "ru"):
+        build_index(wiki_dir / lang, lang, tmp_path, xlmr)
+        index = FactIndex.open(tmp_path, lang, xlmr)
+        brute = BruteForceMatcher(segmented_lines(wiki_dir / lang, xlmr, 512))
+        facts = load_language(mlama_dir, lang).facts
+        labels = {f.subject for f in facts} | {f.object for f in facts}
+        for mode in MODES:
+            assert_index_matches_brute_force(index, brute, labels, mode)
+
+
+VOCAB = ["New", "York", "Yorker", "Paris", "北京", "北", "京", "市", "中国", "ไทย", "a", "a a",
+         "the", ",", "東京都", "Helsinki", "Helsingissä", "##", "x_y", "Berlin-Mitte"]
+
+
+def write_generated_corpus(path, docs: list[list[str]]) -> None:
+    blocks = [f'<doc id="{i}" url="" title="T{i}">\nT{i}\n\n{" ".join(words)}\n</doc>\n'
+              for i, words in enumerate(docs)]
+    path.mkdir(parents=True, exist_ok=True)
+    (path / "wiki_00").write_text("".join(blocks), encoding="utf-8")
+
+
+@settings(max_examples=15, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(docs=st.lists(st.lists(st.sampled_from(VOCAB), min_size=1, max_size=30), min_size=1,
+                     max_size=6),
+       max_tokens=st.integers(2, 8))
+def test_generated_corpora_match_brute_force(docs, max_tokens, mbert, tmp_path_factory):
+    root = tmp_path_factory.mktemp("gen")
+    write_generated_corpus(root / "corpus", docs)
+    build_index(root / "corpus", "xx", root / "idx", mbert, max_tokens=max_tokens, workers=1)
+    index = FactIndex.open(root / "idx", "xx", mbert)
+    brute = BruteForceMatcher(segmented_lines(root / "corpus", mbert, max_tokens))
+    labels = set(VOCAB) | {"New York", "北京市", "a a a", "York ,", "T0", "T1", "市 中国", "", " "}
+    for mode in MODES:
+        refs, lines = assert_index_matches_brute_force(index, brute, labels, mode)
+        for subject, obj in [("New", "York"), ("北京", "中国"), ("a", "a"), ("Paris", "T1")]:
+            got = index.cooccur(subject, obj, mode)
+            assert got.lines == len(lines[refs[subject]] & lines[refs[obj]])
