@@ -68,9 +68,17 @@ def write_manifests(root: Path, langs: list[str], seed: int = 0) -> Path:
     return root
 
 
-def layer_bins(langs: list[str], seed: int = 0) -> dict:
+def write_activations(folder: Path, langs: list[str], facts: int = 6, seed: int = 0) -> Path:
+    """A small saved-activation store (3 layers × 32 neurons) for model 'mbert'."""
+    from factroots.attribution.activations import ActivationWriter
+
     rng = np.random.default_rng(seed)
-    return {"mbert": ("u0001", {lang: rng.random((12, 16)) for lang in langs})}
+    writer = ActivationWriter(folder, "mbert", layers=3, intermediate=32)
+    for lang in langs:
+        uuids = [f"u{i:04d}" for i in range(facts)]
+        writer.add(lang, uuids, ["P17"] * facts, rng.gamma(1.0, 0.3, (facts, 3 * 32)) - 0.1)
+    writer.close()
+    return folder
 
 
 @pytest.fixture(scope="module")
@@ -81,8 +89,9 @@ def full_report(tmp_path_factory):
     base = tmp_path_factory.mktemp("report")
     trace, predictions, neurons = synthetic_inputs(langs)
     root = write_manifests(base / "indexes", langs)
+    activations = write_activations(base / "activations", langs)
     return build_report(trace, predictions, base / "out", neurons=neurons, root=root,
-                        layer_bins=layer_bins(langs))
+                        activations=activations)
 
 
 @pytest.fixture(scope="module")
@@ -148,8 +157,31 @@ def test_missing_root_and_neurons_are_noted_instead_of_failing(bare_report):
     assert "No index root given" in text
     assert "No neurons given" in text
     assert "No saved activations given" in text
+    assert "Figure 4 (" not in text
     assert not any(name.startswith(("figure2", "figure4", "figure5"))
                    for name in bare_report.figures)
+
+
+def test_figure4_fact_is_the_one_correct_in_the_most_languages(tmp_path):
+    from factroots.attribution.activations import open_store
+    from factroots.report.activity import chosen_fact
+
+    store = open_store(write_activations(tmp_path / "acts", ["de", "en", "fr"]))
+    predictions = pd.DataFrame({"model": "mbert", "lang": ["en", "fr", "en", "de"],
+                                "uuid": ["u0002", "u0002", "u0001", "u0003"],
+                                "correct": [True, True, True, False]})
+    assert chosen_fact(store, predictions) == "u0002"
+    assert chosen_fact(store) == "u0000"
+
+
+def test_figure4_bins_are_layers_by_bins_per_language(tmp_path):
+    from factroots.report.activity import fact_activity
+
+    activity = fact_activity(write_activations(tmp_path / "acts", ["en", "fr"]), "u0003",
+                             bins=4)
+    assert activity.uuid == "u0003"
+    assert sorted(activity.bins) == ["en", "fr"]
+    assert activity.bins["en"].shape == (3, 4)
 
 
 def test_report_reads_parquet_paths(tmp_path):

@@ -4,15 +4,15 @@ report.md and a standalone report.html in one folder."""
 from __future__ import annotations
 
 import re
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from factroots.errors import FactrootsError
 from factroots.report import classify, figures, render, statistics
+from factroots.report.activity import FactActivity, fact_activity
 from factroots.report.render import Figure, Section, Table
 
 TITLE = "factroots report"
@@ -225,8 +225,7 @@ def _relation_order(relation: str) -> tuple[int, str]:
 
 
 def neurons_section(w: _Writer, neurons: pd.DataFrame | None,
-                    layer_bins: Mapping[str, tuple[str, Mapping[str, np.ndarray]]] | None
-                    ) -> Section:
+                    activities: list[FactActivity], activity_notes: list[str]) -> Section:
     section = Section(
         "Neurons (Figures 5 and 4)",
         "For two languages, the mean over facts correctly predicted (and scored) in both of the "
@@ -245,15 +244,29 @@ def neurons_section(w: _Writer, neurons: pd.DataFrame | None,
                     m, f"Shared top neurons ({t})", "mean top-K Jaccard", p)))
             section.tables.append(w.table(f"Neuron similarity matrix ({model})",
                                           f"neuron_similarity_{name}.csv", matrix, index=True))
-    if not layer_bins:
-        section.notes.append("No saved activations given: Figure 4 is not drawn.")
-    for model, (uuid, bins) in sorted((layer_bins or {}).items()):
+    section.notes += activity_notes
+    for activity in activities:
         section.figures.append(w.figure(
-            f"Figure 4 ({model}): per-layer activity of fact {uuid} across languages",
-            f"figure4_layer_activity_{slug(model)}.png",
-            lambda p, b=bins, t=model, u=uuid: figures.layer_activity(
-                b, f"FFN activity of fact {u} ({t})", p)))
+            f"Figure 4 ({activity.model}): per-layer activity of fact {activity.uuid} across "
+            f"languages", f"figure4_layer_activity_{slug(activity.model)}.png",
+            lambda p, a=activity: figures.layer_activity(
+                a.bins, f"FFN activity of fact {a.uuid} ({a.model})", p)))
     return section
+
+
+def fact_activities(activations, fact: str | None,
+                    predictions: pd.DataFrame) -> tuple[list[FactActivity], list[str]]:
+    """Figure 4's data from each activation folder, and notes on what could not be shown."""
+    if activations is None:
+        return [], ["No saved activations given (--activations): Figure 4 is not drawn."]
+    folders = [activations] if isinstance(activations, str | Path) else list(activations)
+    found, notes = [], []
+    for folder in folders:
+        try:
+            found.append(fact_activity(folder, fact, predictions))
+        except FactrootsError as exc:
+            notes.append(f"Figure 4 not drawn for {folder}: {exc}")
+    return found, notes
 
 
 def build_report(
@@ -263,16 +276,18 @@ def build_report(
     *,
     neurons: pd.DataFrame | str | Path | None = None,
     root: str | Path | None = None,
-    layer_bins: Mapping[str, tuple[str, Mapping[str, np.ndarray]]] | None = None,
+    activations: str | Path | Sequence[str | Path] | None = None,
+    fact: str | None = None,
     tokenizer: str | Path | None = None,
     naming_relations: Collection[str] = classify.DEFAULT_NAMING_RELATIONS,
 ) -> Report:
     """Write every table (CSV), figure (PNG), report.md and report.html into `out_dir`.
 
     `trace`, `predictions` and `neurons` are DataFrames or parquet paths; `root` is the index
-    root whose manifests give corpus sizes; `layer_bins` maps a model to (uuid, {lang: layers ×
-    bins array}) for Figure 4; `tokenizer` (name or path) gives the subwords of the
-    absent-yet-predicted rule 1, by default the tokenizer each trace row names.
+    root whose manifests give corpus sizes; `activations` is one or more folders of saved
+    activations (one model each) for Figure 4, showing `fact` (a uuid; by default the fact
+    predicted correctly in the most languages); `tokenizer` (name or path) gives the subwords of
+    the absent-yet-predicted rule 1, by default the tokenizer each trace row names.
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -299,7 +314,7 @@ def build_report(
         shared_facts_section(w, predictions),
         absence_section(w, joined, absence),
         absent_predicted_section(w, joined, tokenizer, naming_relations),
-        neurons_section(w, neurons, layer_bins),
+        neurons_section(w, neurons, *fact_activities(activations, fact, predictions)),
     ]
     intro = [f"{predictions['model'].nunique()} model(s), {predictions['lang'].nunique()} "
              f"language(s), {len(predictions):,} probed facts; {len(trace):,} trace rows "

@@ -179,20 +179,12 @@ def absence_rates(joined: pd.DataFrame) -> pd.DataFrame:
     return out[columns]
 
 
+
 def neuron_similarity_matrix(neurons: pd.DataFrame) -> pd.DataFrame:
     """Language × language mean top-K Jaccard over facts scored in both languages (same uuid),
-    for one model; NaN where two languages share no scored fact."""
-    scored = neurons[(neurons["status"] == "ok") & neurons["top_neurons"].map(
-        lambda v: v is not None and len(v) > 0)]
-    tops = {lang: {u: set(map(int, t)) for u, t in zip(g["uuid"], g["top_neurons"], strict=True)}
-            for lang, g in scored.groupby("lang", sort=True)}
-    langs = sorted(set(neurons["lang"]))
-    values = np.full((len(langs), len(langs)), np.nan)
-    for i, a in enumerate(langs):
-        for j, b in enumerate(langs[i:], start=i):
-            ta, tb = tops.get(a, {}), tops.get(b, {})
-            shared = ta.keys() & tb.keys()
-            if shared:
-                values[i, j] = values[j, i] = float(np.mean([jaccard(ta[u], tb[u])
-                                                              for u in shared]))
-    return pd.DataFrame(values, index=pd.Index(langs, name="lang"), columns=langs)
+    for one model; NaN where two languages share no scored fact (factroots.attribution)."""
+    from factroots.attribution.similarity import neuron_table, similarity_matrix
+
+    matrix = similarity_matrix(neuron_table(neurons)).to_frame()
+    matrix.index.name = "lang"
+    return matrix
