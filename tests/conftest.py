@@ -1,4 +1,4 @@
-"""Shared fixtures: the ../shared data beside the checkout, skipped (or failed under CI) if absent."""
+"""Shared fixtures: the ../shared data beside the checkout; skipped (failed under CI) if absent."""
 
 from __future__ import annotations
 
