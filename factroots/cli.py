@@ -191,6 +191,41 @@ def trace(mlama_dir: Path, root: Path, langs: str, mode: str, tokenizer: str, ou
     click.echo(f"wrote {run.parquet} and {run.summary_csv}")
 
 
+@cli.command()
+@click.option("--trace", "trace_path", required=True, type=click.Path(path_type=Path),
+              help="trace.parquet from `factroots trace`.")
+@click.option("--predictions", required=True, type=click.Path(path_type=Path),
+              help="predictions.parquet from `factroots probe`.")
+@click.option("--neurons", default=None, type=click.Path(path_type=Path),
+              help="neurons.parquet from attribution [Figure 5].")
+@click.option("--activations", multiple=True, type=click.Path(path_type=Path),
+              help="Saved activations folder, repeatable, one model each [Figure 4].")
+@click.option("--fact", default=None, help="uuid of Figure 4's fact [default: the one correct "
+              "in the most languages].")
+@click.option("--root", default=None, type=click.Path(path_type=Path),
+              help="Index root whose manifests give corpus sizes [Figure 2].")
+@click.option("--tokenizer", default=None, help="Tokenizer for shared subwords (name or path) "
+              "[default: the one each trace row names].")
+@click.option("--naming-relations", default=None,
+              help="Comma-separated naming-cue relations [default: P17,P19,P20,P27,P37,P103,"
+                   "P131,P495,P1412,P364,P407,P1001].")
+@click.option("--out", required=True, type=click.Path(path_type=Path), help="Report folder.")
+def report(trace_path: Path, predictions: Path, neurons: Path | None,
+           activations: tuple[Path, ...], fact: str | None, root: Path | None,
+           tokenizer: str | None, naming_relations: str | None, out: Path) -> None:
+    """Tables (CSV), figures (PNG), report.md and report.html from traces and predictions."""
+    from factroots.report.build import build_report
+    from factroots.report.classify import DEFAULT_NAMING_RELATIONS
+
+    relations = (DEFAULT_NAMING_RELATIONS if naming_relations is None
+                 else [r.strip() for r in naming_relations.split(",") if r.strip()])
+    done = build_report(trace_path, predictions, out, neurons=neurons, root=root,
+                        activations=list(activations) or None, fact=fact, tokenizer=tokenizer,
+                        naming_relations=relations)
+    click.echo(f"wrote {len(done.tables)} tables and {len(done.figures)} figures to "
+               f"{done.out_dir}; open {done.html}")
+
+
 def main() -> None:
     """Entry point: user errors become one line on stderr and exit code 2."""
     try:

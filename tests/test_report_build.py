@@ -202,3 +202,20 @@ def test_missing_prediction_column_is_a_clear_error(tmp_path):
     trace, predictions, _ = synthetic_inputs(LANGS_53[:2], facts_per_lang=5, models=("m",))
     with pytest.raises(FactrootsError, match="obj_uri"):
         build_report(trace, predictions.drop(columns="obj_uri"), tmp_path)
+
+
+def test_cli_report_writes_the_report(tmp_path):
+    from click.testing import CliRunner
+
+    from factroots.cli import cli
+
+    trace, predictions, neurons = synthetic_inputs(LANGS_53[:3], facts_per_lang=20)
+    for name, frame in (("t", trace), ("p", predictions), ("n", neurons)):
+        frame.to_parquet(tmp_path / f"{name}.parquet")
+    result = CliRunner().invoke(cli, [
+        "report", "--trace", str(tmp_path / "t.parquet"), "--predictions",
+        str(tmp_path / "p.parquet"), "--neurons", str(tmp_path / "n.parquet"),
+        "--naming-relations", "P36", "--out", str(tmp_path / "out")])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "out" / "report.html").is_file()
+    assert "naming cues (relation in P36)" in (tmp_path / "out" / "report.md").read_text()
