@@ -1,0 +1,3 @@
+from factroots.cli import main
+
+main()
