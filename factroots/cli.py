@@ -98,7 +98,7 @@ def query(subject: str, object: str | None, root: Path, lang: str, tokenizer: st
                f"object {co.object_lines:,})")
     for ev in co.evidence:
         click.echo(f"  line {ev.line} · doc {ev.doc_id} · {ev.title}")
-        click.echo(f"    {ev.marked()}")
+        click.echo(f"    {ev.snippet()}")
 
 
 @cli.command()
@@ -224,6 +224,81 @@ def report(trace_path: Path, predictions: Path, neurons: Path | None,
                         naming_relations=relations)
     click.echo(f"wrote {len(done.tables)} tables and {len(done.figures)} figures to "
                f"{done.out_dir}; open {done.html}")
+
+
+@cli.command()
+@click.option("--activations", required=True, type=click.Path(path_type=Path),
+              help="Folder written by `probe --save-activations`.")
+@click.option("--predictions", required=True, type=click.Path(path_type=Path),
+              help="predictions.parquet of the same model.")
+@click.option("--out", required=True, type=click.Path(path_type=Path), help="neurons.parquet")
+@click.option("--top-k", default=50, show_default=True, type=click.IntRange(min=1))
+def attribute(activations: Path, predictions: Path, out: Path, top_k: int) -> None:
+    """PROBELESS top-K FFN neurons of every correctly predicted fact, per (language, relation)."""
+    import time
+
+    from tqdm import tqdm
+
+    from factroots.attribution.attribute import attribute_saved, correct_facts
+
+    start = time.perf_counter()
+    groups = correct_facts(predictions).groupby(["model", "lang", "relation"]).ngroups
+    with tqdm(total=groups, unit="group", desc="PROBELESS", disable=None) as bar:
+        rows = attribute_saved(activations, predictions, top_k,
+                               on_group=lambda group, status: bar.update(1))
+    rows.write(out)
+    counts = ", ".join(f"{n:,} {status}" for status, n in sorted(rows.summary().items()))
+    click.echo(f"wrote {out}: {len(rows.uuid):,} facts in {len(set(rows.lang))} languages "
+               f"({counts or 'none'}), top {top_k}, in {time.perf_counter() - start:.1f} s")
+
+
+@cli.command()
+@click.option("--neurons", required=True, type=click.Path(path_type=Path), help="neurons.parquet")
+@click.option("--out", required=True, type=click.Path(path_type=Path), help="matrix.csv")
+@click.option("--model", default=None, help="Model to compare when the file holds several.")
+@click.option("--per-fact", default=None, type=click.Path(path_type=Path),
+              help="Also write every shared fact's Jaccard (parquet).")
+def similarity(neurons: Path, out: Path, model: str | None, per_fact: Path | None) -> None:
+    """Languages x languages mean Jaccard of top-K neuron sets over facts correct in both."""
+    import time
+
+    import numpy as np
+    from tqdm import tqdm
+
+    from factroots.attribution.attribute import read_neurons
+    from factroots.attribution.similarity import (
+        neuron_table,
+        per_fact_similarity,
+        similarity_matrix,
+    )
+
+    start = time.perf_counter()
+    steps = ["read", "table", "matrix"] + (["per-fact"] if per_fact else [])
+    with tqdm(total=len(steps), unit="step", desc="similarity", disable=None) as bar:
+        table = neuron_table(read_neurons(neurons, model))
+        bar.update(2)
+        if not table.langs:
+            raise FactrootsError(f"no scored facts in {neurons}")
+        result = similarity_matrix(table)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        frame = result.to_frame()
+        frame.index.name = "lang"
+        frame.to_csv(out)
+        bar.update(1)
+        if per_fact:
+            facts = per_fact_similarity(table, result.counts)
+            per_fact.parent.mkdir(parents=True, exist_ok=True)
+            facts.to_parquet(per_fact, index=False)
+            bar.update(1)
+    n = len(result.langs)
+    off = result.matrix[~np.eye(n, dtype=bool)] if n > 1 else np.array([])
+    shared = result.counts[~np.eye(n, dtype=bool)] if n > 1 else np.array([0])
+    mean = f"{np.nanmean(off):.3f}" if off.size and not np.isnan(off).all() else "n/a"
+    click.echo(f"wrote {out}: {n} × {n} languages, {len(table.uuids):,} facts, mean off-diagonal "
+               f"Jaccard {mean}, {int(np.sum(shared == 0))} pair cells with no shared fact, "
+               f"in {time.perf_counter() - start:.1f} s")
+    if per_fact:
+        click.echo(f"wrote {per_fact}: {int(np.triu(result.counts, 1).sum()):,} (pair, fact) rows")
 
 
 def main() -> None:

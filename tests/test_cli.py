@@ -77,3 +77,11 @@ def test_demo_traces_every_planted_fact_as_planted():
     result = factroots("demo")
     assert result.returncode == 0, result.stderr
     assert "10/10 planted facts traced as planted" in result.stdout
+
+
+def test_snippet_keeps_context_around_mentions_only():
+    from factroots.search.evidence import snippet
+
+    text = "x" * 100 + "Berlin" + "y" * 100 + "Germany" + "z" * 100
+    spans = [(100, 106), (206, 213)]
+    assert snippet(text, spans, context=3) == "…xxx«Berlin»yyy … yyy«Germany»zzz…"

@@ -48,3 +48,20 @@ def marked_text(text: str, spans: list[tuple[int, int]], open_mark: str = "«",
         pos = end
     out.append(text[pos:])
     return "".join(out)
+
+
+def snippet(text: str, spans: list[tuple[int, int]], context: int = 60, open_mark: str = "«",
+            close_mark: str = "»") -> str:
+    """The marked mentions with `context` characters around each, gaps shown as '…'."""
+    windows = merge_spans([(max(0, s - context), min(len(text), e + context))
+                           for s, e in merge_spans(spans)])
+    if not windows:
+        return text[: 2 * context] + ("…" if len(text) > 2 * context else "")
+    parts = []
+    for start, end in windows:
+        inside = [(max(s, start) - start, min(e, end) - start) for s, e in spans
+                  if s < end and e > start]
+        parts.append(marked_text(text[start:end], inside, open_mark, close_mark))
+    head = "…" if windows[0][0] > 0 else ""
+    tail = "…" if windows[-1][1] < len(text) else ""
+    return head + " … ".join(parts) + tail

@@ -17,7 +17,7 @@ from factroots.indexer.builder import index_path
 from factroots.indexer.manifest import Manifest, read_manifest
 from factroots.indexer.schema import DOC_ID, LINE, TEXT, TITLE, register_analyzers
 from factroots.search.entity import EntityTerms, entity_terms
-from factroots.search.evidence import marked_text, mention_spans
+from factroots.search.evidence import marked_text, mention_spans, snippet
 from factroots.tokenizer import BUNDLED, ModelTokenizer, load_tokenizer
 
 OK, UNTRACEABLE = "ok", "untraceable"
@@ -49,6 +49,10 @@ class Evidence:
 
     def marked(self, open_mark: str = "«", close_mark: str = "»") -> str:
         return marked_text(self.text, self.spans, open_mark, close_mark)
+
+    def snippet(self, context: int = 60) -> str:
+        """The mentions with `context` characters around each."""
+        return snippet(self.text, self.spans, context)
 
 
 @dataclass(frozen=True)
