@@ -1,0 +1,74 @@
+"""Attribution inside `factroots probe`: an `on_batch` callback reading the hooked FFN outputs.
+
+The callback sees each batch right after its forward pass (the probing loop's seam), averages
+the FFN activations over each prompt's masks, keeps the correct facts' rows for PROBELESS and,
+when asked, saves every fact's row as fp16. Languages are finished as soon as the next begins.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from factroots.attribution.activations import ActivationWriter, FfnCapture, capture_ffn_activations
+from factroots.attribution.attribute import NeuronCollector, NeuronRows
+from factroots.attribution.probeless import DEFAULT_TOP_K
+
+
+@dataclass
+class ProbeAttribution:
+    """The per-batch callback and, once the block ends, what it produced."""
+
+    capture: FfnCapture
+    collector: NeuronCollector | None
+    writer: ActivationWriter | None
+    languages: list[str] = field(default_factory=list)
+    rows: NeuronRows | None = None
+
+    def __call__(self, batch, predictions) -> None:
+        acts = self.capture.mask_means(batch.mask_positions)
+        facts = batch.facts
+        lang = facts[0].lang
+        if not self.languages or self.languages[-1] != lang:
+            self.finish_language()
+            self.languages.append(lang)
+        uuids = [f.uuid for f in facts]
+        relations = [f.relation for f in facts]
+        if self.collector is not None:
+            correct = [found.predicted_ids == p.prompt.object_ids
+                       for p, found in zip(batch.prompts, predictions, strict=True)]
+            self.collector.add(lang, relations, uuids, correct, acts)
+        if self.writer is not None:
+            self.writer.add(lang, uuids, relations, acts)
+
+    def finish_language(self) -> None:
+        if self.languages:
+            if self.collector is not None:
+                self.collector.flush_language(self.languages[-1])
+            if self.writer is not None:
+                self.writer.flush(self.languages[-1])
+
+
+@contextmanager
+def attribution_during_probe(model, model_name: str, neurons: str | Path | None = None,
+                             save_activations: str | Path | None = None,
+                             top_k: int = DEFAULT_TOP_K) -> Iterator[ProbeAttribution]:
+    """Hook `model` for the block; pass the yielded object as `on_batch`.
+
+    On a normal exit the neurons parquet is written to `neurons` and the fp16 activations to
+    `save_activations` (each only when given).
+    """
+    with capture_ffn_activations(model) as capture:
+        collector = NeuronCollector(model_name, top_k) if neurons is not None else None
+        writer = (ActivationWriter(save_activations, model_name, capture.layers,
+                                   capture.intermediate) if save_activations is not None else None)
+        state = ProbeAttribution(capture, collector, writer)
+        yield state
+        state.finish_language()
+        if collector is not None:
+            state.rows = collector.finish()
+            state.rows.write(neurons)
+        if writer is not None:
+            writer.close()
