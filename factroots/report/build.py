@@ -61,10 +61,11 @@ class _Writer:
         self.tables: list[str] = []
         self.figures: list[str] = []
 
-    def table(self, caption: str, name: str, frame: pd.DataFrame, index: bool = False) -> Table:
+    def table(self, caption: str, name: str, frame: pd.DataFrame, index: bool = False,
+              view: pd.DataFrame | None = None) -> Table:
         frame.to_csv(self.out_dir / name, index=index)
         self.tables.append(name)
-        return Table(caption, name, frame.reset_index() if index else frame)
+        return Table(caption, name, frame.reset_index() if index else frame, view)
 
     def figure(self, caption: str, name: str, draw) -> Figure:
         draw(self.out_dir / name)
@@ -79,12 +80,17 @@ def probing_section(w: _Writer, table: pd.DataFrame, by_masks: pd.DataFrame,
         "P@1 is correct facts / facts per language (a fact is correct iff every mask's argmax "
         "equals the object's token); one-token P@1 is the mean over objects with k = 1 of each "
         "object's P@1, and P@1 by number of masks the same per-object mean for each k.")
+    one_token = ["p_at_1", "one_token_p_at_1", "one_token_objects"]
     section.tables += [
         w.table("Table 2: P@1 per language and model", "table2_p_at_1.csv",
                 statistics.p_at_1_wide(table)),
-        w.table("Table 1: P@1, macro P@1 over relations, one-token P@1 and one-token objects",
-                "table1_probing.csv", table),
-        w.table("P@1 by number of masks k (mean over objects)", "p_at_1_by_masks.csv", by_masks),
+        w.table("Table 1: P@1, one-token P@1 and one-token objects, mean over languages",
+                "table1_summary.csv", statistics.mean_over_languages(table)),
+        w.table("Table 1 per language (CSV also has facts and macro P@1 over relations)",
+                "table1_probing.csv", table, view=statistics.wide(table, one_token)),
+        w.table("P@1 by number of masks k (mean over objects), columns model: k",
+                "p_at_1_by_masks.csv", by_masks,
+                view=statistics.wide(by_masks, ["p_at_1"], by="k")),
         w.table("Number-of-masks rates: per-language P@1 at k over its sum over k, summed over "
                 "languages", "mask_rates.csv", summed),
     ]
@@ -158,8 +164,11 @@ def absence_section(w: _Writer, joined: pd.DataFrame, absence: pd.DataFrame) -> 
             f"figure6_absence_{slug(mode)}_{slug(tokenizer)}.png",
             lambda p, r=rows, m=mode, t=tokenizer: figures.absence_bars(
                 r, f"Absence rate ({m} mode, {t} index)", p)))
-    section.tables.append(w.table("Absence rates per model, match mode, index and language",
-                                  "absence.csv", absence))
+    single = len(_variants(joined)) == 1
+    section.tables.append(w.table(
+        "Absence rates per model, match mode, index and language", "absence.csv", absence,
+        view=statistics.wide(absence, ["absence_rate", "absence_rate_correct"]) if single
+        else None))
     return section
 
 
@@ -210,8 +219,10 @@ def absent_predicted_section(w: _Writer, joined: pd.DataFrame, tokenizer,
                 r, f"Absent yet predicted facts ({m} mode, {t} index)", p)))
     if every.empty:
         section.notes.append("No absent yet correctly predicted fact.")
-    section.tables.append(w.table("Absent yet predicted facts per type", "absent_predicted.csv",
-                                  counts))
+    single = len(_variants(joined)) == 1 and len(counts)
+    section.tables.append(w.table(
+        "Absent yet predicted facts per type", "absent_predicted.csv", counts,
+        view=statistics.wide(counts, [*classify.TYPES, "total"]) if single else None))
     for kind in classify.TYPES:
         section.tables.append(w.table(
             f"Absent yet predicted facts: {kind}", f"absent_predicted_{slug(kind)}.csv",

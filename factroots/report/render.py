@@ -12,7 +12,7 @@ from pathlib import Path
 import pandas as pd
 
 MAX_SHOWN_ROWS = 60
-MAX_SHOWN_COLUMNS = 14
+MAX_SHOWN_COLUMNS = 25
 
 
 @dataclass
@@ -22,6 +22,12 @@ class Table:
     caption: str
     csv: str
     frame: pd.DataFrame
+    view: pd.DataFrame | None = None
+
+    @property
+    def shown_frame(self) -> pd.DataFrame:
+        """What the report shows: the view (e.g. a wide pivot) if any, else the CSV's rows."""
+        return self.frame if self.view is None else self.view
 
 
 @dataclass
@@ -44,7 +50,7 @@ class Section:
 
 def format_cell(value: object) -> str:
     """A table cell as text: floats to 3 decimals, missing values as an en dash."""
-    if value is None or (isinstance(value, float) and math.isnan(value)):
+    if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
         return "–"
     if isinstance(value, float):
         return f"{value:.3f}"
@@ -81,7 +87,7 @@ def markdown(title: str, intro: list[str], sections: list[Section]) -> str:
         for fig in section.figures:
             lines += [f"![{fig.caption}]({fig.png})", "", f"*{fig.caption}* ({fig.png})", ""]
         for table in section.tables:
-            part, cut = shown(table.frame)
+            part, cut = shown(table.shown_frame)
             lines += [f"**{table.caption}** — [{table.csv}]({table.csv})", ""]
             if len(part.columns):
                 lines += [markdown_table(part), ""]
@@ -128,7 +134,7 @@ def standalone_html(title: str, intro: list[str], sections: list[Section], folde
                          f"src='{_data_uri(folder / fig.png)}'>"
                          f"<figcaption>{esc(fig.caption)} ({esc(fig.png)})</figcaption></figure>")
         for table in section.tables:
-            part, cut = shown(table.frame)
+            part, cut = shown(table.shown_frame)
             parts.append(f"<p><b>{esc(table.caption)}</b> — "
                          f"<a href='{esc(table.csv)}'>{esc(table.csv)}</a></p>")
             if len(part.columns):

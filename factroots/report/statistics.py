@@ -7,14 +7,14 @@ trace.parquet and predictions.parquet; every function takes and returns pandas D
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from factroots.report import metrics
+from factroots.probing import metrics
 
 SIZE_FACTORS = ("text_bytes", "first_paragraph_bytes")
 
@@ -45,10 +45,19 @@ def pearson(x: Iterable[float], y: Iterable[float]) -> Correlation:
     return Correlation(r, p_value, n)
 
 
+def per_model(statistic: Callable[[pd.DataFrame], pd.DataFrame],
+              predictions: pd.DataFrame) -> pd.DataFrame:
+    """A per-language statistic of factroots.probing.metrics, for each model, `model` first."""
+    frames = [statistic(group).assign(model=model)
+              for model, group in predictions.groupby("model", sort=True)]
+    out = pd.concat(frames, ignore_index=True)
+    return out[["model", *(c for c in out.columns if c != "model")]]
+
+
 def probing_table(predictions: pd.DataFrame) -> pd.DataFrame:
-    """Per model and language: facts, correct, P@1 (micro), P@1 macro over relations, one-token
-    P@1 and one-token objects (the paper's Tables 1 and 2)."""
-    return metrics.language_summary(predictions)
+    """Per model and language: facts, P@1 (micro), one-token P@1, one-token objects and P@1
+    macro over relations (the paper's Tables 1 and 2)."""
+    return per_model(metrics.summary, predictions)
 
 
 def p_at_1_wide(table: pd.DataFrame) -> pd.DataFrame:
@@ -58,9 +67,37 @@ def p_at_1_wide(table: pd.DataFrame) -> pd.DataFrame:
     return wide.reset_index()
 
 
+def wide(table: pd.DataFrame, values: list[str], by: str | None = None) -> pd.DataFrame:
+    """One row per language and, per model, a column per value ("model: value") or, with `by`,
+    a column per `by` value of the first value ("model: k=2") — long tables shown compactly."""
+    parts = []
+    for model, group in table.groupby("model", sort=True):
+        if by is None:
+            part = group.set_index("lang")[values]
+            part.columns = [f"{model}: {v}" for v in values]
+        else:
+            part = group.pivot(index="lang", columns=by, values=values[0])
+            part.columns = [f"{model}: {by}={c}" for c in part.columns]
+        counts = [c for c in part.columns if pd.api.types.is_integer_dtype(part[c])]
+        parts.append(part.astype({c: "Int64" for c in counts}))
+    out = pd.concat(parts, axis=1)
+    out.index.name = "lang"
+    return out.reset_index()
+
+
+def mean_over_languages(table: pd.DataFrame) -> pd.DataFrame:
+    """Per model: languages, and the mean over languages of P@1, one-token P@1 and one-token
+    objects."""
+    out = table.groupby("model", sort=True).agg(
+        languages=("lang", "size"), p_at_1=("p_at_1", "mean"),
+        one_token_p_at_1=("one_token_p_at_1", "mean"),
+        one_token_objects=("one_token_objects", "mean"))
+    return out.reset_index()
+
+
 def p_at_1_by_masks(predictions: pd.DataFrame) -> pd.DataFrame:
-    """Per model, language and k: objects, facts and the per-object mean P@1."""
-    return metrics.by_masks(predictions)
+    """Per model, language and k: objects with k tokens and their mean per-object P@1."""
+    return per_model(metrics.p_at_1_by_masks, predictions)
 
 
 def summed_mask_rates(by_masks: pd.DataFrame) -> pd.DataFrame:
