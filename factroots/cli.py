@@ -301,6 +301,52 @@ def similarity(neurons: Path, out: Path, model: str | None, per_fact: Path | Non
         click.echo(f"wrote {per_fact}: {int(np.triu(result.counts, 1).sum()):,} (pair, fact) rows")
 
 
+@cli.command("probe")
+@click.option("--mlama", "mlama_dir", required=True, type=click.Path(path_type=Path),
+              help="mLAMA 1.1 folder (one sub-folder per language).")
+@click.option("--model", "model_spec", required=True,
+              help="Local model directory, or a hub name already in the local HF cache.")
+@click.option("--langs", required=True, help="Comma-separated codes, or 'all'.")
+@click.option("--out", required=True, type=click.Path(path_type=Path),
+              help="Per-fact parquet; the summary goes to <stem>.summary.csv beside it.")
+@click.option("--device", type=click.Choice(["auto", "cuda", "cpu"]), default="auto",
+              show_default=True)
+@click.option("--batch-size", default=128, show_default=True, type=click.IntRange(min=1))
+@click.option("--dtype", type=click.Choice(["float32", "bfloat16", "float16"]),
+              default="float32", show_default=True, help="bfloat16/float16 are for GPUs.")
+def probe_cmd(mlama_dir: Path, model_spec: str, langs: str, out: Path, device: str,
+              batch_size: int, dtype: str) -> None:
+    """Probe a masked LM with mLAMA: k masks per fact, P@1 per language (resumable)."""
+    from tqdm import tqdm
+
+    from factroots.probing.metrics import format_summary
+    from factroots.probing.model import load_masked_lm
+    from factroots.probing.predict import probe, select_languages
+
+    selected = select_languages(mlama_dir, langs)
+    lm = load_masked_lm(model_spec, device, dtype)
+    click.echo(f"probing {lm.name} on {lm.device} ({lm.dtype}), {len(selected)} language(s)",
+               err=True)
+    with tqdm(total=0, unit="prompt", desc="probe", disable=None) as bar:
+        def on_start(lang: str, prompts: int) -> None:
+            bar.total += prompts
+            bar.set_postfix(lang=lang)
+
+        result = probe(lm, mlama_dir, selected, out, batch_size, on_progress=bar.update,
+                       on_start=on_start)
+    if result.resumed:
+        click.echo(f"resumed {len(result.resumed)} finished language(s): "
+                   f"{', '.join(result.resumed)}", err=True)
+    for lang, reasons in result.skipped.items():
+        for reason, n in sorted(reasons.items()):
+            click.echo(f"skipped {lang}: {n:,} × {reason}", err=True)
+    click.echo(format_summary(result.summary))
+    total = len(result.predictions)
+    micro = result.predictions["correct"].mean() if total else 0.0
+    click.echo(f"{total:,} facts, P@1 {100 * micro:.2f} over all; "
+               f"wrote {result.out} and {result.summary_path}")
+
+
 def main() -> None:
     """Entry point: user errors become one line on stderr and exit code 2."""
     try:

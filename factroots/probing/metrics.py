@@ -63,3 +63,14 @@ def summary(df: pd.DataFrame) -> pd.DataFrame:
         return pd.DataFrame(columns=SUMMARY_COLUMNS)
     merged = p_at_1(df).merge(one_token(df), on="lang").merge(p_at_1_macro(df), on="lang")
     return merged[SUMMARY_COLUMNS]
+
+
+def format_summary(table: pd.DataFrame) -> str:
+    """The summary as an aligned text table, rates in percent."""
+    lines = [f"{'lang':6} {'facts':>8} {'P@1':>7} {'1-tok P@1':>10} {'1-tok objs':>10} "
+             f"{'macro P@1':>10}"]
+    for r in table.itertuples(index=False):
+        one = "-" if pd.isna(r.one_token_p_at_1) else f"{100 * r.one_token_p_at_1:.2f}"
+        lines.append(f"{r.lang:6} {r.facts:>8,} {100 * r.p_at_1:>7.2f} {one:>10} "
+                     f"{r.one_token_objects:>10,} {100 * r.p_at_1_macro:>10.2f}")
+    return "\n".join(lines)
