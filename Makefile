@@ -30,11 +30,11 @@ demo: $(VENV)/.installed-demo
 	$(VENV)/bin/factroots demo
 
 test: $(VENV)/.installed-test
-	$(VENV)/bin/ruff check factroots tests benchmarks
+	$(VENV)/bin/ruff check .
 	$(PY) -m pytest -q
 
 lint: $(VENV)/.installed-test
-	$(VENV)/bin/ruff check factroots tests benchmarks
+	$(VENV)/bin/ruff check .
 
 bench: $(VENV)/.installed-bench
 	$(PY) -m benchmarks.run
