@@ -109,7 +109,8 @@ EXPECTED_FIGURES = [
     "figure6_absence_words_mbert.png", "figure7_absent_predicted_words_mbert.png",
 ]
 EXPECTED_TABLES = [
-    "table1_probing.csv", "table2_p_at_1.csv", "p_at_1_by_masks.csv", "mask_rates.csv",
+    "table1_probing.csv", "table1_summary.csv", "p_at_1_by_relation.csv", "table2_p_at_1.csv",
+    "p_at_1_by_masks.csv", "mask_rates.csv",
     "factors.csv", "corpus_sizes.csv", "shared_facts_mbert.csv", "absence.csv",
     "absent_predicted.csv", "absent_predicted_shared-entity-tokens.csv",
     "absent_predicted_naming-cues.csv", "absent_predicted_others.csv",

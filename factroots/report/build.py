@@ -73,8 +73,8 @@ class _Writer:
         return Figure(caption, name)
 
 
-def probing_section(w: _Writer, table: pd.DataFrame, by_masks: pd.DataFrame,
-                    summed: pd.DataFrame) -> Section:
+def probing_section(w: _Writer, predictions: pd.DataFrame, table: pd.DataFrame,
+                    by_masks: pd.DataFrame, summed: pd.DataFrame) -> Section:
     section = Section(
         "Probing (Tables 1 and 2)",
         "P@1 is correct facts / facts per language (a fact is correct iff every mask's argmax "
@@ -88,6 +88,8 @@ def probing_section(w: _Writer, table: pd.DataFrame, by_masks: pd.DataFrame,
                 "table1_summary.csv", statistics.mean_over_languages(table)),
         w.table("Table 1 per language (CSV also has facts and macro P@1 over relations)",
                 "table1_probing.csv", table, view=statistics.wide(table, one_token)),
+        w.table("P@1 per language and relation", "p_at_1_by_relation.csv",
+                statistics.p_at_1_by_relation(predictions)),
         w.table("P@1 by number of masks k (mean over objects), columns model: k",
                 "p_at_1_by_masks.csv", by_masks,
                 view=statistics.wide(by_masks, ["p_at_1"], by="k")),
@@ -320,7 +322,7 @@ def build_report(
     absence = statistics.absence_rates(joined)
 
     sections = [
-        probing_section(w, table, by_masks, summed),
+        probing_section(w, predictions, table, by_masks, summed),
         factors_section(w, table, sizes, factors, None if root is None else Path(root)),
         shared_facts_section(w, predictions),
         absence_section(w, joined, absence),

@@ -60,6 +60,11 @@ def probing_table(predictions: pd.DataFrame) -> pd.DataFrame:
     return per_model(metrics.summary, predictions)
 
 
+def p_at_1_by_relation(predictions: pd.DataFrame) -> pd.DataFrame:
+    """Per model, language and relation: facts and P@1."""
+    return per_model(metrics.p_at_1_by_relation, predictions)
+
+
 def p_at_1_wide(table: pd.DataFrame) -> pd.DataFrame:
     """P@1 per language (rows) for each model (columns): the paper's Table 2."""
     wide = table.pivot(index="lang", columns="model", values="p_at_1")
