@@ -7,6 +7,7 @@ import pandas as pd
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from factroots.attribution import jaccard
 from factroots.attribution.jaccard import jaccard_pair, jaccard_rows, jaccard_rows_serial
 from factroots.attribution.similarity import (
     layer_activity_bins,
@@ -68,6 +69,8 @@ def test_jaccard_rows_parallel_and_serial_equal_python_sets():
     expected = [set_jaccard(sets[a], sets[b]) for a, b in zip(rows_a, rows_b, strict=True)]
     np.testing.assert_array_equal(jaccard_rows(table, sizes, rows_a, rows_b), expected)
     np.testing.assert_array_equal(jaccard_rows_serial(table, sizes, rows_a, rows_b), expected)
+    merged = jaccard_rows_serial(table, sizes, rows_a, rows_b, bitmap=False)
+    np.testing.assert_array_equal(merged, expected)
 
 
 def random_neurons_frame(rng, langs=("de", "en", "fr", "ja"), facts=40) -> pd.DataFrame:
@@ -99,6 +102,13 @@ def reference_matrix(frame: pd.DataFrame) -> pd.DataFrame:
 
 def test_similarity_matrix_equals_python_reference():
     frame = random_neurons_frame(np.random.default_rng(1))
+    result = similarity_matrix(neuron_table(frame)).to_frame()
+    pd.testing.assert_frame_equal(result, reference_matrix(frame), check_exact=False)
+
+
+def test_similarity_matrix_without_bitmap_equals_python_reference(monkeypatch):
+    monkeypatch.setattr(jaccard, "MAX_BITMAP_IDS", 10)
+    frame = random_neurons_frame(np.random.default_rng(3))
     result = similarity_matrix(neuron_table(frame)).to_frame()
     pd.testing.assert_frame_equal(result, reference_matrix(frame), check_exact=False)
 
