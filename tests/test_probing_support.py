@@ -65,15 +65,16 @@ def rig_by_position(model, targets: dict[int, int]) -> None:
     base, config = model.base_model, model.config
     offset = config.pad_token_id + 1 if config.model_type == "xlm-roberta" else 0
     hidden = config.hidden_size
-    if max(targets) + offset >= hidden:
-        raise ValueError("positions must be below hidden_size")
+    codes = min(hidden, config.max_position_embeddings)
+    if max(targets) + offset >= codes:
+        raise ValueError(f"positions must be below {codes - offset}")
     with torch.no_grad():
         emb = base.embeddings
         emb.word_embeddings.weight.zero_()
         emb.token_type_embeddings.weight.zero_()
         emb.position_embeddings.weight.zero_()
-        for p in range(hidden - offset):
-            emb.position_embeddings.weight[p + offset, p + offset] = 1.0
+        for code in range(offset, codes):
+            emb.position_embeddings.weight[code, code] = 1.0
         for layer in base.encoder.layer:
             for dense in (layer.attention.output.dense, layer.output.dense):
                 dense.weight.zero_()
