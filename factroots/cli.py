@@ -314,9 +314,17 @@ def similarity(neurons: Path, out: Path, model: str | None, per_fact: Path | Non
 @click.option("--batch-size", default=128, show_default=True, type=click.IntRange(min=1))
 @click.option("--dtype", type=click.Choice(["float32", "bfloat16", "float16"]),
               default="float32", show_default=True, help="bfloat16/float16 are for GPUs.")
+@click.option("--neurons", default=None, type=click.Path(path_type=Path),
+              help="Also write PROBELESS top-K neurons of correct facts (same forward pass).")
+@click.option("--save-activations", default=None, type=click.Path(path_type=Path),
+              help="Also save every fact's mask-averaged FFN activations (fp16) in this folder.")
+@click.option("--top-k", default=50, show_default=True, type=click.IntRange(min=1))
 def probe_cmd(mlama_dir: Path, model_spec: str, langs: str, out: Path, device: str,
-              batch_size: int, dtype: str) -> None:
+              batch_size: int, dtype: str, neurons: Path | None, save_activations: Path | None,
+              top_k: int) -> None:
     """Probe a masked LM with mLAMA: k masks per fact, P@1 per language (resumable)."""
+    from contextlib import nullcontext
+
     from tqdm import tqdm
 
     from factroots.probing.metrics import format_summary
@@ -332,11 +340,24 @@ def probe_cmd(mlama_dir: Path, model_spec: str, langs: str, out: Path, device: s
             bar.total += prompts
             bar.set_postfix(lang=lang)
 
-        result = probe(lm, mlama_dir, selected, out, batch_size, on_progress=bar.update,
-                       on_start=on_start)
+        attributing = neurons is not None or save_activations is not None
+        if attributing:
+            from factroots.attribution.capture import attribution_during_probe
+        hooks = (attribution_during_probe(lm.model, lm.name, neurons, save_activations, top_k)
+                 if attributing else nullcontext())
+        with hooks as on_batch:
+            result = probe(lm, mlama_dir, selected, out, batch_size, on_batch=on_batch,
+                           on_progress=bar.update, on_start=on_start)
     if result.resumed:
         click.echo(f"resumed {len(result.resumed)} finished language(s): "
                    f"{', '.join(result.resumed)}", err=True)
+        if attributing:
+            click.echo("resumed languages were not re-run: they have no neurons/activations",
+                       err=True)
+    if neurons is not None:
+        statuses = sorted(on_batch.rows.summary().items())
+        counts = ", ".join(f"{n:,} {status}" for status, n in statuses)
+        click.echo(f"wrote {neurons}: {counts or 'no correct fact'}", err=True)
     for lang, reasons in result.skipped.items():
         for reason, n in sorted(reasons.items()):
             click.echo(f"skipped {lang}: {n:,} × {reason}", err=True)

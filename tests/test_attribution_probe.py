@@ -120,6 +120,22 @@ def test_similarity_after_probe_gives_a_complete_matrix(probed, tmp_path):
     assert len(pd.read_parquet(facts)) == 3 * 5
 
 
+def test_probe_command_with_neurons_then_similarity_gives_a_complete_matrix(probed, tmp_path):
+    base = probed[0]
+    neurons, matrix = tmp_path / "neurons.parquet", tmp_path / "matrix.csv"
+    run = CliRunner().invoke(cli, ["probe", "--mlama", str(base / "mlama"), "--model",
+                                   str(base / "tiny"), "--langs", "all", "--out",
+                                   str(tmp_path / "predictions.parquet"), "--device", "cpu",
+                                   "--neurons", str(neurons), "--top-k", "10"],
+                             catch_exceptions=False)
+    assert run.exit_code == 0, run.output
+    pd.testing.assert_frame_equal(pd.read_parquet(neurons), pd.read_parquet(probed[2]))
+    run = CliRunner().invoke(cli, ["similarity", "--neurons", str(neurons), "--out",
+                                   str(matrix)], catch_exceptions=False)
+    assert run.exit_code == 0, run.output
+    assert not pd.read_csv(matrix, index_col="lang").isna().any().any()
+
+
 def test_similarity_of_a_missing_file_is_a_one_line_error(tmp_path):
     run = subprocess.run([sys.executable, "-c", "from factroots.cli import main; main()",
                           "similarity", "--neurons", str(tmp_path / "no.parquet"),
