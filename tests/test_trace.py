@@ -1,0 +1,200 @@
+"""Batch tracing gives exactly what one-at-a-time `FactIndex.cooccur` gives, fact by fact."""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from benchmarks.corpus import CorpusSpec, generate_corpus
+from factroots.cli import cli
+from factroots.indexer.builder import build_index
+from factroots.probing.mlama import Fact, load_language
+from factroots.search import FactIndex
+from factroots.search.trace import (
+    SUMMARY_COLUMNS,
+    TRACE_COLUMNS,
+    common_count,
+    summary_path,
+    trace_language,
+    trace_languages,
+)
+from factroots.tokenizer import load_tokenizer
+from tests.brute_force import BruteForceMatcher
+from tests.conftest import SHARED
+from tests.test_index_differential import reference_entity, segmented_lines
+
+SAMPLE_LANGS = sorted(p.name for p in (SHARED / "data" / "wikiextractor").glob("*")
+                      if p.is_dir()) or ["en"]
+MODES = ("words", "tokens")
+
+
+@pytest.fixture(scope="module")
+def mbert():
+    return load_tokenizer("mbert")
+
+
+@pytest.fixture(scope="module")
+def generated(tmp_path_factory, mlama_dir, mbert):
+    """A small generated corpus with English mLAMA entities planted, and its index root."""
+    base = tmp_path_factory.mktemp("generated")
+    spec = CorpusSpec(documents=1500, top_share=0.05, base_mentions=4000, docs_per_file=500)
+    generate_corpus(base / "corpus", mlama_dir, spec)
+    build_index(base / "corpus", "en", base / "root", mbert)
+    return base
+
+
+@pytest.fixture(scope="module")
+def shared_root(tmp_path_factory, wiki_dir, mbert):
+    root = tmp_path_factory.mktemp("shared-root")
+    for lang in SAMPLE_LANGS:
+        build_index(wiki_dir / lang, lang, root, mbert)
+    return root
+
+
+def cooccur_row(index: FactIndex, fact: Fact, mode: str) -> tuple:
+    c = index.cooccur(fact.subject, fact.object, mode)
+    return c.status, c.present, c.lines, c.subject_lines, c.object_lines
+
+
+def trace_row(row) -> tuple:
+    present = None if pd.isna(row.present) else bool(row.present)
+    return row.status, present, row.cooccur_lines, row.subject_lines, row.object_lines
+
+
+def facts_worth_checking(trace: pd.DataFrame, facts: list[Fact], sample: int) -> list[int]:
+    """Every fact with a traced line or an untraceable entity, and a sample of the rest."""
+    touched = ((trace.subject_lines > 0) | (trace.object_lines > 0)
+               | (trace.status != "ok")).to_numpy()
+    rest = np.flatnonzero(~touched).tolist()
+    return np.flatnonzero(touched).tolist() + random.Random(0).sample(rest, min(sample, len(rest)))
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_trace_equals_cooccur_on_every_fact_of_a_generated_corpus(generated, mlama_dir, mbert,
+                                                                    mode):
+    index = FactIndex.open(generated / "root", "en", mbert)
+    facts = load_language(mlama_dir, "en").facts
+    trace = trace_language(index, facts, mode)
+    assert (trace.present == True).sum() > 100 and (trace.present == False).sum() > 100  # noqa: E712
+    sample = random.Random(mode).sample(range(len(facts)), 4000)
+    for i in sample:
+        assert trace_row(trace.iloc[i]) == cooccur_row(index, facts[i], mode), facts[i]
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_trace_equals_brute_force_scan_on_a_generated_corpus(generated, mlama_dir, mbert, mode):
+    index = FactIndex.open(generated / "root", "en", mbert)
+    facts = load_language(mlama_dir, "en").facts[::10]
+    trace = trace_language(index, facts, mode)
+    brute = BruteForceMatcher(segmented_lines(generated / "corpus", mbert, 512))
+    refs = {label: reference_entity(label, mode, mbert)
+            for f in facts for label in (f.subject, f.object)}
+    lines = brute.lines_with_all(refs.values(), mode)
+    for fact, row in zip(facts, trace.itertuples(), strict=True):
+        subj, obj = refs[fact.subject], refs[fact.object]
+        if not (subj and obj):
+            assert row.status == "untraceable" and pd.isna(row.present)
+            continue
+        assert row.cooccur_lines == len(lines[subj] & lines[obj]), fact
+        assert (row.subject_lines, row.object_lines) == (len(lines[subj]), len(lines[obj]))
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_trace_equals_cooccur_on_shared_samples_for_all_their_languages(shared_root, mlama_dir,
+                                                                       mbert, mode):
+    for lang in SAMPLE_LANGS:
+        index = FactIndex.open(shared_root, lang, mbert)
+        facts = load_language(mlama_dir, lang).facts
+        trace = trace_language(index, facts, mode)
+        for i in facts_worth_checking(trace, facts, 300):
+            assert trace_row(trace.iloc[i]) == cooccur_row(index, facts[i], mode), facts[i]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("mode", MODES)
+def test_trace_equals_cooccur_on_every_fact_of_the_shared_samples(shared_root, mlama_dir, mbert,
+                                                                  mode):
+    for lang in SAMPLE_LANGS:
+        index = FactIndex.open(shared_root, lang, mbert)
+        facts = load_language(mlama_dir, lang).facts
+        trace = trace_language(index, facts, mode)
+        for fact, row in zip(facts, trace.itertuples(), strict=True):
+            assert trace_row(row) == cooccur_row(index, fact, mode), fact
+
+
+def test_trace_has_the_documented_columns_and_types(generated, mlama_dir, mbert):
+    index = FactIndex.open(generated / "root", "en", mbert)
+    trace = trace_language(index, load_language(mlama_dir, "en").facts[:50], "tokens")
+    assert list(trace.columns) == TRACE_COLUMNS
+    assert str(trace.present.dtype) == "boolean"
+    assert set(trace["mode"]) == {"tokens"} and set(trace["tokenizer"]) == {"mbert"}
+
+
+def test_untraceable_fact_has_null_presence_and_zero_counts(generated, mbert):
+    index = FactIndex.open(generated / "root", "en", mbert)
+    facts = [Fact("en", "P1", "u1", 0, "\u200b", "English", "", ""),
+             Fact("en", "P1", "u2", 1, "English", "English", "", "")]
+    trace = trace_language(index, facts, "words")
+    assert trace.status.tolist() == ["untraceable", "ok"]
+    assert pd.isna(trace.present[0]) and bool(trace.present[1])
+    assert trace.loc[0, ["subject_lines", "object_lines", "cooccur_lines"]].tolist() == [0, 0, 0]
+
+
+def test_language_without_index_is_reported_and_the_rest_traced(generated, mlama_dir, mbert):
+    run = trace_languages(mlama_dir, generated / "root", "af,en", "words", mbert)
+    assert list(run.skipped_languages) == ["af"]
+    assert run.summary.lang.tolist() == ["en"]
+    assert set(run.facts.lang) == {"en"}
+
+
+def test_unknown_language_is_an_error_before_tracing(generated, mlama_dir, mbert):
+    from factroots.errors import FactrootsError
+
+    with pytest.raises(FactrootsError, match="unknown mLAMA language"):
+        trace_languages(mlama_dir, generated / "root", "en,xx", "words", mbert)
+
+
+def test_summary_counts_traceable_present_absent_and_rate(generated, mlama_dir, mbert, tmp_path):
+    run = trace_languages(mlama_dir, generated / "root", ["en"], "tokens", mbert,
+                          out=tmp_path / "t.parquet")
+    row = run.summary.iloc[0]
+    assert list(run.summary.columns) == SUMMARY_COLUMNS
+    assert row.facts == len(run.facts)
+    assert row.traceable == (run.facts.status == "ok").sum()
+    assert row.present + row.absent == row.traceable
+    assert row.absence_rate == pytest.approx(row.absent / row.traceable)
+
+
+def test_trace_writes_parquet_and_summary_csv_beside_it(generated, mlama_dir, mbert, tmp_path):
+    out = tmp_path / "deep" / "trace.parquet"
+    run = trace_languages(mlama_dir, generated / "root", "en", "words", mbert, out=out)
+    assert summary_path(out) == tmp_path / "deep" / "trace.summary.csv"
+    back = pd.read_parquet(out)
+    assert list(back.columns) == TRACE_COLUMNS and len(back) == len(run.facts)
+    assert back.present.isna().sum() == run.facts.present.isna().sum()
+    assert pd.read_csv(summary_path(out)).lang.tolist() == ["en"]
+
+
+def test_cli_trace_prints_the_summary_and_reports_skipped_languages(generated, mlama_dir,
+                                                                    tmp_path):
+    out = tmp_path / "trace.parquet"
+    result = CliRunner().invoke(cli, ["trace", "--mlama", str(mlama_dir), "--root",
+                                      str(generated / "root"), "--langs", "en,af",
+                                      "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "skipped af" in result.output and "absence" in result.output
+    assert out.exists() and summary_path(out).exists()
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.integers(0, 5000), max_size=300), st.lists(st.integers(0, 5000), max_size=40))
+def test_common_count_equals_set_intersection_even_when_sizes_are_skewed(a, b):
+    x, y = np.unique(np.array(a, np.int64)), np.unique(np.array(b, np.int64))
+    assert common_count(x, y) == len(set(a) & set(b))
+    assert common_count(y, x) == len(set(a) & set(b))
