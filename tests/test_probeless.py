@@ -117,3 +117,14 @@ def test_group_of_several_facts_is_scored():
 def test_scores_reject_a_single_fact():
     with pytest.raises(ValueError):
         probeless_scores(np.zeros((1, 4), np.float32))
+
+
+def test_torch_top_k_equals_numba_top_k():
+    torch = pytest.importorskip("torch")
+    from factroots.attribution.probeless import probeless_top_k_torch
+
+    acts = np.random.default_rng(6).integers(0, 5, (20, 300)).astype(np.float32) / 4
+    ids, values = probeless_top_k_torch(torch.from_numpy(acts), 30)
+    expected = group_top_neurons(acts, 30)
+    np.testing.assert_array_equal(ids, expected.ids)
+    np.testing.assert_allclose(values, expected.scores, rtol=1e-6)

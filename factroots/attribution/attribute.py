@@ -32,9 +32,9 @@ class NeuronRows:
     scores: list[np.ndarray] = field(default_factory=list)
 
     def add_group(self, model: str, lang: str, relation: str, uuids: Sequence[str],
-                  acts: np.ndarray, top_k: int = DEFAULT_TOP_K) -> str:
+                  acts: np.ndarray, top_k: int = DEFAULT_TOP_K, device: str = "cpu") -> str:
         """Score one group's activations (facts x neurons); returns its status."""
-        result = group_top_neurons(acts, top_k)
+        result = group_top_neurons(acts, top_k, device)
         n = len(uuids)
         self.model += [model] * n
         self.lang += [lang] * n
@@ -153,9 +153,10 @@ class NeuronCollector:
     Rows are kept as fp32 per (language, relation) until `finish()` or `flush_language()`.
     """
 
-    def __init__(self, model: str, top_k: int = DEFAULT_TOP_K):
+    def __init__(self, model: str, top_k: int = DEFAULT_TOP_K, device: str = "cpu"):
         self.model = model
         self.top_k = top_k
+        self.device = device
         self.rows = NeuronRows()
         self._acts: dict[tuple[str, str], list[np.ndarray]] = {}
         self._uuids: dict[tuple[str, str], list[str]] = {}
@@ -173,7 +174,7 @@ class NeuronCollector:
         for key in sorted(k for k in self._acts if k[0] == lang):
             acts = np.stack(self._acts.pop(key))
             self.rows.add_group(self.model, key[0], key[1], self._uuids.pop(key), acts,
-                                self.top_k)
+                                self.top_k, self.device)
 
     def finish(self) -> NeuronRows:
         for lang in sorted({k[0] for k in self._acts}):

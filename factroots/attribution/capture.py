@@ -57,11 +57,14 @@ def attribution_during_probe(model, model_name: str, neurons: str | Path | None 
                              top_k: int = DEFAULT_TOP_K) -> Iterator[ProbeAttribution]:
     """Hook `model` for the block; pass the yielded object as `on_batch`.
 
-    On a normal exit the neurons parquet is written to `neurons` and the fp16 activations to
+    PROBELESS runs on the model's device (torch on CUDA, numba on the CPU). On a normal exit
+    the neurons parquet is written to `neurons` and the fp16 activations to
     `save_activations` (each only when given).
     """
     with capture_ffn_activations(model) as capture:
-        collector = NeuronCollector(model_name, top_k) if neurons is not None else None
+        device = str(next(model.parameters()).device)
+        collector = (NeuronCollector(model_name, top_k, device) if neurons is not None
+                     else None)
         writer = (ActivationWriter(save_activations, model_name, capture.layers,
                                    capture.intermediate) if save_activations is not None else None)
         state = ProbeAttribution(capture, collector, writer)

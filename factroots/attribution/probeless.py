@@ -177,11 +177,39 @@ class GroupNeurons:
     scores: np.ndarray
 
 
-def group_top_neurons(acts: np.ndarray, k: int = DEFAULT_TOP_K) -> GroupNeurons:
-    """PROBELESS top-k of every fact in a group; a one-fact group is reported, not scored."""
+def probeless_top_k_torch(acts, k: int = DEFAULT_TOP_K) -> tuple[np.ndarray, np.ndarray]:
+    """PROBELESS top-k with torch on the tensor's device (e.g. CUDA); same ranking rule."""
+    import torch
+
+    a = acts.to(torch.float64)
+    n = a.shape[0]
+    values, order = torch.sort(a, dim=0)
+    prefix = torch.cumsum(values, dim=0) - values
+    total = values.sum(dim=0, keepdim=True)
+    rank = torch.arange(n, device=a.device, dtype=torch.float64)[:, None]
+    sorted_scores = (values * rank - prefix + (total - prefix - values)
+                     - values * (n - 1 - rank)) / (n - 1)
+    scores = torch.empty_like(a).scatter_(0, order, sorted_scores).to(torch.float32)
+    top, ids = torch.sort(scores, dim=1, descending=True, stable=True)
+    k = min(k, a.shape[1])
+    return (ids[:, :k].to(torch.int32).cpu().numpy(), top[:, :k].cpu().numpy())
+
+
+def group_top_neurons(acts: np.ndarray, k: int = DEFAULT_TOP_K,
+                      device: str = "cpu") -> GroupNeurons:
+    """PROBELESS top-k of every fact in a group; a one-fact group is reported, not scored.
+
+    `device` other than 'cpu' (e.g. 'cuda') runs the torch version there.
+    """
     n = acts.shape[0]
     if n < 2:
         empty = np.empty((n, 0), np.int32)
         return GroupNeurons(STATUS_SINGLE, empty, empty.astype(np.float32))
-    ids, vals = top_k_neurons(probeless_scores(acts), k)
+    if device != "cpu":
+        import torch
+
+        ids, vals = probeless_top_k_torch(torch.as_tensor(np.asarray(acts, np.float32),
+                                                          device=device), k)
+    else:
+        ids, vals = top_k_neurons(probeless_scores(acts), k)
     return GroupNeurons(STATUS_OK, ids, vals)
