@@ -185,17 +185,6 @@ def test_figure4_bins_are_layers_by_bins_per_language(tmp_path):
     assert activity.bins["en"].shape == (3, 4)
 
 
-def test_report_reads_parquet_paths(tmp_path):
-    from factroots.report.build import build_report
-
-    trace, predictions, _ = synthetic_inputs(LANGS_53[:3], facts_per_lang=20, models=("m",))
-    trace.to_parquet(tmp_path / "trace.parquet")
-    predictions.to_parquet(tmp_path / "predictions.parquet")
-    report = build_report(tmp_path / "trace.parquet", tmp_path / "predictions.parquet",
-                          tmp_path / "out")
-    assert (report.out_dir / "table2_p_at_1.csv").is_file()
-
-
 def test_missing_prediction_column_is_a_clear_error(tmp_path):
     from factroots.errors import FactrootsError
     from factroots.report.build import build_report
@@ -210,13 +199,12 @@ def test_cli_report_writes_the_report(tmp_path):
 
     from factroots.cli import cli
 
-    trace, predictions, neurons = synthetic_inputs(LANGS_53[:3], facts_per_lang=20)
-    for name, frame in (("t", trace), ("p", predictions), ("n", neurons)):
+    trace, predictions, _ = synthetic_inputs(LANGS_53[:3], facts_per_lang=20, models=("m",))
+    for name, frame in (("t", trace), ("p", predictions)):
         frame.to_parquet(tmp_path / f"{name}.parquet")
     result = CliRunner().invoke(cli, [
         "report", "--trace", str(tmp_path / "t.parquet"), "--predictions",
-        str(tmp_path / "p.parquet"), "--neurons", str(tmp_path / "n.parquet"),
-        "--naming-relations", "P36", "--out", str(tmp_path / "out")])
+        str(tmp_path / "p.parquet"), "--naming-relations", "P36", "--out", str(tmp_path / "out")])
     assert result.exit_code == 0, result.output
     assert (tmp_path / "out" / "report.html").is_file()
     assert "naming cues (relation in P36)" in (tmp_path / "out" / "report.md").read_text()

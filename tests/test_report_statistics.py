@@ -32,6 +32,13 @@ def test_pearson_of_a_hand_computed_example():
     assert statistics.pearson([1, 2, 3], [1, 3, 2]).r == pytest.approx(0.5)
 
 
+def test_pearson_p_value_matches_scipy_stats():
+    from scipy import stats
+
+    x, y = [1.0, 2.0, 3.0, 4.0, 6.0], [2.0, 1.0, 4.0, 3.0, 7.0]
+    assert statistics.pearson(x, y).p_value == pytest.approx(stats.pearsonr(x, y).pvalue)
+
+
 def test_pearson_is_nan_without_spread_or_points():
     assert math.isnan(statistics.pearson([1, 2, 3], [4, 4, 4]).r)
     assert math.isnan(statistics.pearson([1], [2]).r)

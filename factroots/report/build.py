@@ -105,7 +105,8 @@ def factors_section(w: _Writer, table: pd.DataFrame, sizes: pd.DataFrame | None,
         "Factors (Figure 2)",
         "Pearson r between per-language P@1 and the Wikipedia text bytes and first-paragraph "
         "bytes of that language's index manifest (one point per language), and between k and "
-        "the summed number-of-masks rate over the k whose sum is > 0.")
+        "the summed number-of-masks rate over the k whose sum is > 0; r is undefined (–) with "
+        "fewer than two points or when either side does not vary.")
     if root is None:
         section.notes.append("No index root given (--root): corpus-size factors and Figure 2 "
                              "are not computed.")
