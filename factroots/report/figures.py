@@ -17,6 +17,7 @@ from matplotlib.figure import Figure
 from mpl_toolkits.axes_grid1 import make_axes_locatable
 
 from factroots.report.classify import TYPES
+from factroots.report.statistics import pearson
 
 DPI = 150
 TYPE_COLORS = dict(zip(TYPES, ("#4c72b0", "#dd8452", "#8c8c8c"), strict=True))
@@ -82,7 +83,9 @@ def size_vs_p_at_1(table: pd.DataFrame, sizes: pd.DataFrame, path: Path) -> Path
     for ax, (column, label) in zip(axes, factors, strict=True):
         for i, (model, group) in enumerate(joined.groupby("model", sort=True)):
             points = group[group[column] > 0]
-            ax.scatter(points[column], points["p_at_1"], label=model, alpha=0.75, s=22,
+            r = pearson(points[column], points["p_at_1"]).r
+            legend = f"{model} (r = {r:.2f})" if r == r else f"{model} (r undefined)"
+            ax.scatter(points[column], points["p_at_1"], label=legend, alpha=0.75, s=22,
                        marker=MODEL_MARKERS[i % len(MODEL_MARKERS)])
             for x, y, lang in zip(points[column], points["p_at_1"], points["lang"], strict=True):
                 ax.annotate(lang, (x, y), xytext=(3, 2), textcoords="offset points",
@@ -90,8 +93,9 @@ def size_vs_p_at_1(table: pd.DataFrame, sizes: pd.DataFrame, path: Path) -> Path
         ax.set_xscale("log")
         ax.set_xlabel(label)
         ax.grid(True, alpha=0.3)
+        ax.legend(title="model (Pearson r with bytes)", fontsize=8)
     axes[0].set_ylabel("P@1")
-    axes[0].legend(title="model")
+    axes[0].set_ylim(0, max(0.05, 1.08 * float(joined["p_at_1"].max())))
     fig.suptitle("Corpus size vs P@1 (one point per language)")
     return _save(fig, path)
 
@@ -146,15 +150,15 @@ def absence_bars(absence: pd.DataFrame, title: str, path: Path) -> Path:
         rows = absence[absence["model"] == model].sort_values("absence_rate", ascending=False)
         x = np.arange(len(rows))
         ax.bar(x - 0.2, rows["absence_rate"], width=0.4, label="all facts", color="#4c72b0")
-        ax.bar(x + 0.2, rows["absence_rate_correct"].fillna(0.0), width=0.4,
-               label="correctly predicted facts", color="#dd8452")
+        ax.bar(x + 0.2, rows["absence_rate_correct"].astype(float), width=0.4,
+               label="correctly predicted facts\n(no bar: none correct)", color="#dd8452")
         ax.set_xticks(x, list(rows["lang"]), rotation=90, fontsize=_label_size(len(rows)))
         ax.set_xlim(-0.6, len(rows) - 0.4)
         ax.set_ylim(0, 1)
         ax.set_ylabel("absence rate")
         ax.set_title(f"{model}")
         ax.grid(True, axis="y", alpha=0.3)
-        ax.legend(fontsize=8, loc="upper right")
+        ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.005, 1.0))
     fig.suptitle(title)
     fig.tight_layout()
     return _save(fig, path)
@@ -177,7 +181,7 @@ def absent_predicted_bars(counts: pd.DataFrame, title: str, path: Path) -> Path:
         ax.set_ylabel("absent yet predicted facts")
         ax.set_title(f"{model}")
         ax.grid(True, axis="y", alpha=0.3)
-        ax.legend(fontsize=8, loc="upper right")
+        ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.005, 1.0))
     fig.suptitle(title)
     fig.tight_layout()
     return _save(fig, path)
