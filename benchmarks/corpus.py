@@ -12,6 +12,7 @@ are long enough to be cut into several. Written streaming, one chunk of document
 
 from __future__ import annotations
 
+import functools
 import json
 import shutil
 import time
@@ -67,6 +68,7 @@ class CorpusStats:
     seconds: float
 
 
+@functools.lru_cache(maxsize=8)
 def _label_words(mlama_dir: Path, langs: tuple[str, ...]) -> list[str]:
     words: set[str] = set()
     for lang in langs:
@@ -98,7 +100,7 @@ def vocabulary(mlama_dir: str | Path, spec: CorpusSpec) -> np.ndarray:
     label words and synthetic words, with FOREIGN_SHARE of the ranks in other scripts."""
     rng = np.random.default_rng(spec.seed)
     primary = [w for w in _label_words(Path(mlama_dir), PRIMARY_LANGS) if w not in STOPWORDS]
-    foreign = _label_words(Path(mlama_dir), FOREIGN_LANGS)
+    foreign = list(_label_words(Path(mlama_dir), FOREIGN_LANGS))
     rng.shuffle(primary)
     rng.shuffle(foreign)
     tail = spec.vocab_size - len(STOPWORDS)

@@ -1,0 +1,75 @@
+"""The benchmark corpus generator: deterministic, WikiExtractor-readable, planted entities."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import pytest
+
+from benchmarks.corpus import STAMP, CorpusSpec, ensure_corpus, generate_corpus, planting_plan
+from factroots.indexer.reader import CorpusReader
+from factroots.probing.mlama import load_language
+
+SMALL = CorpusSpec(documents=700, docs_per_file=300, base_mentions=3000)
+
+
+def tree_digest(root: Path) -> str:
+    digest = hashlib.sha256()
+    for path in sorted(p for p in root.rglob("*") if p.is_file() and p.name != STAMP):
+        digest.update(path.relative_to(root).as_posix().encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def test_the_same_spec_writes_the_same_bytes(tmp_path, mlama_dir):
+    generate_corpus(tmp_path / "a", mlama_dir, SMALL)
+    generate_corpus(tmp_path / "b", mlama_dir, SMALL)
+    assert tree_digest(tmp_path / "a") == tree_digest(tmp_path / "b")
+
+
+def test_another_seed_writes_other_bytes(tmp_path, mlama_dir):
+    generate_corpus(tmp_path / "a", mlama_dir, SMALL)
+    generate_corpus(tmp_path / "b", mlama_dir, CorpusSpec(**{**SMALL.__dict__, "seed": 1}))
+    assert tree_digest(tmp_path / "a") != tree_digest(tmp_path / "b")
+
+
+def test_corpus_reads_as_wikiextractor_output_with_every_document(tmp_path, mlama_dir):
+    stats = generate_corpus(tmp_path / "c", mlama_dir, SMALL)
+    docs = list(CorpusReader(tmp_path / "c"))
+    assert len(docs) == stats.documents == SMALL.documents
+    assert stats.files == 3 and (tmp_path / "c" / "AA" / "wiki_02").is_file()
+    assert all(doc.text for doc in docs)
+
+
+def test_corpus_mixes_several_scripts(tmp_path, mlama_dir):
+    generate_corpus(tmp_path / "c", mlama_dir, SMALL)
+    text = "".join(doc.text for doc in CorpusReader(tmp_path / "c"))
+    scripts = {"latin": "a", "cyrillic": "\u0430", "han": "\u4e00", "arabic": "\u0627"}
+    ranges = {"latin": ("A", "z"), "cyrillic": ("\u0400", "\u04ff"),
+              "han": ("\u4e00", "\u9fff"), "arabic": ("\u0600", "\u06ff")}
+    found = {name for name, (lo, hi) in ranges.items() if any(lo <= ch <= hi for ch in text)}
+    assert found == set(scripts)
+
+
+def test_entities_named_by_more_facts_are_planted_more_often(mlama_dir):
+    facts = load_language(mlama_dir, "en").facts
+    plan = planting_plan(facts, CorpusSpec())
+    rate = dict(zip(plan.labels.tolist(), plan.rate.tolist(), strict=True))
+    assert rate["French"] > 100 * rate[facts[0].subject]
+    assert 0 < (plan.fact_rate > 0).mean() < 1
+
+
+def test_ensure_corpus_reuses_a_corpus_of_the_same_spec(tmp_path, mlama_dir):
+    first = ensure_corpus(tmp_path / "c", mlama_dir, SMALL)
+    marker = tmp_path / "c" / "AA" / "wiki_00"
+    before = marker.stat().st_mtime_ns
+    again = ensure_corpus(tmp_path / "c", mlama_dir, SMALL)
+    assert again == first and marker.stat().st_mtime_ns == before
+
+
+def test_generation_refuses_a_folder_it_did_not_write(tmp_path, mlama_dir):
+    (tmp_path / "c").mkdir()
+    (tmp_path / "c" / "mine.txt").write_text("keep me")
+    with pytest.raises(FileExistsError):
+        generate_corpus(tmp_path / "c", mlama_dir, SMALL)
