@@ -1,6 +1,7 @@
-"""The peers' part of the benchmark: `run(scale) -> str` (a markdown section for RESULTS.md), and
-`python -m benchmarks.peers.run [--scale default|full|0.25,0.5,…]`, which also writes
-`benchmarks/results_peers.md` (machine, commit, date).
+"""The peers' part of the benchmark: `run(scale) -> str` (a markdown section for RESULTS.md;
+`peers_section()` is the same with the scale from FACTROOTS_BENCH_PEERS_SCALE, for
+`benchmarks/run.py`), and `python -m benchmarks.peers.run [--scale default|full|0.25,0.5,…]`,
+which also writes `benchmarks/results_peers.md` (machine, commit, date).
 
 Sections: the Lucene differential (every shared Wikipedia sample and a generated corpus, every
 mLAMA fact of the language, both modes), infini-gram single-entity counts against factroots on
@@ -103,6 +104,11 @@ def run(scale: str = "default") -> str:
         differential_section(), "### infini-gram: single-entity counts",
         infinigram_section(largest), "### Scaling: factroots vs Lucene vs Aho–Corasick",
         scaling])
+
+
+def peers_section() -> str:
+    """`run` at the scale named by FACTROOTS_BENCH_PEERS_SCALE (default: 'default')."""
+    return run(os.environ.get("FACTROOTS_BENCH_PEERS_SCALE", "default"))
 
 
 def _git(*args: str) -> str:
