@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import signal
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -85,15 +87,20 @@ def test_index_on_a_read_only_directory_opens_and_answers(corpus, tmp_path):
     for p in [path, *path.iterdir()]:
         p.chmod(0o555 if p.is_dir() else 0o444)
     try:
-        present = _open_read_only(path).cooccur("Paris", "France").present
+        with read_only_view(path) as view:
+            index = FactIndex.open_path(view)
+            present = index.cooccur("Paris", "France").present
+            del index
+            gc.collect()
     finally:
         path.chmod(0o755)
     assert present is True
     assert {p.name: p.stat().st_mtime_ns for p in path.iterdir()} == before
 
 
-def _open_read_only(path: Path) -> FactIndex:
-    """Open through a read-only bind mount where the machine allows it (root ignores modes)."""
+@contextmanager
+def read_only_view(path: Path):
+    """A read-only bind mount of `path` where the machine allows it (root ignores file modes)."""
     mount = path.parent / "ro"
     mount.mkdir()
     mounted = subprocess.run(["mount", "--bind", "-o", "ro", str(path), str(mount)],
@@ -101,10 +108,10 @@ def _open_read_only(path: Path) -> FactIndex:
     if mounted:
         subprocess.run(["mount", "-o", "remount,bind,ro", str(mount)], capture_output=True)
     try:
-        return FactIndex.open_path(mount if mounted else path)
+        yield mount if mounted else path
     finally:
         if mounted:
-            subprocess.run(["umount", str(mount)], capture_output=True)
+            subprocess.run(["umount", "-l", str(mount)], capture_output=True)
 
 
 BUILD_SCRIPT = """
