@@ -24,6 +24,7 @@ OK, UNTRACEABLE = "ok", "untraceable"
 FIRST_FETCH = 256  # hits asked for first; most entities occur on fewer lines, so one search
 RESOLVE_CHUNK = 256  # entities per resolver task (and per progress report)
 CACHE_MIN_LINES = 2048  # entities on this many lines keep their line ids for later calls
+ENTITY_CACHE = 200_000  # analysed entities remembered per index
 
 
 @dataclass(frozen=True)
@@ -90,6 +91,7 @@ class FactIndex:
         self._schema = self._index.schema
         self._searcher = self._index.searcher()
         self._line_cache: dict[tuple[str, tuple[str, ...]], np.ndarray] = {}
+        self._entities: dict[tuple[str, str], EntityTerms] = {}
 
     def _open_tantivy(self, path: Path) -> tantivy.Index:
         try:
@@ -140,7 +142,13 @@ class FactIndex:
         return self._searcher.num_docs
 
     def entity(self, label: str, mode: str = "words") -> EntityTerms:
-        return entity_terms(label, mode, self.tokenizer)
+        """The entity's terms, remembered for later calls (up to ENTITY_CACHE of them)."""
+        found = self._entities.get((label, mode))
+        if found is None:
+            if len(self._entities) >= ENTITY_CACHE:
+                self._entities.clear()
+            found = self._entities[(label, mode)] = entity_terms(label, mode, self.tokenizer)
+        return found
 
     def _count(self, query: tantivy.Query) -> int:
         return self._searcher.search(query, 1, count=True).count
@@ -206,12 +214,13 @@ class FactIndex:
             reason = "; ".join(f"{e.label!r}: {e.reason}" for e in untraceable)
             return Cooccurrence(subject, object, mode, UNTRACEABLE, None, 0, 0, 0, reason)
         q_subj, q_obj = _term_query(self._schema, subj), _term_query(self._schema, obj)
+        subject_lines, object_lines = self._count(q_subj), self._count(q_obj)
         both = tantivy.Query.boolean_query(
             [(tantivy.Occur.Must, q_subj), (tantivy.Occur.Must, q_obj)])
-        lines = self._count(both)
+        lines = self._count(both) if subject_lines and object_lines else 0
         evidence = self._evidence(both, lines, show, subj, obj) if show > 0 else []
-        return Cooccurrence(subject, object, mode, OK, lines > 0, lines, self._count(q_subj),
-                            self._count(q_obj), evidence=evidence)
+        return Cooccurrence(subject, object, mode, OK, lines > 0, lines, subject_lines,
+                            object_lines, evidence=evidence)
 
     def _evidence(self, query: tantivy.Query, matches: int, show: int, subj: EntityTerms,
                   obj: EntityTerms) -> list[Evidence]:
