@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import sys
-import tempfile
 from pathlib import Path
 
 import click
@@ -102,25 +101,32 @@ def query(subject: str, object: str | None, root: Path, lang: str, tokenizer: st
 
 
 @cli.command()
-@click.option("--workdir", type=click.Path(path_type=Path), default=None,
-              help="Keep the generated corpus and indexes here [default: a temporary dir].")
-def demo(workdir: Path | None) -> None:
-    """Generate a small multilingual corpus with planted facts, index it and trace them."""
+@click.option("--workdir", type=click.Path(path_type=Path), default=Path("demo-out"),
+              show_default=True, help="Where the corpus, indexes, model and report go.")
+@click.option("--no-model", is_flag=True, help="Stop after tracing (no torch needed).")
+def demo(workdir: Path, no_model: bool) -> None:
+    """The whole flow on a generated corpus: index, trace, probe, attribute, report."""
     from factroots.demo.run import run_demo
 
-    with tempfile.TemporaryDirectory(prefix="factroots-demo-") as tmp:
-        rows = run_demo(workdir or tmp)
+    result = run_demo(workdir, with_model=not no_model)
+    rows = result.rows
     click.echo(f"{'lang':4} {'subject':10} {'object':14} {'planted':8} {'words':6} "
                f"{'tokens':6} lines")
-    agree = 0
     for r in rows:
-        agree += r.planted == r.present_words
         click.echo(f"{r.lang:4} {r.subject:10} {r.object:14} {str(r.planted):8} "
                    f"{str(r.present_words):6} {str(r.present_tokens):6} {r.lines}")
     shown = next((r for r in rows if r.evidence), None)
     if shown:
-        click.echo(f"\nevidence for ({shown.subject}, {shown.object}): {shown.evidence[:160]}")
+        click.echo(f"\nevidence for ({shown.subject}, {shown.object}): {shown.evidence}")
+    agree = sum(r.planted == r.present_words for r in rows)
     click.echo(f"\n{agree}/{len(rows)} planted facts traced as planted (words mode)")
+    click.echo("\ntrace (factroots trace):\n" + result.trace_summary.to_string(index=False))
+    if result.probe_summary is not None:
+        click.echo("\nprobe of a tiny RANDOM model (factroots probe --neurons): its P@1 means "
+                   "nothing, it only shows the pipeline running\n"
+                   + result.probe_summary.to_string(index=False))
+        click.echo(f"\nreport: {result.report_dir / 'report.md'} and report.html")
+    click.echo(f"all outputs under {workdir}")
 
 
 @cli.group()

@@ -73,10 +73,12 @@ def test_missing_index_is_one_line_and_exit_2(tmp_path):
     assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1
 
 
-def test_demo_traces_every_planted_fact_as_planted():
-    result = factroots("demo")
+def test_demo_runs_the_whole_flow_and_traces_every_planted_fact(tmp_path):
+    result = factroots("demo", "--workdir", tmp_path)
     assert result.returncode == 0, result.stderr
     assert "10/10 planted facts traced as planted" in result.stdout
+    assert "means nothing" in result.stdout
+    assert (tmp_path / "report" / "report.html").stat().st_size > 0
 
 
 def test_snippet_keeps_context_around_mentions_only():

@@ -27,23 +27,27 @@ SEPARATOR = {"en": " ", "de": " ", "ja": "", "zh": ""}
 
 @dataclass(frozen=True)
 class PlantedFact:
+    """A fact put into the corpus (present) or split across documents (absent)."""
+
     lang: str
+    relation: str
+    uuid: str
     subject: str
     object: str
     present: bool
 
 
 PLANTED = [
-    PlantedFact("en", "Paris", "France", True),
-    PlantedFact("en", "Berlin", "Germany", True),
-    PlantedFact("en", "Tokyo", "Japan", False),
-    PlantedFact("en", "New York", "United States", True),
-    PlantedFact("de", "Berlin", "Deutschland", True),
-    PlantedFact("de", "Paris", "Frankreich", False),
-    PlantedFact("ja", "東京", "日本", True),
-    PlantedFact("ja", "パリ", "フランス", False),
-    PlantedFact("zh", "北京", "中国", True),
-    PlantedFact("zh", "巴黎", "法国", False),
+    PlantedFact("en", "P1376", "demo-paris", "Paris", "France", True),
+    PlantedFact("en", "P1376", "demo-berlin", "Berlin", "Germany", True),
+    PlantedFact("en", "P1376", "demo-tokyo", "Tokyo", "Japan", False),
+    PlantedFact("en", "P131", "demo-newyork", "New York", "United States", True),
+    PlantedFact("de", "P1376", "demo-berlin", "Berlin", "Deutschland", True),
+    PlantedFact("de", "P1376", "demo-paris", "Paris", "Frankreich", False),
+    PlantedFact("ja", "P1376", "demo-tokyo", "東京", "日本", True),
+    PlantedFact("ja", "P1376", "demo-paris", "パリ", "フランス", False),
+    PlantedFact("zh", "P1376", "demo-beijing", "北京", "中国", True),
+    PlantedFact("zh", "P1376", "demo-paris", "巴黎", "法国", False),
 ]
 
 

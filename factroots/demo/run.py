@@ -1,13 +1,17 @@
-"""The demo: generate a corpus, build its indexes, and answer the planted facts."""
+"""The demo: the whole flow on a generated corpus — index, trace, probe, attribute, report."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
 
+import pandas as pd
+
 from factroots.demo.corpus import PLANTED, demo_languages, write_corpus
+from factroots.demo.mlama import write_mlama
 from factroots.indexer.builder import build_index
 from factroots.search import FactIndex
+from factroots.search.trace import trace_languages
 
 
 @dataclass(frozen=True)
@@ -22,19 +26,58 @@ class DemoRow:
     evidence: str
 
 
-def run_demo(workdir: str | Path, n_docs: int = 40) -> list[DemoRow]:
-    """Build the demo indexes under `workdir` and trace every planted fact in both modes."""
-    workdir = Path(workdir)
-    corpus, root = workdir / "corpus", workdir / "index"
+@dataclass
+class DemoResult:
+    rows: list[DemoRow]
+    trace_summary: pd.DataFrame
+    probe_summary: pd.DataFrame | None = None
+    report_dir: Path | None = None
+
+
+def index_and_query(corpus: Path, root: Path) -> list[DemoRow]:
+    """Build each demo language's index and answer its planted facts one at a time."""
     rows = []
     for lang in demo_languages():
-        write_corpus(corpus, lang, n_docs=n_docs)
+        write_corpus(corpus, lang)
         build_index(corpus / lang, lang, root)
         index = FactIndex.open(root, lang)
         for fact in (f for f in PLANTED if f.lang == lang):
             words = index.cooccur(fact.subject, fact.object, "words", show=1)
             tokens = index.cooccur(fact.subject, fact.object, "tokens")
-            shown = words.evidence[0].marked() if words.evidence else ""
+            shown = words.evidence[0].snippet(40) if words.evidence else ""
             rows.append(DemoRow(lang, fact.subject, fact.object, fact.present, words.present,
                                 tokens.present, words.lines, shown))
     return rows
+
+
+def probe_attribute_report(workdir: Path, mlama: Path, trace: Path, root: Path
+                           ) -> tuple[pd.DataFrame, Path]:
+    """Probe a tiny random model with neurons captured, then build the report."""
+    from factroots.attribution.capture import attribution_during_probe
+    from factroots.demo.model import write_tiny_model
+    from factroots.probing.model import load_masked_lm
+    from factroots.probing.predict import probe
+    from factroots.report.build import build_report
+
+    lm = load_masked_lm(write_tiny_model(workdir / "tiny-model"), "cpu", "float32")
+    predictions, neurons = workdir / "predictions.parquet", workdir / "neurons.parquet"
+    activations = workdir / "activations"
+    with attribution_during_probe(lm.model, lm.name, neurons, activations) as on_batch:
+        result = probe(lm, mlama, demo_languages(), predictions, on_batch=on_batch)
+    report = build_report(trace, predictions, workdir / "report", neurons=neurons, root=root,
+                          activations=activations)
+    return result.summary, report.out_dir
+
+
+def run_demo(workdir: str | Path, with_model: bool = True) -> DemoResult:
+    """Run the demo under `workdir`; without torch (or `with_model=False`) stop after tracing."""
+    workdir = Path(workdir)
+    root, mlama, trace = workdir / "index", workdir / "mlama", workdir / "trace.parquet"
+    rows = index_and_query(workdir / "corpus", root)
+    write_mlama(mlama)
+    traced = trace_languages(mlama, root, demo_languages(), "words", out=trace)
+    result = DemoResult(rows, traced.summary)
+    if with_model:
+        result.probe_summary, result.report_dir = probe_attribute_report(workdir, mlama, trace,
+                                                                        root)
+    return result
