@@ -36,8 +36,8 @@ from factroots.search.index import FactIndex
 HERE = Path(__file__).parent
 SHARED_MLAMA = HERE.parent.parent / "shared" / "data" / "mlama1.1"
 DEFAULT_DOCUMENTS = 500_000  # 2M documents do not build within 10 minutes yet: RESULTS.md
-PEER_SECTIONS = (("benchmarks.bench_probe", "probe_section"),
-                 ("benchmarks.bench_attribution", "attribution_section"))
+PEER_SECTIONS = (("benchmarks.bench_probe", ("probe_section",)),
+                 ("benchmarks.bench_attribution", ("attribution_section", "run")))
 
 
 def log(message: str) -> None:
@@ -132,14 +132,17 @@ Target ≥ 20× (cold, tokens mode): {verdict(ratio >= 20)}. The baseline's per-
 
 
 def peer_sections() -> list[str]:
+    """The probing and attribution benchmarks' markdown sections, where their modules exist."""
     sections = []
-    for module_name, function in PEER_SECTIONS:
+    for module_name, names in PEER_SECTIONS:
         try:
             module = importlib.import_module(module_name)
         except ModuleNotFoundError:
             continue
-        log(f"running {module_name}.{function}")
-        sections.append(getattr(module, function)())
+        function = next((getattr(module, n) for n in names if hasattr(module, n)), None)
+        if function is not None:
+            log(f"running {module_name}.{function.__name__}")
+            sections.append(function())
     return sections
 
 
@@ -169,6 +172,8 @@ def main() -> None:
     parser.add_argument("--work", type=Path, default=HERE / "work")
     parser.add_argument("--mlama", type=Path, default=SHARED_MLAMA)
     parser.add_argument("--out", type=Path, default=HERE / "RESULTS.md")
+    parser.add_argument("--no-peers", action="store_true",
+                        help="Skip the probing and attribution sections.")
     args = parser.parse_args()
     started = time.perf_counter()
     info = machine()
@@ -199,7 +204,10 @@ def main() -> None:
                                 tokens_trace.cooccur_lines[tokens_trace.status == "ok"]))
     tokenized.unlink()
     sections = [build_section(build, ceiling), query_section(queries),
-                trace_section(traces, scan, agree)] + peer_sections()
+                trace_section(traces, scan, agree)]
+    args.out.write_text(results_markdown(info, spec, sections, time.perf_counter() - started))
+    if not args.no_peers:
+        sections += peer_sections()
     args.out.write_text(results_markdown(info, spec, sections, time.perf_counter() - started))
     log(f"wrote {args.out}")
 
