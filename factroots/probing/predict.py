@@ -113,19 +113,19 @@ def length_batches(prompts: Sequence[EncodedPrompt], batch_size: int) -> list[li
 
 def make_batch(prompts: list[EncodedPrompt], pad_id: int, device: str) -> PromptBatch:
     """Right-padded tensors for `prompts`, with the flat (row, column) list of their masks."""
+    import numpy as np
     import torch
 
-    width = max(len(p.input_ids) for p in prompts)
-    ids = torch.full((len(prompts), width), pad_id, dtype=torch.long)
-    attention = torch.zeros((len(prompts), width), dtype=torch.long)
-    rows, cols = [], []
+    lengths = np.array([len(p.input_ids) for p in prompts])
+    ids = np.full((len(prompts), int(lengths.max())), pad_id, dtype=np.int64)
     for row, p in enumerate(prompts):
-        ids[row, :len(p.input_ids)] = torch.tensor(p.input_ids, dtype=torch.long)
-        attention[row, :len(p.input_ids)] = 1
-        rows.extend([row] * len(p.mask_positions))
-        cols.extend(p.mask_positions)
+        ids[row, :lengths[row]] = p.input_ids
+    attention = (np.arange(ids.shape[1])[None, :] < lengths[:, None]).astype(np.int64)
+    rows = [row for row, p in enumerate(prompts) for _ in p.mask_positions]
+    cols = [col for p in prompts for col in p.mask_positions]
     as_long = {"dtype": torch.long, "device": device}
-    return PromptBatch(prompts, ids.to(device), attention.to(device),
+    return PromptBatch(prompts, torch.from_numpy(ids).to(device),
+                       torch.from_numpy(attention).to(device),
                        torch.tensor(rows, **as_long), torch.tensor(cols, **as_long))
 
 
