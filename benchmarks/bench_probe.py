@@ -152,9 +152,14 @@ def figures_table(figures: list[Figure]) -> str:
     return "\n".join(rows)
 
 
-def probe_section(scale: str = "small") -> str:
-    """Markdown section: CPU sweep here, GPU sweep where a CUDA GPU is present."""
+def probe_section(scale: str | None = None) -> str:
+    """Markdown section: CPU sweep here, GPU sweep where a CUDA GPU is present.
+
+    The scale defaults to $FACTROOTS_BENCH_PROBE_SCALE, else 'small' (about a minute on 2 cores).
+    """
     import torch
+
+    scale = scale or os.environ.get("FACTROOTS_BENCH_PROBE_SCALE", "small")
 
     if not SHARED_MLAMA.is_dir():
         return f"## Probe (mLAMA prompts/s)\n\nskipped: {SHARED_MLAMA} not found\n"
