@@ -253,6 +253,29 @@ def markdown(points: list[SizePoint]) -> str:
         "", "![scaling](scaling.png)"])
 
 
+def targets(points: list[SizePoint]) -> str:
+    """The issue's targets, judged at every size (the issue names 2M lines)."""
+    rows = ["| lines | Lucene÷factroots trace (≥ 50×) | scan÷factroots trace (≥ 20×) | "
+            "Lucene p50 ÷ factroots p50 (≥ 5×): via pyjnius / count only |",
+            "|---:|---|---|---|"]
+    for p in points:
+        lucene, scan = p.lucene_trace_s / p.factroots_trace_s, p.scan_trace_s / p.factroots_trace_s
+        p50, p50_count = p.lucene_p50_ms / p.factroots_p50_ms, (
+            p.lucene_count_p50_ms / p.factroots_p50_ms)
+        rows.append(f"| {p.lines:,} | {lucene:.1f}× {_met(lucene >= 50)} | "
+                    f"{scan:.1f}× {_met(scan >= 20)} | {p50:.2f}× {_met(p50 >= 5)} / "
+                    f"{p50_count:.2f}× {_met(p50_count >= 5)} |")
+    return "\n".join(rows)
+
+
+def _met(ok: bool) -> str:
+    return "met" if ok else "**missed**"
+
+
+def points_from(path: Path) -> list[SizePoint]:
+    return [SizePoint(**p) for p in json.loads(Path(path).read_text())]
+
+
 def run(scale: str = "default", work: Path = WORK) -> str:
     """The scaling section for RESULTS.md: `scale` is 'default' (0.25M–1M lines), 'full'
     (0.25M–4M) or comma-separated millions of lines."""
@@ -262,7 +285,7 @@ def run(scale: str = "default", work: Path = WORK) -> str:
     points = [measure_size(size, work) for size in sizes]
     (work / "points.json").write_text(json.dumps([asdict(p) for p in points], indent=2))
     plot(points)
-    return markdown(points)
+    return markdown(points) + "\n\n" + targets(points)
 
 
 def main() -> None:
