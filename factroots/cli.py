@@ -329,13 +329,12 @@ def probe_cmd(mlama_dir: Path, model_spec: str, langs: str, out: Path, device: s
               batch_size: int, dtype: str, neurons: Path | None, save_activations: Path | None,
               top_k: int) -> None:
     """Probe a masked LM with mLAMA: k masks per fact, P@1 per language (resumable)."""
-    from contextlib import nullcontext
-
     from tqdm import tqdm
 
+    from factroots.attribution.capture import probe_and_attribute
     from factroots.probing.metrics import format_summary
     from factroots.probing.model import load_masked_lm
-    from factroots.probing.predict import probe, select_languages
+    from factroots.probing.predict import select_languages
 
     selected = select_languages(mlama_dir, langs)
     lm = load_masked_lm(model_spec, device, dtype)
@@ -346,22 +345,17 @@ def probe_cmd(mlama_dir: Path, model_spec: str, langs: str, out: Path, device: s
             bar.total += prompts
             bar.set_postfix(lang=lang)
 
-        attributing = neurons is not None or save_activations is not None
-        if attributing:
-            from factroots.attribution.capture import attribution_during_probe
-        hooks = (attribution_during_probe(lm.model, lm.name, neurons, save_activations, top_k)
-                 if attributing else nullcontext())
-        with hooks as on_batch:
-            result = probe(lm, mlama_dir, selected, out, batch_size, on_batch=on_batch,
-                           on_progress=bar.update, on_start=on_start)
+        run = probe_and_attribute(lm, mlama_dir, selected, out, batch_size, neurons,
+                                  save_activations, top_k, bar.update, on_start)
+    result = run.result
     if result.resumed:
         click.echo(f"resumed {len(result.resumed)} finished language(s): "
                    f"{', '.join(result.resumed)}", err=True)
-        if attributing:
+        if neurons is not None or save_activations is not None:
             click.echo("resumed languages were not re-run: they have no neurons/activations",
                        err=True)
-    if neurons is not None:
-        statuses = sorted(on_batch.rows.summary().items())
+    if run.neurons is not None:
+        statuses = sorted(run.neurons.summary().items())
         counts = ", ".join(f"{n:,} {status}" for status, n in statuses)
         click.echo(f"wrote {neurons}: {counts or 'no correct fact'}", err=True)
     for lang, reasons in result.skipped.items():

@@ -7,7 +7,7 @@ when asked, saves every fact's row as fp16. Languages are finished as soon as th
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,6 +15,7 @@ from pathlib import Path
 from factroots.attribution.activations import ActivationWriter, FfnCapture, capture_ffn_activations
 from factroots.attribution.attribute import NeuronCollector, NeuronRows
 from factroots.attribution.probeless import DEFAULT_TOP_K
+from factroots.probing.predict import ProbeResult, probe
 
 
 @dataclass
@@ -75,3 +76,28 @@ def attribution_during_probe(model, model_name: str, neurons: str | Path | None 
             state.rows.write(neurons)
         if writer is not None:
             writer.close()
+
+
+@dataclass
+class ProbeRun:
+    """A probe run and, when asked for, the neurons attributed in its forward passes."""
+
+    result: ProbeResult
+    neurons: NeuronRows | None = None
+
+
+def probe_and_attribute(lm, mlama_dir: str | Path, langs: Sequence[str], out: str | Path,
+                        batch_size: int = 64, neurons: str | Path | None = None,
+                        save_activations: str | Path | None = None, top_k: int = DEFAULT_TOP_K,
+                        on_progress: Callable[[int], None] | None = None,
+                        on_start: Callable[[str, int], None] | None = None) -> ProbeRun:
+    """`probe`, with FFN activations captured in the same passes when neurons or raw
+    activations are asked for (languages resumed from an earlier run get neither)."""
+    if neurons is None and save_activations is None:
+        return ProbeRun(probe(lm, mlama_dir, langs, out, batch_size, on_progress=on_progress,
+                              on_start=on_start))
+    with attribution_during_probe(lm.model, lm.name, neurons, save_activations,
+                                  top_k) as on_batch:
+        result = probe(lm, mlama_dir, langs, out, batch_size, on_batch=on_batch,
+                       on_progress=on_progress, on_start=on_start)
+    return ProbeRun(result, on_batch.rows)

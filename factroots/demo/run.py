@@ -53,20 +53,19 @@ def index_and_query(corpus: Path, root: Path) -> list[DemoRow]:
 def probe_attribute_report(workdir: Path, mlama: Path, trace: Path, root: Path
                            ) -> tuple[pd.DataFrame, Path]:
     """Probe a tiny random model with neurons captured, then build the report."""
-    from factroots.attribution.capture import attribution_during_probe
+    from factroots.attribution.capture import probe_and_attribute
     from factroots.demo.model import write_tiny_model
     from factroots.probing.model import load_masked_lm
-    from factroots.probing.predict import probe
     from factroots.report.build import build_report
 
     lm = load_masked_lm(write_tiny_model(workdir / "tiny-model"), "cpu", "float32")
     predictions, neurons = workdir / "predictions.parquet", workdir / "neurons.parquet"
     activations = workdir / "activations"
-    with attribution_during_probe(lm.model, lm.name, neurons, activations) as on_batch:
-        result = probe(lm, mlama, demo_languages(), predictions, on_batch=on_batch)
+    run = probe_and_attribute(lm, mlama, demo_languages(), predictions, neurons=neurons,
+                              save_activations=activations)
     report = build_report(trace, predictions, workdir / "report", neurons=neurons, root=root,
                           activations=activations)
-    return result.summary, report.out_dir
+    return run.result.summary, report.out_dir
 
 
 def run_demo(workdir: str | Path, with_model: bool = True) -> DemoResult:
