@@ -254,6 +254,9 @@ def markdown(points: list[SizePoint]) -> str:
         "mode) per corpus size; single-query latencies over a fixed sample of "
         f"{LATENCY_SAMPLE:,} facts.", "", *rows, "",
         f"Fitted growth exponent of trace time in corpus lines (log-log slope): {exponents}.",
+        "", "Index bytes are not like for like: factroots stores each line's text, document id "
+        "and title (its evidence); the Lucene index stores only the line id. Lucene's build "
+        "starts from the exported collection; the export (in brackets) is its tokenization.",
         "", "![scaling](scaling.png)"])
 
 
