@@ -303,6 +303,12 @@ def run(scale: str = "default", work: Path = WORK) -> str:
         sizes = tuple(float(s) for s in scale.split(","))
     points = [measure_size(size, work) for size in sizes]
     (work / "points.json").write_text(json.dumps([asdict(p) for p in points], indent=2))
+    return render(points)
+
+
+def render(points: list[SizePoint]) -> str:
+    """Plot, table, targets and reading of a set of size points (sorted by lines)."""
+    points = sorted(points, key=lambda p: p.lines)
     plot(points)
     return "\n\n".join([markdown(points), targets(points), WHY])
 
