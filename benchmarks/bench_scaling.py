@@ -260,16 +260,20 @@ def markdown(points: list[SizePoint]) -> str:
         "", "![scaling](scaling.png)"])
 
 
-WHY = """Where the targets are missed, the cost structure says why. factroots' batch trace
-resolves every distinct entity once (~34,000 labels: word-unit analysis in Python, then one
-tantivy search per entity, its line ids materialized) and intersects line-id arrays in numba; at
-these sizes the per-entity searches are almost all of it and hardly grow with the corpus (slope
-≈ 0), so the ratio to the scan (slope ≈ 0.5–1, linear in the lines once the automaton's build is
-amortized) and to Lucene (one Boolean query per fact, growing with posting lists) widens with
-corpus size; the issue sets its targets at 2M lines. A single query is engine-bound: a tantivy
-and a Lucene Boolean count cost about the same, and `FactIndex.cooccur` runs three counts (both,
+WHY = """Why the targets are missed (cost structure; see the profile where shown). factroots'
+batch trace resolves every distinct entity once (34,299 labels for 37,498 English facts: each
+analysed in Python, then one tantivy search whose line ids are materialized), then intersects
+the line-id arrays in numba, which takes a fraction of a second. The per-entity searches are
+nearly all of the time, and one costs about what one Lucene Boolean query costs; with only ~1.1
+facts per distinct entity, resolving entities once instead of querying per fact can only buy a
+small factor. The Aho–Corasick scan over lines already tokenized and in memory takes seconds at
+these sizes and grows with the corpus faster than factroots' trace (fitted slopes above), so that
+ratio grows with size, slowly. Meeting 50× and 20× needs the per-entity cost itself cut by an
+order of magnitude (postings read directly instead of one search per entity with hits turned
+into Python objects), the tracer's work (issue 3). A single query is engine-bound: a tantivy and
+a Lucene Boolean count cost about the same, and `FactIndex.cooccur` runs three counts (both,
 subject, object) plus label analysis, so it beats Lucene reached through pyjnius (whose Java
-object building costs ~0.1–0.3 ms per query) but not Lucene's bare count of a prebuilt query."""
+object building costs 0.1–0.3 ms per query) but not Lucene's bare count of a prebuilt query."""
 
 
 def targets(points: list[SizePoint]) -> str:
