@@ -40,11 +40,15 @@ def _contains(seq: list[str], part: tuple[str, ...]) -> bool:
     return any(tuple(seq[i:i + len(part)]) == part for i in range(len(seq) - len(part) + 1))
 
 
-@pytest.fixture()
-def built(tmp_path):
-    corpus = _write_corpus(tmp_path)
-    build_index(corpus, "xx", tmp_path / "root", max_tokens=8)
-    return corpus, tmp_path / "root"
+def _build(tmp: Path) -> tuple[Path, Path]:
+    corpus = _write_corpus(tmp)
+    build_index(corpus, "xx", tmp / "root", max_tokens=8)
+    return corpus, tmp / "root"
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    return _build(tmp_path_factory.mktemp("export"))
 
 
 def test_export_writes_every_line_with_its_ids_and_word_units(built, tmp_path):
@@ -72,8 +76,8 @@ def test_words_are_the_stored_lines_units(built, tmp_path):
         assert record["words"] == " ".join(word_units(texts[int(record["id"])]))
 
 
-def test_changed_sources_are_refused(built, tmp_path):
-    corpus, root = built
+def test_changed_sources_are_refused(tmp_path):
+    corpus, root = _build(tmp_path / "changed")
     path = corpus / "AA" / "wiki_00"
     path.write_text(path.read_text(encoding="utf-8").replace("Paris", "Lyon!"), encoding="utf-8")
     with pytest.raises(FactrootsError, match="changed|differ"):
