@@ -37,7 +37,15 @@ HERE = Path(__file__).parent
 SHARED_MLAMA = HERE.parent.parent / "shared" / "data" / "mlama1.1"
 DEFAULT_DOCUMENTS = 500_000  # 2M documents do not build within 10 minutes yet: RESULTS.md
 PEER_SECTIONS = (("benchmarks.bench_probe", ("probe_section",)),
-                 ("benchmarks.bench_attribution", ("attribution_section", "run")))
+                 ("benchmarks.bench_attribution", ("attribution_section", "run")),
+                 ("benchmarks.peers.run", ("peers_section",)))
+SEPARATE_RESULTS = """## Sections measured in their own runs
+
+With `--no-peers` this file holds the tracing figures only. The probing, attribution and peers
+(Lucene, infini-gram, scaling sweep) figures of their own latest runs, each with its machine,
+commit and date: [results_probe.md](results_probe.md),
+[results_attribution.md](results_attribution.md), [results_peers.md](results_peers.md).
+"""
 
 
 PROFILE_NOTES = """- **Where build time goes** (cProfile of a 100k-document build, 2026-11-24, on
@@ -238,8 +246,7 @@ def main() -> None:
                 trace_section(traces, scan, agree),
                 bounds_section(build, ceiling, spec.documents)]
     args.out.write_text(results_markdown(info, spec, sections, time.perf_counter() - started))
-    if not args.no_peers:
-        sections += peer_sections()
+    sections += [SEPARATE_RESULTS] if args.no_peers else peer_sections()
     args.out.write_text(results_markdown(info, spec, sections, time.perf_counter() - started))
     log(f"wrote {args.out}")
 
