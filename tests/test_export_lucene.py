@@ -10,7 +10,7 @@ from click.testing import CliRunner
 
 from factroots.cli import cli
 from factroots.errors import FactrootsError
-from factroots.export.lucene import export_lucene, stored_texts
+from factroots.export.lucene import export_lucene
 from factroots.indexer.builder import build_index
 from factroots.search import FactIndex
 from factroots.units import word_units
@@ -69,7 +69,7 @@ def test_export_writes_every_line_with_its_ids_and_word_units(built, tmp_path):
 def test_words_are_the_stored_lines_units(built, tmp_path):
     _, root = built
     export_lucene(root, "xx", tmp_path / "out")
-    texts = dict(stored_texts(FactIndex.open(root, "xx"), page=2))
+    texts = dict(FactIndex.open(root, "xx").stored_texts(page=2))
     records = _records(tmp_path / "out")
     assert len(records) == len(texts)
     for record in records:

@@ -24,19 +24,16 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import tantivy
-
 from factroots.errors import FactrootsError
-from factroots.indexer.builder import BATCH_CHARS, _batches
+from factroots.indexer.builder import BATCH_CHARS, document_batches
 from factroots.indexer.manifest import Manifest
 from factroots.indexer.reader import CorpusReader, file_sha256, input_files
-from factroots.indexer.schema import LINE, TEXT, token_terms
+from factroots.indexer.schema import token_terms
 from factroots.indexer.segmenter import Line, Segmenter
 from factroots.search.index import FactIndex
 from factroots.units import word_units
 
 LINES_PER_FILE = 250_000
-STORED_PAGE = 20_000
 
 
 @dataclass(frozen=True)
@@ -71,26 +68,14 @@ def replayed_lines(index: FactIndex, input_dir: Path) -> Iterator[Line]:
     """The index's lines in line-id order, re-segmented from its (checked) sources."""
     _check_sources(index.manifest, input_dir)
     segmenter = Segmenter(index.tokenizer, index.manifest.max_tokens)
-    for batch in _batches(CorpusReader(input_dir), BATCH_CHARS):
+    for batch in document_batches(CorpusReader(input_dir), BATCH_CHARS):
         for lines in segmenter.lines(batch):
             yield from lines
 
 
-def stored_texts(index: FactIndex, page: int = STORED_PAGE) -> Iterator[tuple[int, str]]:
-    """(line id, stored text) of every line of the index, in line-id order, one page at a time."""
-    searcher, schema = index._searcher, index._schema
-    for lo in range(0, index.num_lines, page):
-        query = tantivy.Query.range_query(schema, LINE, tantivy.FieldType.Unsigned, lo,
-                                          lo + page - 1, True, True)
-        hits = searcher.search(query, page, count=False, order_by_field=LINE,
-                               order=tantivy.Order.Asc).hits
-        for line_id, address in hits:
-            yield int(line_id), bytes(searcher.doc(address)[TEXT][0]).decode("utf-8")
-
-
 def verified_lines(index: FactIndex, input_dir: Path) -> Iterator[tuple[int, Line]]:
     """(line id, line) pairs whose replayed text equals the index's stored text."""
-    stored = stored_texts(index)
+    stored = index.stored_texts()
     for expected_id, line in enumerate(replayed_lines(index, input_dir)):
         line_id, text = next(stored, (None, None))
         if line_id != expected_id or text != line.text:

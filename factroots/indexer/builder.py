@@ -50,7 +50,8 @@ def index_path(root: str | Path, tokenizer_name: str, lang: str) -> Path:
     return Path(root) / tokenizer_name / lang
 
 
-def _batches(docs: Iterable[Document], max_chars: int) -> Iterator[list[Document]]:
+def document_batches(docs: Iterable[Document], max_chars: int) -> Iterator[list[Document]]:
+    """Consecutive documents in batches of about `max_chars` characters of text."""
     batch, chars = [], 0
     for doc in docs:
         batch.append(doc)
@@ -91,7 +92,7 @@ def _swap_into_place(built: Path, final: Path) -> None:
 
 def _write_lines(writer, segmenter: Segmenter, reader: CorpusReader, counts: Counts,
                  on_progress: Callable[[BuildProgress], None] | None) -> None:
-    for batch in _batches(reader, BATCH_CHARS):
+    for batch in document_batches(reader, BATCH_CHARS):
         for doc, lines in zip(batch, segmenter.lines(batch), strict=True):
             counts.documents += 1
             counts.text_bytes += len(doc.text.encode("utf-8"))

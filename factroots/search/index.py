@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -149,6 +149,16 @@ class FactIndex:
                 self._entities.clear()
             found = self._entities[(label, mode)] = entity_terms(label, mode, self.tokenizer)
         return found
+
+    def stored_texts(self, page: int = 4096) -> Iterator[tuple[int, str]]:
+        """(line id, stored text) of every line, in line-id order, one page at a time."""
+        for lo in range(0, self.num_lines, page):
+            query = tantivy.Query.range_query(self._schema, LINE, tantivy.FieldType.Unsigned, lo,
+                                              lo + page - 1, True, True)
+            hits = self._searcher.search(query, page, count=False, order_by_field=LINE,
+                                         order=tantivy.Order.Asc).hits
+            for line_id, address in hits:
+                yield int(line_id), bytes(self._searcher.doc(address)[TEXT][0]).decode("utf-8")
 
     def _count(self, query: tantivy.Query) -> int:
         return self._searcher.search(query, 1, count=True).count
