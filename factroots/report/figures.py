@@ -152,16 +152,21 @@ def absence_bars(absence: pd.DataFrame, title: str, path: Path) -> Path:
         ax.bar(x - 0.2, rows["absence_rate"], width=0.4, label="all facts", color="#4c72b0")
         ax.bar(x + 0.2, rows["absence_rate_correct"].astype(float), width=0.4,
                label="correctly predicted facts\n(no bar: none correct)", color="#dd8452")
-        ax.set_xticks(x, list(rows["lang"]), rotation=90, fontsize=_label_size(len(rows)))
-        ax.set_xlim(-0.6, len(rows) - 0.4)
         ax.set_ylim(0, 1)
-        ax.set_ylabel("absence rate")
-        ax.set_title(f"{model}")
-        ax.grid(True, axis="y", alpha=0.3)
-        ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.005, 1.0))
+        _label_language_axis(ax, list(rows["lang"]), model, "absence rate")
     fig.suptitle(title)
     fig.tight_layout()
     return _save(fig, path)
+
+
+def _label_language_axis(ax, langs: list[str], model: str, ylabel: str) -> None:
+    """One language per bar position: rotated language ticks, grid, legend beside the panel."""
+    ax.set_xticks(np.arange(len(langs)), langs, rotation=90, fontsize=_label_size(len(langs)))
+    ax.set_xlim(-0.6, max(len(langs), 1) - 0.4)
+    ax.set_ylabel(ylabel)
+    ax.set_title(model)
+    ax.grid(True, axis="y", alpha=0.3)
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.005, 1.0))
 
 
 def absent_predicted_bars(counts: pd.DataFrame, title: str, path: Path) -> Path:
@@ -176,12 +181,7 @@ def absent_predicted_bars(counts: pd.DataFrame, title: str, path: Path) -> Path:
             values = rows[kind].to_numpy(dtype=float)
             ax.bar(x, values, bottom=bottom, label=kind, color=TYPE_COLORS[kind], width=0.8)
             bottom += values
-        ax.set_xticks(x, list(rows["lang"]), rotation=90, fontsize=_label_size(len(rows)))
-        ax.set_xlim(-0.6, max(len(rows), 1) - 0.4)
-        ax.set_ylabel("absent yet predicted facts")
-        ax.set_title(f"{model}")
-        ax.grid(True, axis="y", alpha=0.3)
-        ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.005, 1.0))
+        _label_language_axis(ax, list(rows["lang"]), model, "absent yet predicted facts")
     fig.suptitle(title)
     fig.tight_layout()
     return _save(fig, path)
