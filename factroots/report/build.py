@@ -134,17 +134,27 @@ def shared_facts_section(w: _Writer, predictions: pd.DataFrame) -> Section:
         "Jaccard similarity |A ∩ B| / |A ∪ B| of the sets of correctly predicted fact uuids of "
         "every two languages (0 when both are empty), ordered by average-linkage clustering on "
         "1 − similarity.")
-    for model, group in predictions.groupby("model", sort=True):
-        matrix = statistics.shared_facts_matrix(group)
-        name = slug(model)
-        section.figures.append(w.figure(
-            f"Figure 3 ({model}): shared correctly predicted facts between languages",
-            f"figure3_shared_facts_{name}.png",
-            lambda p, m=matrix, t=model: figures.similarity_heatmap(
-                m, f"Shared facts ({t})", "Jaccard of correct uuids", p)))
-        section.tables.append(w.table(f"Shared-facts Jaccard matrix ({model})",
-                                      f"shared_facts_{name}.csv", matrix, index=True))
+    add_matrices_per_model(w, section, predictions, statistics.shared_facts_matrix,
+                           "Figure 3", "shared correctly predicted facts between languages",
+                           "shared_facts", "Shared facts", "Jaccard of correct uuids",
+                           "Shared-facts Jaccard matrix")
     return section
+
+
+def add_matrices_per_model(w: _Writer, section: Section, frame: pd.DataFrame, matrix_of,
+                           figure: str, caption: str, stem: str, title: str,
+                           colour_label: str, table_caption: str) -> None:
+    """A languages × languages heat map and its CSV for each model in `frame`."""
+    for model, group in frame.groupby("model", sort=True):
+        matrix = matrix_of(group)
+        name = slug(model)
+        figure_file = f"{figure.lower().replace(' ', '')}_{stem}_{name}.png"
+        section.figures.append(w.figure(
+            f"{figure} ({model}): {caption}", figure_file,
+            lambda p, m=matrix, t=model: figures.similarity_heatmap(
+                m, f"{title} ({t})", colour_label, p)))
+        section.tables.append(w.table(f"{table_caption} ({model})", f"{stem}_{name}.csv",
+                                      matrix, index=True))
 
 
 def _variants(joined: pd.DataFrame) -> list[tuple[str, str]]:
@@ -248,16 +258,10 @@ def neurons_section(w: _Writer, neurons: pd.DataFrame | None,
     if neurons is None:
         section.notes.append("No neurons given (--neurons): Figure 5 is not drawn.")
     else:
-        for model, group in neurons.groupby("model", sort=True):
-            matrix = statistics.neuron_similarity_matrix(group)
-            name = slug(model)
-            section.figures.append(w.figure(
-                f"Figure 5 ({model}): language similarity by shared top neurons",
-                f"figure5_neuron_similarity_{name}.png",
-                lambda p, m=matrix, t=model: figures.similarity_heatmap(
-                    m, f"Shared top neurons ({t})", "mean top-K Jaccard", p)))
-            section.tables.append(w.table(f"Neuron similarity matrix ({model})",
-                                          f"neuron_similarity_{name}.csv", matrix, index=True))
+        add_matrices_per_model(w, section, neurons, statistics.neuron_similarity_matrix,
+                               "Figure 5", "language similarity by shared top neurons",
+                               "neuron_similarity", "Shared top neurons", "mean top-K Jaccard",
+                               "Neuron similarity matrix")
     section.notes += activity_notes
     for activity in activities:
         section.figures.append(w.figure(

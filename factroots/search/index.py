@@ -72,6 +72,11 @@ class Cooccurrence:
     evidence: list[Evidence] = field(default_factory=list)
 
 
+def _stored(doc: tantivy.Document, field: str) -> str:
+    """A stored bytes field of a line, as text."""
+    return bytes(doc[field][0]).decode("utf-8")
+
+
 def _term_query(schema: tantivy.Schema, entity: EntityTerms) -> tantivy.Query:
     if len(entity.terms) == 1:  # tantivy panics on a one-term phrase
         return tantivy.Query.term_query(schema, entity.field, entity.terms[0])
@@ -158,7 +163,7 @@ class FactIndex:
             hits = self._searcher.search(query, page, count=False, order_by_field=LINE,
                                          order=tantivy.Order.Asc).hits
             for line_id, address in hits:
-                yield int(line_id), bytes(self._searcher.doc(address)[TEXT][0]).decode("utf-8")
+                yield int(line_id), _stored(self._searcher.doc(address), TEXT)
 
     def _count(self, query: tantivy.Query) -> int:
         return self._searcher.search(query, 1, count=True).count
@@ -241,9 +246,9 @@ class FactIndex:
                                      order_by_field=LINE, order=tantivy.Order.Asc).hits
         for line_id, address in hits:
             doc = self._searcher.doc(address)
-            text = bytes(doc[TEXT][0]).decode("utf-8")
+            text = _stored(doc, TEXT)
             spans = mention_spans(text, subj, self.tokenizer) + mention_spans(
                 text, obj, self.tokenizer)
-            found.append(Evidence(int(line_id), bytes(doc[DOC_ID][0]).decode("utf-8"),
-                                  bytes(doc[TITLE][0]).decode("utf-8"), text, spans))
+            found.append(Evidence(int(line_id), _stored(doc, DOC_ID), _stored(doc, TITLE), text,
+                                  spans))
         return found
