@@ -14,6 +14,7 @@ import tantivy
 from factroots import __version__
 from factroots.errors import FactrootsError
 from factroots.indexer.manifest import Counts, Manifest
+from factroots.indexer.postings import PostingsWriter
 from factroots.indexer.reader import CorpusReader, Document
 from factroots.indexer.schema import (
     DOC_ID,
@@ -63,10 +64,10 @@ def document_batches(docs: Iterable[Document], max_chars: int) -> Iterator[list[
         yield batch
 
 
-def _line_document(line_id: int, line: Line) -> tantivy.Document:
+def _line_document(line_id: int, line: Line, words: str) -> tantivy.Document:
     doc = tantivy.Document()
     doc.add_unsigned(LINE, line_id)
-    doc.add_text(WORDS, " ".join(word_units(line.text)))
+    doc.add_text(WORDS, words)
     doc.add_text(TOKENS, token_terms(line.ids.tolist()))
     doc.add_bytes(TEXT, line.text.encode("utf-8"))
     doc.add_bytes(DOC_ID, line.doc_id.encode("utf-8"))
@@ -90,17 +91,22 @@ def _swap_into_place(built: Path, final: Path) -> None:
         os.replace(built, final)
 
 
-def _write_lines(writer, segmenter: Segmenter, reader: CorpusReader, counts: Counts,
-                 on_progress: Callable[[BuildProgress], None] | None) -> None:
+def _write_lines(writer, postings: PostingsWriter, segmenter: Segmenter, reader: CorpusReader,
+                 counts: Counts, on_progress: Callable[[BuildProgress], None] | None) -> None:
     for batch in document_batches(reader, BATCH_CHARS):
+        batch_words, batch_ids = [], []
         for doc, lines in zip(batch, segmenter.lines(batch), strict=True):
             counts.documents += 1
             counts.text_bytes += len(doc.text.encode("utf-8"))
             counts.first_paragraph_bytes += len(doc.first_paragraph.encode("utf-8"))
             for line in lines:
-                writer.add_document(_line_document(counts.lines, line))
+                words = " ".join(word_units(line.text))
+                writer.add_document(_line_document(counts.lines, line, words))
+                batch_words.append(words)
+                batch_ids.append(line.ids)
                 counts.lines += 1
                 counts.tokens += int(line.ids.size)
+        postings.add_lines(batch_words, batch_ids)
         if on_progress:
             on_progress(BuildProgress(reader.bytes_done, reader.total_bytes, counts.documents,
                                       counts.lines, counts.tokens))
@@ -130,11 +136,13 @@ def build_index(
         register_analyzers(index)
         writer = index.writer(heap_size=HEAP_PER_THREAD * workers, num_threads=workers)
         counts = Counts()
-        _write_lines(writer, Segmenter(tok, max_tokens), reader, counts, on_progress)
+        postings = PostingsWriter(building)
+        _write_lines(writer, postings, Segmenter(tok, max_tokens), reader, counts, on_progress)
         if counts.lines == 0:
             raise FactrootsError(f"no documents with text found in {input_dir}")
         writer.commit()
         writer.wait_merging_threads()
+        postings.finish()
         counts.skipped_by_reason = dict(reader.skipped)
         counts.skipped_records = sum(counts.skipped_by_reason.values())
         counts.empty_files = sum(s.empty for s in reader.sources)

@@ -1,0 +1,259 @@
+"""Positional postings for batch work, written beside the tantivy index from the very same lines.
+
+tantivy stays the index of record (single queries, evidence, stored lines), but tantivy-py cannot
+hand over posting lists, so a batch trace would cost one Python search per entity and one Python
+object per line. This sidecar holds, per matching mode, every term's positions as one sorted,
+memory-mapped numpy array, so that phrase matching for thousands of entities runs in one numba
+call (factroots/search/postings.py).
+
+Layout of `<index>/postings/` (PostingsLayout):
+- `<mode>.keys.npy`       uint64, sorted: each distinct term's key;
+- `<mode>.offsets.npy`    int64, len(keys) + 1: term k's positions are positions[off[k]:off[k+1]];
+- `<mode>.positions.npy`  uint32 (uint64 past 2³² positions), ascending within each term;
+- `<mode>.line_starts.npy` int64, one per line: the position of the line's first term;
+- `meta.json`             format, key scheme and counts, written last.
+
+Positions number a mode's terms across all lines, with one unused position between lines, so a
+phrase can never run across a line boundary. A term's key is its token id (tokens mode) or a
+64-bit hash of its UTF-8 bytes (words mode, `unit_keys`): two word units share a key only by a
+hash collision (odds about n²/2⁶⁵ for n distinct units: ~10⁻⁵ for 20 M).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numba
+import numpy as np
+
+POSTINGS_DIR = "postings"
+META_NAME = "meta.json"
+FORMAT_VERSION = 1
+KEY_SCHEME = "tokens: token id; words: fnv1a64+splitmix64 of the unit's UTF-8 bytes"
+MODES = ("words", "tokens")
+RUN_POSTINGS = 8_000_000  # postings buffered per mode before a sorted run goes to disk
+_FNV_OFFSET = np.uint64(0xCBF29CE484222325)
+_FNV_PRIME = np.uint64(0x100000001B3)
+_SPACE, _NEWLINE = 0x20, 0x0A
+
+
+@numba.njit(cache=True)
+def _mix(h: np.uint64) -> np.uint64:
+    """splitmix64's finalizer: spreads FNV's weak high bits."""
+    h ^= h >> np.uint64(30)
+    h *= np.uint64(0xBF58476D1CE4E5B9)
+    h ^= h >> np.uint64(27)
+    h *= np.uint64(0x94D049BB133111EB)
+    h ^= h >> np.uint64(31)
+    return h
+
+
+@numba.njit(cache=True)
+def _hash_units(data: np.ndarray, n_lines: int) -> tuple[np.ndarray, np.ndarray]:
+    """Keys of the space-separated units of newline-separated lines, and units per line."""
+    keys = np.empty(data.shape[0] // 2 + 1, dtype=np.uint64)
+    per_line = np.zeros(n_lines, dtype=np.int64)
+    n = 0
+    line = 0
+    h = _FNV_OFFSET
+    in_unit = False
+    for i in range(data.shape[0] + 1):
+        byte = data[i] if i < data.shape[0] else _NEWLINE
+        if byte == _SPACE or byte == _NEWLINE:
+            if in_unit:
+                keys[n] = _mix(h)
+                n += 1
+                per_line[line] += 1
+                h = _FNV_OFFSET
+                in_unit = False
+            if byte == _NEWLINE:
+                line += 1
+        else:
+            h = (h ^ np.uint64(byte)) * _FNV_PRIME
+            in_unit = True
+    return keys[:n], per_line
+
+
+def unit_keys(lines: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Words-mode keys of lines given as space-joined word units, and the units per line."""
+    if not lines:
+        return np.empty(0, dtype=np.uint64), np.zeros(0, dtype=np.int64)
+    data = np.frombuffer("\n".join(lines).encode("utf-8"), dtype=np.uint8)
+    return _hash_units(data, len(lines))
+
+
+@dataclass
+class ModeCounts:
+    terms: int = 0
+    postings: int = 0
+    lines: int = 0
+    dtype: str = "uint32"
+
+
+@dataclass
+class PostingsMeta:
+    format_version: int = FORMAT_VERSION
+    key_scheme: str = KEY_SCHEME
+    modes: dict[str, ModeCounts] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class PostingsLayout:
+    """Where a mode's arrays live in a postings directory."""
+
+    directory: Path
+
+    def array(self, mode: str, name: str) -> Path:
+        return self.directory / f"{mode}.{name}.npy"
+
+    @property
+    def meta(self) -> Path:
+        return self.directory / META_NAME
+
+    @property
+    def runs(self) -> Path:
+        return self.directory / "runs"
+
+
+@numba.njit(cache=True)
+def _counting_order(keys: np.ndarray, n_keys: int) -> tuple[np.ndarray, np.ndarray]:
+    """A stable order grouping dense keys 0..n_keys-1, and how many of each key."""
+    counts = np.zeros(n_keys, dtype=np.int64)
+    for k in keys:
+        counts[k] += 1
+    cursor = np.empty(n_keys, dtype=np.int64)
+    total = 0
+    for k in range(n_keys):
+        cursor[k] = total
+        total += counts[k]
+    order = np.empty(keys.shape[0], dtype=np.int64)
+    for i in range(keys.shape[0]):
+        order[cursor[keys[i]]] = i
+        cursor[keys[i]] += 1
+    return order, counts
+
+
+def _sorted_run(keys: np.ndarray, positions: np.ndarray) -> tuple[np.ndarray, ...]:
+    """(distinct keys, count of each, positions grouped by key in that order, each ascending)."""
+    distinct, dense = np.unique(keys, return_inverse=True)
+    order, counts = _counting_order(dense.astype(np.int64), distinct.size)
+    return distinct, counts, positions[order]
+
+
+@numba.njit(cache=True)
+def _scatter(out: np.ndarray, cursor: np.ndarray, term: np.ndarray, counts: np.ndarray,
+             positions: np.ndarray) -> None:
+    """Append each run term's positions at its term's cursor in `out`."""
+    src = 0
+    for j in range(term.shape[0]):
+        dst = cursor[term[j]]
+        for i in range(counts[j]):
+            out[dst + i] = positions[src + i]
+        cursor[term[j]] = dst + counts[j]
+        src += counts[j]
+
+
+class _ModeWriter:
+    """Buffers one mode's (key, position) pairs, spills sorted runs, merges them at the end."""
+
+    def __init__(self, layout: PostingsLayout, mode: str):
+        self.layout, self.mode = layout, mode
+        self.next_position = 0
+        self.line_starts: list[np.ndarray] = []
+        self.keys: list[np.ndarray] = []
+        self.positions: list[np.ndarray] = []
+        self.buffered = 0
+        self.runs: list[Path] = []
+
+    def add(self, keys: np.ndarray, per_line: np.ndarray) -> None:
+        """The keys of consecutive lines, `per_line[i]` of them for line i."""
+        starts = self.next_position + np.concatenate(([0], np.cumsum(per_line + 1)[:-1]))
+        self.next_position += int(per_line.sum() + per_line.size)
+        self.line_starts.append(starts.astype(np.int64))
+        first_of_term = np.repeat(starts - np.concatenate(([0], np.cumsum(per_line)[:-1])),
+                                  per_line)
+        self.keys.append(keys.astype(np.uint64, copy=False))
+        self.positions.append(np.arange(keys.size, dtype=np.int64) + first_of_term)
+        self.buffered += keys.size
+        if self.buffered >= RUN_POSTINGS:
+            self._spill()
+
+    def _spill(self) -> None:
+        if not self.buffered:
+            return
+        distinct, counts, positions = _sorted_run(np.concatenate(self.keys),
+                                                  np.concatenate(self.positions))
+        path = self.layout.runs / f"{self.mode}-{len(self.runs):05d}.npz"
+        np.savez(path, keys=distinct, counts=counts, positions=positions)
+        self.runs.append(path)
+        self.keys, self.positions, self.buffered = [], [], 0
+
+    def finish(self) -> ModeCounts:
+        """Merge the runs into the mode's final arrays; returns what was written."""
+        self._spill()
+        vocab = np.unique(np.concatenate(
+            [np.load(r)["keys"] for r in self.runs] or [np.empty(0, np.uint64)]))
+        totals = np.zeros(vocab.size, dtype=np.int64)
+        for r in self.runs:
+            with np.load(r) as run:
+                np.add.at(totals, np.searchsorted(vocab, run["keys"]), run["counts"])
+        offsets = np.zeros(vocab.size + 1, dtype=np.int64)
+        np.cumsum(totals, out=offsets[1:])
+        dtype = np.uint32 if self.next_position < 2**32 else np.uint64
+        out = np.lib.format.open_memmap(self.layout.array(self.mode, "positions"), mode="w+",
+                                        dtype=dtype, shape=(int(offsets[-1]),))
+        cursor = offsets[:-1].copy()
+        for r in self.runs:
+            with np.load(r) as run:
+                _scatter(out, cursor, np.searchsorted(vocab, run["keys"]), run["counts"],
+                         run["positions"])
+            r.unlink()
+        out.flush()
+        del out
+        np.save(self.layout.array(self.mode, "keys"), vocab)
+        np.save(self.layout.array(self.mode, "offsets"), offsets)
+        line_starts = (np.concatenate(self.line_starts) if self.line_starts
+                       else np.empty(0, np.int64))
+        np.save(self.layout.array(self.mode, "line_starts"), line_starts)
+        return ModeCounts(int(vocab.size), int(offsets[-1]), int(line_starts.size),
+                          np.dtype(dtype).name)
+
+
+class PostingsWriter:
+    """Writes the postings sidecar of an index being built, batch of lines by batch of lines."""
+
+    def __init__(self, index_dir: Path):
+        self.layout = PostingsLayout(index_dir / POSTINGS_DIR)
+        self.layout.runs.mkdir(parents=True)
+        self._modes = {mode: _ModeWriter(self.layout, mode) for mode in MODES}
+
+    def add_lines(self, words: Sequence[str], token_ids: Sequence[np.ndarray]) -> None:
+        """Consecutive lines: each as its space-joined word units and as its token ids."""
+        keys, per_line = unit_keys(words)
+        self._modes["words"].add(keys, per_line)
+        lengths = np.fromiter((ids.size for ids in token_ids), np.int64, len(token_ids))
+        ids = (np.concatenate(token_ids) if token_ids else np.empty(0, np.int64))
+        self._modes["tokens"].add(ids.astype(np.uint64), lengths)
+
+    def finish(self) -> PostingsMeta:
+        """Merge every mode's runs and write meta.json last."""
+        meta = PostingsMeta(modes={m: w.finish() for m, w in self._modes.items()})
+        shutil.rmtree(self.layout.runs, ignore_errors=True)
+        self.layout.meta.write_text(json.dumps(asdict(meta), indent=2) + "\n")
+        return meta
+
+
+def read_meta(directory: Path) -> PostingsMeta | None:
+    """The sidecar's meta, or None where the index has no (or an unfinished) sidecar."""
+    path = PostingsLayout(directory / POSTINGS_DIR).meta
+    if not path.is_file():
+        return None
+    data = json.loads(path.read_text(encoding="utf-8"))
+    if data.get("format_version") != FORMAT_VERSION:
+        return None
+    return PostingsMeta(FORMAT_VERSION, data["key_scheme"],
+                        {m: ModeCounts(**c) for m, c in data["modes"].items()})
