@@ -10,6 +10,7 @@ import click
 
 from factroots import __version__
 from factroots.errors import FactrootsError
+from factroots.report.classify import DEFAULT_NAMING_RELATIONS
 
 MODE = click.Choice(["words", "tokens"])
 
@@ -213,15 +214,14 @@ def trace(mlama_dir: Path, root: Path, langs: str, mode: str, tokenizer: str, ou
 @click.option("--tokenizer", default=None, help="Tokenizer for shared subwords (name or path) "
               "[default: the one each trace row names].")
 @click.option("--naming-relations", default=None,
-              help="Comma-separated naming-cue relations [default: P17,P19,P20,P27,P37,P103,"
-                   "P131,P495,P1412,P364,P407,P1001].")
+              help="Comma-separated naming-cue relations [default: "
+                   f"{','.join(DEFAULT_NAMING_RELATIONS)}].")
 @click.option("--out", required=True, type=click.Path(path_type=Path), help="Report folder.")
 def report(trace_path: Path, predictions: Path, neurons: Path | None,
            activations: tuple[Path, ...], fact: str | None, root: Path | None,
            tokenizer: str | None, naming_relations: str | None, out: Path) -> None:
     """Tables (CSV), figures (PNG), report.md and report.html from traces and predictions."""
     from factroots.report.build import build_report
-    from factroots.report.classify import DEFAULT_NAMING_RELATIONS
 
     relations = (DEFAULT_NAMING_RELATIONS if naming_relations is None
                  else [r.strip() for r in naming_relations.split(",") if r.strip()])

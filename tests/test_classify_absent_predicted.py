@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -9,6 +10,7 @@ import pytest
 from tokenizers import Tokenizer, models, pre_tokenizers
 
 from factroots.report.classify import (
+    DEFAULT_NAMING_RELATIONS,
     NAMING_CUES,
     OTHERS,
     SHARED_TOKENS,
@@ -19,6 +21,7 @@ from factroots.report.classify import (
     type_counts,
 )
 from factroots.tokenizer import ModelTokenizer, load_tokenizer
+from tests.conftest import require_shared
 
 NEUTRAL = "P279"  # not a naming-cue relation
 
@@ -97,27 +100,68 @@ def test_unknown_tokens_are_never_shared(wordpiece):
 
 
 def test_naming_cue_relation_without_shared_tokens_is_naming_cues(mbert):
-    assert mbert.classify("Toyota Corolla", "Japan", "P495", "en") == NAMING_CUES
+    assert mbert.classify("Toyota Motor", "Japan", "P17", "en") == NAMING_CUES
 
 
 def test_shared_entity_tokens_win_over_naming_cues(mbert):
-    assert mbert.classify("University of Tokyo", "Tokyo", "P131", "en") == SHARED_TOKENS
+    assert mbert.classify("University of Tokyo", "Tokyo", "P17", "en") == SHARED_TOKENS
 
 
 def test_other_relation_without_shared_tokens_is_others(mbert):
     assert mbert.classify("Toyota Corolla", "Japan", NEUTRAL, "en") == OTHERS
 
 
+def test_religion_p140_without_shared_tokens_is_naming_cues(mbert):
+    assert mbert.classify("Pope Gregory XIII", "Catholicism", "P140", "en") == NAMING_CUES
+
+
+def test_religion_p140_with_shared_tokens_is_shared_entity_tokens(mbert):
+    assert mbert.classify("Buddhist Temple of Nara", "Buddhist", "P140", "en") == SHARED_TOKENS
+
+
+def test_languages_spoken_p1412_without_shared_tokens_is_naming_cues(mbert):
+    assert mbert.classify("Jean-Paul Sartre", "French", "P1412", "en") == NAMING_CUES
+
+
+def test_languages_spoken_p1412_with_shared_tokens_is_shared_entity_tokens(mbert):
+    assert mbert.classify("Abdullah Ahmed Al-Arabi", "Arabic", "P1412", "en") == SHARED_TOKENS
+
+
+def test_place_of_birth_p19_is_others_by_default(mbert):
+    assert mbert.classify("Jean-Paul Sartre", "Paris", "P19", "en") == OTHERS
+
+
+def test_official_language_p37_is_others_by_default(mbert):
+    assert mbert.classify("Brazil", "Portuguese", "P37", "en") == OTHERS
+
+
+def test_default_naming_relations_are_designs_list():
+    assert DEFAULT_NAMING_RELATIONS == ("P17", "P27", "P103", "P140", "P1412")
+
+
+def test_default_naming_relations_match_design_md():
+    text = require_shared("DESIGN.md").read_text(encoding="utf-8")
+    cues = text[text.index("**naming cues**"):text.index("**others**")]
+    listed = cues[:cues.index("names of people")]
+    assert tuple(re.findall(r"\bP\d+\b", listed)) == DEFAULT_NAMING_RELATIONS
+
+
 def test_naming_relations_are_overridable():
     classifier = Classifier(load_tokenizer("mbert"), naming_relations=["P279"])
     assert classifier.classify("Toyota Corolla", "Japan", "P279", "en") == NAMING_CUES
-    assert classifier.classify("Toyota Corolla", "Japan", "P495", "en") == OTHERS
+    assert classifier.classify("Toyota Motor", "Japan", "P17", "en") == OTHERS
+
+
+def test_overriding_can_restore_a_former_default_relation():
+    classifier = Classifier(load_tokenizer("mbert"), naming_relations=["P19", "P37"])
+    assert classifier.classify("Jean-Paul Sartre", "Paris", "P19", "en") == NAMING_CUES
+    assert classifier.classify("Pope Gregory XIII", "Catholicism", "P140", "en") == OTHERS
 
 
 def _joined() -> pd.DataFrame:
     return pd.DataFrame({
         "model": "m", "mode": "words", "tokenizer": "mbert", "lang": ["en", "en", "en", "fr"],
-        "relation": ["P495", "P279", "P279", "P279"], "uuid": ["a", "b", "c", "d"],
+        "relation": ["P17", "P279", "P279", "P279"], "uuid": ["a", "b", "c", "d"],
         "subject": ["Toyota Corolla", "Paris FC", "x", "Lyon"],
         "object": ["Japan", "Paris", "y", "Lyon"], "correct": [True, True, False, True],
         "present": [False, False, False, True]})
