@@ -13,6 +13,14 @@ import tantivy
 
 from factroots import __version__
 from factroots.errors import FactrootsError
+from factroots.indexer.layout import (
+    BUILDING_PREFIX,
+    BuildLock,
+    building_path,
+    index_path,
+    publish,
+    recover_legacy,
+)
 from factroots.indexer.manifest import Counts, Manifest
 from factroots.indexer.postings import PostingsWriter
 from factroots.indexer.reader import CorpusReader, Document
@@ -33,7 +41,7 @@ from factroots.units import word_units
 
 BATCH_CHARS = 4_000_000  # text per tokenizer batch: bounds memory, keeps both cores busy
 HEAP_PER_THREAD = 128 * 1024 * 1024
-BUILDING_PREFIX = ".building-"
+__all__ = ["BUILDING_PREFIX", "BuildProgress", "build_index", "document_batches", "index_path"]
 
 
 @dataclass
@@ -45,10 +53,6 @@ class BuildProgress:
     documents: int
     lines: int
     tokens: int
-
-
-def index_path(root: str | Path, tokenizer_name: str, lang: str) -> Path:
-    return Path(root) / tokenizer_name / lang
 
 
 def document_batches(docs: Iterable[Document], max_chars: int) -> Iterator[list[Document]]:
@@ -75,20 +79,35 @@ def _line_document(line_id: int, line: Line, words: str) -> tantivy.Document:
     return doc
 
 
-def _remove_stale_builds(parent: Path, lang: str) -> None:
-    for stale in parent.glob(f"{BUILDING_PREFIX}{lang}-*"):
-        shutil.rmtree(stale, ignore_errors=True)
+def _remove_stale_builds(final: Path) -> tuple[BuildLock, Path]:
+    """Lock `final` against other builds and make this build's own directory beside it.
+
+    Nothing of an earlier build is deleted here: a killed build's leftovers go only once this
+    one has published (`publish`), and an old index a killed swap of an earlier factroots left
+    in `.building-<lang>-old-<pid>` is put back first."""
+    try:
+        final.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise FactrootsError(f"cannot create {final.parent}: {exc.strerror or exc}") from None
+    lock = BuildLock(final).acquire()
+    try:
+        recover_legacy(final)
+        building = building_path(final.parent, final.name)
+        shutil.rmtree(building, ignore_errors=True)  # a dead build's, whose pid we now have
+        building.mkdir()
+    except OSError as exc:
+        lock.release()
+        raise FactrootsError(f"cannot write in {final.parent}: {exc.strerror or exc}") from None
+    except BaseException:
+        lock.release()
+        raise
+    return lock, building
 
 
 def _swap_into_place(built: Path, final: Path) -> None:
-    """Replace `final` by `built` so that `final` is always either the old or the new index."""
-    if final.exists():
-        trash = final.with_name(f"{BUILDING_PREFIX}{final.name}-old-{os.getpid()}")
-        os.replace(final, trash)
-        os.replace(built, final)
-        shutil.rmtree(trash, ignore_errors=True)
-    else:
-        os.replace(built, final)
+    """Replace `final` by `built` so that `final` always opens as either the old or the new
+    index (see factroots.indexer.layout)."""
+    publish(built, final)
 
 
 def _write_lines(writer, postings: PostingsWriter, segmenter: Segmenter, reader: CorpusReader,
@@ -127,10 +146,7 @@ def build_index(
     workers = max(1, workers or os.cpu_count() or 1)
     reader = CorpusReader(input_dir)
     final = index_path(root, tok.name, lang)
-    final.parent.mkdir(parents=True, exist_ok=True)
-    _remove_stale_builds(final.parent, lang)
-    building = final.parent / f"{BUILDING_PREFIX}{lang}-{os.getpid()}"
-    building.mkdir()
+    lock, building = _remove_stale_builds(final)
     try:
         index = tantivy.Index(build_schema(), path=str(building), reuse=False)
         register_analyzers(index)
@@ -167,3 +183,4 @@ def build_index(
     finally:
         if building.exists():
             shutil.rmtree(building, ignore_errors=True)
+        lock.release()

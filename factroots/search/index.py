@@ -13,7 +13,7 @@ import numpy as np
 import tantivy
 
 from factroots.errors import FactrootsError
-from factroots.indexer.builder import index_path
+from factroots.indexer.layout import index_path, open_current
 from factroots.indexer.manifest import Manifest, read_manifest
 from factroots.indexer.schema import DOC_ID, LINE, TEXT, TITLE, register_analyzers
 from factroots.search.entity import EntityTerms, entity_terms
@@ -120,7 +120,7 @@ class FactIndex:
              tokenizer: str | Path | ModelTokenizer = "mbert") -> FactIndex:
         """Open `ROOT/<tokenizer>/<lang>/`, checking it was built with that very tokenizer."""
         tok = tokenizer if isinstance(tokenizer, ModelTokenizer) else load_tokenizer(tokenizer)
-        return cls.open_path(index_path(root, tok.name, lang), tok)
+        return open_current(index_path(root, tok.name, lang), lambda p: cls.open_path(p, tok))
 
     @classmethod
     def open_path(cls, path: str | Path,
