@@ -218,11 +218,13 @@ def trace_languages(mlama_dir: str | Path, root: str | Path, langs: str | Sequen
     if traces:
         run.facts = pd.concat(traces, ignore_index=True)
         run.summary = pd.DataFrame(summaries, columns=SUMMARY_COLUMNS)
-    if out is not None:
+    if out is not None and traces:  # nothing traced: an existing `out` is left as it was
+        from factroots.atomic import atomic_outputs
+
+        with atomic_outputs(out, summary_path(out)) as (parquet, csv):
+            run.facts.to_parquet(parquet, index=False)
+            run.summary.to_csv(csv, index=False)
         run.parquet, run.summary_csv = Path(out), summary_path(out)
-        run.parquet.parent.mkdir(parents=True, exist_ok=True)
-        run.facts.to_parquet(run.parquet, index=False)
-        run.summary.to_csv(run.summary_csv, index=False)
     return run
 
 
