@@ -271,6 +271,7 @@ def similarity(neurons: Path, out: Path, model: str | None, per_fact: Path | Non
     import numpy as np
     from tqdm import tqdm
 
+    from factroots.atomic import atomic_output
     from factroots.attribution.attribute import read_neurons
     from factroots.attribution.similarity import (
         neuron_table,
@@ -286,15 +287,15 @@ def similarity(neurons: Path, out: Path, model: str | None, per_fact: Path | Non
         if not table.langs:
             raise FactrootsError(f"no scored facts in {neurons}")
         result = similarity_matrix(table)
-        out.parent.mkdir(parents=True, exist_ok=True)
         frame = result.to_frame()
         frame.index.name = "lang"
-        frame.to_csv(out)
+        with atomic_output(out) as tmp:
+            frame.to_csv(tmp)
         bar.update(1)
         if per_fact:
             facts = per_fact_similarity(table, result.counts)
-            per_fact.parent.mkdir(parents=True, exist_ok=True)
-            facts.to_parquet(per_fact, index=False)
+            with atomic_output(per_fact) as tmp:
+                facts.to_parquet(tmp, index=False)
             bar.update(1)
     n = len(result.langs)
     off = result.matrix[~np.eye(n, dtype=bool)] if n > 1 else np.array([])

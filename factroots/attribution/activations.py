@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from factroots.atomic import atomic_output, write_text
 from factroots.errors import FactrootsError
 
 META_FILE = "meta.json"
@@ -198,16 +199,17 @@ class ActivationWriter:
         width = self.store.layers * self.store.intermediate
         rows = self._rows.pop(lang, [])
         array = np.concatenate(rows) if rows else np.empty((0, width), np.float16)
-        np.save(self.store.array_path(lang), array)
+        with atomic_output(self.store.array_path(lang)) as tmp:
+            np.save(tmp, array)
         uuids, relations = self._index.pop(lang, ([], []))
-        pq.write_table(pa.table({"uuid": pa.array(uuids, pa.string()),
-                                 "relation": pa.array(relations, pa.string())}),
-                       self.store.index_path(lang))
+        with atomic_output(self.store.index_path(lang)) as tmp:
+            pq.write_table(pa.table({"uuid": pa.array(uuids, pa.string()),
+                                     "relation": pa.array(relations, pa.string())}), tmp)
 
     def close(self) -> ActivationStore:
         for lang in list(self._rows):
             self.flush(lang)
         meta = {"model": self.store.model, "layers": self.store.layers,
                 "intermediate": self.store.intermediate, "dtype": "float16"}
-        (self.store.root / META_FILE).write_text(json.dumps(meta, indent=2) + "\n")
+        write_text(self.store.root / META_FILE, json.dumps(meta, indent=2) + "\n")
         return self.store

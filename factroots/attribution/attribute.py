@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from factroots.atomic import atomic_output
 from factroots.attribution.activations import open_store
 from factroots.attribution.probeless import DEFAULT_TOP_K, group_top_neurons
 from factroots.errors import FactrootsError
@@ -74,8 +75,8 @@ class NeuronRows:
     def write(self, path: str | Path) -> None:
         import pyarrow.parquet as pq
 
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-        pq.write_table(self.to_arrow(), path)
+        with atomic_output(path) as tmp:
+            pq.write_table(self.to_arrow(), tmp)
 
 
 def read_neurons(path: str | Path, model: str | None = None) -> pd.DataFrame:

@@ -11,7 +11,6 @@ stopped; the final parquet is assembled from the parts at the end.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -21,6 +20,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from factroots.atomic import atomic_output, write_text
 from factroots.errors import FactrootsError
 from factroots.probing.mlama import available_languages, load_language
 from factroots.probing.model import MaskedLM
@@ -211,9 +211,8 @@ def prediction_table(lm: MaskedLM, prompts: Sequence[EncodedPrompt],
 
 
 def write_parquet_atomic(table: pa.Table, path: Path) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    pq.write_table(table, tmp)
-    os.replace(tmp, path)
+    with atomic_output(path) as tmp:
+        pq.write_table(table, tmp)
 
 
 def parts_dir(out: Path) -> Path:
@@ -243,7 +242,7 @@ def open_parts(out: Path, identity: dict) -> Path:
             )
         return parts
     parts.mkdir(parents=True, exist_ok=True)
-    marker.write_text(json.dumps(identity, indent=2), encoding="utf-8")
+    write_text(marker, json.dumps(identity, indent=2))
     return parts
 
 
@@ -291,6 +290,7 @@ def probe(lm: MaskedLM, mlama_dir: str | Path, langs: Sequence[str], out: str | 
     write_parquet_atomic(table, out)
     result.predictions = table.to_pandas()
     result.summary = summary(result.predictions)
-    result.summary.to_csv(result.summary_path, index=False)
+    with atomic_output(result.summary_path) as tmp:
+        result.summary.to_csv(tmp, index=False)
     shutil.rmtree(parts)
     return result

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from factroots.atomic import atomic_output, write_text
 from factroots.errors import FactrootsError
 from factroots.report import classify, figures, render, statistics
 from factroots.report.activity import FactActivity, fact_activity
@@ -63,7 +64,8 @@ class _Writer:
 
     def table(self, caption: str, name: str, frame: pd.DataFrame, index: bool = False,
               view: pd.DataFrame | None = None) -> Table:
-        frame.to_csv(self.out_dir / name, index=index)
+        with atomic_output(self.out_dir / name) as tmp:
+            frame.to_csv(tmp, index=index)
         self.tables.append(name)
         return Table(caption, name, frame.reset_index() if index else frame, view)
 
@@ -338,7 +340,7 @@ def build_report(
              f"language(s), {len(predictions):,} probed facts; {len(trace):,} trace rows "
              f"({', '.join(f'{m} mode / {t} index' for m, t in _variants(trace))})."]
     md = out / "report.md"
-    md.write_text(render.markdown(TITLE, intro, sections), encoding="utf-8")
+    write_text(md, render.markdown(TITLE, intro, sections))
     page = out / "report.html"
-    page.write_text(render.standalone_html(TITLE, intro, sections, out), encoding="utf-8")
+    write_text(page, render.standalone_html(TITLE, intro, sections, out))
     return Report(out, md, page, w.tables, w.figures)

@@ -16,6 +16,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from mpl_toolkits.axes_grid1 import make_axes_locatable
 
+from factroots.atomic import atomic_output
 from factroots.report.classify import TYPES
 from factroots.report.statistics import pearson
 
@@ -31,8 +32,8 @@ def _figure(width: float, height: float) -> Figure:
 
 
 def _save(fig: Figure, path: Path) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, bbox_inches="tight")
+    with atomic_output(path) as tmp:
+        fig.savefig(tmp, bbox_inches="tight")
     return path
 
 
