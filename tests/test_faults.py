@@ -1,0 +1,518 @@
+"""Faults and bad input: nothing lost, readers never see a gap, one-line errors (issue 12).
+
+Each test states the exact outcome: the exit code and the one line on stderr of
+`factroots.cli.main`, and the index or file that was there before, intact. The fault-injection
+tests kill builds (SIGKILL, at seeded random moments and at every step of the swap) and check
+that the index always opens and answers as one complete version."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from factroots.atomic import atomic_output
+from factroots.cli import main
+from factroots.demo.corpus import write_corpus
+from factroots.demo.mlama import write_mlama
+from factroots.errors import FactrootsError
+from factroots.indexer import layout
+from factroots.indexer.builder import build_index
+from factroots.indexer.layout import BuildLock, index_path
+from factroots.search import FactIndex
+from factroots.tokenizer import load_tokenizer
+
+SEED = 12
+
+
+@pytest.fixture(scope="module")
+def tok():
+    return load_tokenizer("mbert")
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory) -> Path:
+    return write_corpus(tmp_path_factory.mktemp("corpus") / "en", "en", n_docs=12)
+
+
+@pytest.fixture(scope="module")
+def big_corpus(tmp_path_factory) -> Path:
+    return write_corpus(tmp_path_factory.mktemp("big") / "en", "en", n_docs=400)
+
+
+def run_cli(args: list[str], capsys, monkeypatch) -> tuple[int, list[str]]:
+    """Exit code and stderr lines of the `factroots` entry point run in this process."""
+    monkeypatch.setattr(sys, "argv", ["factroots", *map(str, args)])
+    capsys.readouterr()
+    try:
+        main()
+        code = 0
+    except SystemExit as exc:
+        code = exc.code
+    return code, capsys.readouterr().err.strip().splitlines()
+
+
+def fingerprint(root: Path, tok, lang: str = "en") -> tuple:
+    """What a reader sees: which build, how many lines, and a few answers."""
+    index = FactIndex.open(root, lang, tok)
+    answers = [index.cooccur(s, o) for s, o in [("Paris", "France"), ("Berlin", "Germany")]]
+    return (index.manifest.max_tokens, index.num_lines,
+            [(a.present, a.lines, a.subject_lines, a.object_lines) for a in answers])
+
+
+def tree(path: Path) -> dict[str, int]:
+    """Every file under `path` (links not followed) with its size: to show nothing changed."""
+    return {str(p.relative_to(path)): (p.lstat().st_size if not p.is_dir() else -1)
+            for p in sorted(path.rglob("*"))}
+
+
+def leftovers(root: Path) -> list[str]:
+    """Entries of ROOT/mbert besides the published links and the versions they point to."""
+    parent = root / "mbert"
+    published = {p.name for p in parent.iterdir() if p.is_symlink()}
+    published |= {os.readlink(parent / name) for name in published}
+    return sorted(p.name for p in parent.iterdir() if p.name not in published)
+
+
+def make_legacy(root: Path) -> Path:
+    """Turn ROOT/mbert/en into a real directory, as builds before versioned directories left."""
+    link = root / "mbert" / "en"
+    version = link.parent / os.readlink(link)
+    link.unlink()
+    os.rename(version, link)
+    return link
+
+
+# -- 1. language codes ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("lang", ["", ".", "..", "/abs", "../../x", "en/../de", "a b", "é"])
+def test_invalid_language_code_is_one_line_error_and_touches_nothing(lang, corpus, tok,
+                                                                     tmp_path, capsys,
+                                                                     monkeypatch):
+    root = tmp_path / "a" / "b" / "idx"
+    build_index(corpus, "de", root, tok)
+    before, outside = tree(root), tree(tmp_path)
+    code, err = run_cli(["index", "build", corpus, "--lang", lang, "--root", root],
+                        capsys, monkeypatch)
+    assert code == 2
+    assert err == [f"error: invalid language code {lang!r}: use 1 to 64 letters, digits, "
+                   "'-' or '_'"]
+    assert tree(root) == before and tree(tmp_path) == outside
+    assert not Path("/abs").exists()
+    assert fingerprint(root, tok, "de")[1] > 0
+
+
+@pytest.mark.parametrize("lang", ["", ".", "..", "/etc", "../x"])
+def test_readers_and_index_path_refuse_invalid_language_codes(lang, tmp_path):
+    with pytest.raises(FactrootsError, match="invalid language code"):
+        index_path(tmp_path, "mbert", lang)
+    with pytest.raises(FactrootsError, match="invalid language code"):
+        FactIndex.open(tmp_path, lang)
+
+
+@pytest.mark.parametrize("lang", ["en", "zh-min-nan", "be_x_old", "A1"])
+def test_valid_language_codes_stay_inside_the_root(lang, tmp_path):
+    path = index_path(tmp_path, "mbert", lang)
+    assert path.parent == tmp_path / "mbert" and path.name == lang
+
+
+# -- 2. atomic swap, readers, old versions, legacy directories ------------------------------
+
+
+READER = r"""
+import json, os, sys, time
+from pathlib import Path
+from factroots.search import FactIndex
+from factroots.tokenizer import load_tokenizer
+root, ready, stop = sys.argv[1:4]
+tok = load_tokenizer("mbert")
+opens, fails, errors, seen = 0, 0, [], set()
+while not os.path.exists(stop):
+    try:
+        index = FactIndex.open(root, "en", tok)
+        assert index.cooccur("Paris", "France").present
+        assert index.num_lines == index.manifest.counts.lines
+        seen.add(index.manifest.max_tokens)
+        opens += 1
+    except Exception as exc:
+        fails += 1
+        errors.append(f"{type(exc).__name__}: {exc}"[:300])
+    if opens == 1:
+        Path(ready).touch()
+print(json.dumps({"opens": opens, "fails": fails, "errors": errors[:5], "seen": sorted(seen)}))
+"""
+
+
+def rebuild_while_reading(corpus: Path, root: Path, tok, rebuilds: int, tmp_path: Path) -> dict:
+    """Rebuild `rebuilds` times (alternating max_tokens) while a process opens in a loop."""
+    ready, stop = tmp_path / "ready", tmp_path / "stop"
+    reader = subprocess.Popen([sys.executable, "-c", READER, str(root), str(ready), str(stop)],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 30
+        while not ready.exists():
+            assert reader.poll() is None and time.monotonic() < deadline, "reader did not start"
+            time.sleep(0.02)
+        for i in range(rebuilds):
+            build_index(corpus, "en", root, tok, max_tokens=(16, 512)[i % 2], workers=1)
+    finally:
+        stop.touch()
+        out, _ = reader.communicate(timeout=60)
+    return json.loads(out)
+
+
+def test_rebuilds_while_another_process_opens_in_a_loop_never_fail_an_open(corpus, tok,
+                                                                           tmp_path):
+    root = tmp_path / "idx"
+    build_index(corpus, "en", root, tok)
+    seen = rebuild_while_reading(corpus, root, tok, 60, tmp_path)
+    assert seen["fails"] == 0, seen["errors"]
+    assert seen["opens"] >= 60 and seen["seen"] == [16, 512]
+    assert leftovers(root) == []
+
+
+def test_a_reader_that_opened_the_old_version_keeps_answering(corpus, tok, tmp_path):
+    root = tmp_path / "idx"
+    build_index(corpus, "en", root, tok)
+    old = FactIndex.open(root, "en", tok)
+    before = (old.num_lines, old.cooccur("Paris", "France", show=2), list(old.stored_texts()))
+    build_index(corpus, "en", root, tok, max_tokens=16)
+    build_index(corpus, "en", root, tok, max_tokens=8)
+    assert not old.path.exists()  # its version directory is gone, its files still mapped
+    assert (old.num_lines, old.cooccur("Paris", "France", show=2),
+            list(old.stored_texts())) == before
+    assert FactIndex.open(root, "en", tok).manifest.max_tokens == 8
+
+
+def test_the_index_path_is_a_link_to_one_version_and_a_rebuild_leaves_one(corpus, tok,
+                                                                          tmp_path):
+    root = tmp_path / "idx"
+    build_index(corpus, "en", root, tok)
+    first = os.readlink(root / "mbert" / "en")
+    build_index(corpus, "en", root, tok)
+    second = os.readlink(root / "mbert" / "en")
+    assert first != second and first.startswith(".en.v") and "/" not in second
+    assert sorted(p.name for p in (root / "mbert").iterdir()) == [second, "en"]
+
+
+def test_an_index_moved_with_its_root_still_opens(corpus, tok, tmp_path):
+    build_index(corpus, "en", tmp_path / "a", tok)
+    before = fingerprint(tmp_path / "a", tok)
+    os.rename(tmp_path / "a", tmp_path / "b")
+    assert fingerprint(tmp_path / "b", tok) == before
+
+
+def test_an_index_from_before_versioned_directories_opens_and_converts_with_readers_on(
+        corpus, tok, tmp_path):
+    root = tmp_path / "idx"
+    build_index(corpus, "en", root, tok, max_tokens=16)
+    legacy = make_legacy(root)
+    assert legacy.is_dir() and not legacy.is_symlink()
+    assert fingerprint(root, tok)[0] == 16
+    seen = rebuild_while_reading(corpus, root, tok, 3, tmp_path)
+    assert seen["fails"] == 0, seen["errors"]
+    assert legacy.is_symlink() and leftovers(root) == []
+
+
+def test_converting_an_old_directory_without_an_atomic_exchange_still_works(
+        corpus, tok, tmp_path, monkeypatch):
+    root = tmp_path / "idx"
+    build_index(corpus, "en", root, tok, max_tokens=16)
+    make_legacy(root)
+    monkeypatch.setattr(layout, "_exchange", lambda a, b: False)
+    build_index(corpus, "en", root, tok, max_tokens=8)
+    assert fingerprint(root, tok)[0] == 8 and leftovers(root) == []
+
+
+def test_other_languages_with_a_common_prefix_are_left_alone(corpus, tok, tmp_path):
+    root = tmp_path / "idx"
+    build_index(corpus, "en-us", root, tok)
+    other = fingerprint(root, tok, "en-us")
+    running = root / "mbert" / ".building-en-us.999999"  # another build's work in progress
+    running.mkdir()
+    build_index(corpus, "en", root, tok)
+    build_index(corpus, "en", root, tok)
+    assert running.is_dir() and fingerprint(root, tok, "en-us") == other
+
+
+def test_a_failed_build_never_removes_the_old_index_left_by_a_killed_swap(corpus, tok,
+                                                                          tmp_path):
+    """The swap of factroots before versioned directories, killed between its two renames,
+    left the old index only in `.building-en-old-<pid>`; the next build used to delete it
+    first, even when that build then failed."""
+    root = tmp_path / "idx"
+    build_index(corpus, "en", root, tok, max_tokens=16)
+    old = fingerprint(root, tok)
+    os.rename(make_legacy(root), root / "mbert" / ".building-en-old-4242")
+    (root / "mbert" / ".building-en-4343").mkdir()  # a half-built one of that time, too
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    (empty / "wiki_00").write_bytes(b"")
+    with pytest.raises(FactrootsError, match="no documents"):
+        build_index(empty, "en", root, tok)
+    assert fingerprint(root, tok) == old
+    build_index(corpus, "en", root, tok, max_tokens=8)
+    assert fingerprint(root, tok)[0] == 8 and leftovers(root) == []
+
+
+def test_a_stale_half_build_is_never_mistaken_for_the_index_and_goes_with_the_next_build(
+        corpus, tok, tmp_path):
+    root = tmp_path / "idx"
+    build_index(corpus, "en", root, tok)
+    old = fingerprint(root, tok)
+    parent = root / "mbert"
+    for name in (".building-en.1", ".en.v1-1", ".en.link-1"):
+        (parent / name).mkdir()
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    (empty / "wiki_00").write_bytes(b"")
+    with pytest.raises(FactrootsError, match="no documents"):
+        build_index(empty, "en", root, tok)
+    assert fingerprint(root, tok) == old
+    build_index(corpus, "en", root, tok, max_tokens=8)
+    assert leftovers(root) == []
+
+
+# -- 2b. locks -------------------------------------------------------------------------------
+
+
+BUILD = r"""
+import os, shutil, signal, sys, time
+from pathlib import Path
+from factroots.indexer import builder, layout
+corpus, root, max_tokens, pause, started, kill_at = sys.argv[1:7]
+builder.BATCH_CHARS = 4_000
+state = {"calls": 0, "publishing": False}
+
+def faulty(fn):
+    def call(*args, **kwargs):
+        if state["publishing"]:
+            state["calls"] += 1
+            if state["calls"] == int(kill_at):
+                os.kill(os.getpid(), signal.SIGKILL)
+        return fn(*args, **kwargs)
+    return call
+
+if int(kill_at):  # SIGKILL before the kill_at-th file-system change of the swap
+    for name in ("rename", "replace", "symlink", "unlink"):
+        setattr(os, name, faulty(getattr(os, name)))
+    shutil.rmtree = faulty(shutil.rmtree)
+    layout._exchange = faulty(layout._exchange)
+    publish = builder.publish
+    def publishing(*args):
+        state["publishing"] = True
+        return publish(*args)
+    builder.publish = publishing
+
+def progress(p):
+    Path(started).touch()
+    time.sleep(float(pause))
+
+builder.build_index(corpus, "en", root, max_tokens=int(max_tokens), workers=1,
+                    on_progress=progress)
+"""
+
+
+def start_build(corpus: Path, root: Path, tmp_path: Path, max_tokens: int = 16,
+                pause: float = 0.0, kill_at: int = 0) -> tuple[subprocess.Popen, Path]:
+    started = tmp_path / f"started-{time.monotonic_ns()}"
+    proc = subprocess.Popen([sys.executable, "-c", BUILD, str(corpus), str(root),
+                             str(max_tokens), str(pause), str(started), str(kill_at)])
+    return proc, started
+
+
+def wait_for(path: Path, proc: subprocess.Popen) -> None:
+    deadline = time.monotonic() + 60
+    while not path.exists():
+        assert proc.poll() is None, f"the build ended (rc {proc.returncode}) before it started"
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+
+
+def test_a_second_build_of_the_same_index_is_a_one_line_error_and_the_first_succeeds(
+        corpus, tok, tmp_path, capsys, monkeypatch):
+    root = tmp_path / "idx"
+    first, started = start_build(corpus, root, tmp_path, max_tokens=16, pause=0.4)
+    try:
+        wait_for(started, first)
+        code, err = run_cli(["index", "build", corpus, "--lang", "en", "--root", root,
+                             "--max-tokens", "8"], capsys, monkeypatch)
+        assert code == 2
+        assert err == [f"error: another build of {root / 'mbert' / 'en'} is running "
+                       f"(pid {first.pid})"]
+    finally:
+        assert first.wait(timeout=60) == 0
+    assert fingerprint(root, tok)[0] == 16 and leftovers(root) == []
+    assert not (root / "mbert" / ".en.lock").exists()
+
+
+def test_a_lock_held_in_this_process_is_also_refused(corpus, tok, tmp_path):
+    root = tmp_path / "idx"
+    (root / "mbert").mkdir(parents=True)
+    with BuildLock(root / "mbert" / "en"), pytest.raises(FactrootsError, match=(
+            rf"another build of .*en is running \(pid {os.getpid()}\)")):
+        build_index(corpus, "en", root, tok)
+    assert list((root / "mbert").iterdir()) == []
+
+
+def test_a_stale_lock_of_a_killed_build_is_detected_and_the_next_build_runs(corpus, tok,
+                                                                           tmp_path):
+    root = tmp_path / "idx"
+    build_index(corpus, "en", root, tok)
+    old = fingerprint(root, tok)
+    proc, started = start_build(corpus, root, tmp_path, pause=5)
+    wait_for(started, proc)
+    proc.send_signal(signal.SIGKILL)
+    assert proc.wait() == -signal.SIGKILL
+    lock = root / "mbert" / ".en.lock"
+    assert lock.read_text().strip() == str(proc.pid)  # the file stays, the flock went with it
+    assert fingerprint(root, tok) == old
+    build_index(corpus, "en", root, tok, max_tokens=8)
+    assert fingerprint(root, tok)[0] == 8 and leftovers(root) == [] and not lock.exists()
+
+
+def test_a_build_into_a_read_only_root_is_a_one_line_error(corpus, tmp_path, capsys,
+                                                           monkeypatch):
+    if os.geteuid() == 0:
+        pytest.skip("root ignores file modes")
+    root = tmp_path / "ro"
+    root.mkdir()
+    root.chmod(0o555)
+    try:
+        code, err = run_cli(["index", "build", corpus, "--lang", "en", "--root", root],
+                            capsys, monkeypatch)
+    finally:
+        root.chmod(0o755)
+    assert code == 2 and len(err) == 1 and err[0].startswith(f"error: cannot create {root}")
+
+
+# -- 2c. SIGKILL at random moments and at every step of the swap -----------------------------
+
+
+def test_sigkill_at_seeded_random_moments_of_a_rebuild_keeps_the_old_index(big_corpus, tok,
+                                                                           tmp_path):
+    root = tmp_path / "idx"
+    build_index(big_corpus, "en", root, tok)
+    old = fingerprint(root, tok)
+    rng = random.Random(SEED)
+    killed = 0
+    for _ in range(5):  # a build runs ~1.8 s after its first batch: most kills land inside
+        proc, started = start_build(big_corpus, root, tmp_path, pause=0.02)
+        wait_for(started, proc)
+        time.sleep(rng.uniform(0.0, 1.9))
+        proc.send_signal(signal.SIGKILL)
+        rc = proc.wait()
+        killed += rc == -signal.SIGKILL
+        now = fingerprint(root, tok)
+        assert now == old or (rc == 0 and now[0] == 16)
+        old = now
+    assert killed >= 2
+    build_index(big_corpus, "en", root, tok, max_tokens=8)
+    assert fingerprint(root, tok)[0] == 8 and leftovers(root) == []
+
+
+@pytest.mark.parametrize("legacy", [False, True], ids=["versioned", "legacy"])
+def test_sigkill_at_each_step_of_the_swap_leaves_one_complete_index(legacy, corpus, tok,
+                                                                    tmp_path):
+    """The swap's steps: (1) rename the build to a version, (2) make the new link, (3) switch
+    it over `en` (or exchange it with an old real directory), (4) remove the old version.
+    Killed before 1-3 readers get the old index, before 4 the new one; never neither."""
+    build_index(corpus, "en", tmp_path / "new", tok, max_tokens=16)
+    new = fingerprint(tmp_path / "new", tok)
+    root = tmp_path / "idx"
+    build_index(corpus, "en", root, tok, max_tokens=512)
+    old = fingerprint(root, tok)
+    if legacy:
+        make_legacy(root)
+    for kill_at in range(1, 5):
+        proc, _ = start_build(corpus, root, tmp_path, max_tokens=16, kill_at=kill_at)
+        assert proc.wait(timeout=60) == -signal.SIGKILL
+        assert fingerprint(root, tok) == (old if kill_at < 4 else new), kill_at
+        assert (root / "mbert" / "en").is_symlink() == (not legacy or kill_at == 4)
+    build_index(corpus, "en", root, tok, max_tokens=8)
+    assert fingerprint(root, tok)[0] == 8 and leftovers(root) == []
+    assert (root / "mbert" / "en").is_symlink()
+
+
+# -- 3. outputs written whole or not at all ---------------------------------------------------
+
+
+def test_trace_with_no_index_for_the_language_keeps_an_existing_out_file(corpus, tok,
+                                                                         tmp_path, capsys,
+                                                                         monkeypatch):
+    mlama = write_mlama(tmp_path / "mlama")
+    root = tmp_path / "idx"
+    build_index(corpus, "en", root, tok)
+    keep = tmp_path / "keep.parquet"
+    keep.write_bytes(b"precious")
+    code, err = run_cli(["trace", "--mlama", mlama, "--root", root, "--langs", "de",
+                         "--out", keep], capsys, monkeypatch)
+    assert code == 2
+    assert err[-1] == "error: no language traced: no index found for any of them"
+    assert err[0].startswith("skipped de: ") and len(err) == 2
+    assert keep.read_bytes() == b"precious"
+    assert not list(tmp_path.glob(".keep*")) and not (tmp_path / "keep.summary.csv").exists()
+
+
+def test_trace_replaces_its_outputs_only_when_done(corpus, tok, tmp_path, capsys,
+                                                   monkeypatch):
+    mlama = write_mlama(tmp_path / "mlama")
+    root = tmp_path / "idx"
+    build_index(corpus, "en", root, tok)
+    out = tmp_path / "out" / "trace.parquet"
+    code, _ = run_cli(["trace", "--mlama", mlama, "--root", root, "--langs", "en,de",
+                       "--out", out], capsys, monkeypatch)
+    assert code == 0 and out.is_file() and (out.parent / "trace.summary.csv").is_file()
+    assert sorted(p.name for p in out.parent.iterdir()) == ["trace.parquet",
+                                                            "trace.summary.csv"]
+
+
+def test_atomic_output_keeps_the_old_file_when_the_writer_fails(tmp_path):
+    out = tmp_path / "predictions.parquet"
+    out.write_bytes(b"old")
+    with pytest.raises(OSError, match="No space"), atomic_output(out) as tmp:
+        tmp.write_bytes(b"half of the new")
+        raise OSError(28, "No space left on device")
+    assert out.read_bytes() == b"old" and [p.name for p in tmp_path.iterdir()] == [out.name]
+    with atomic_output(out) as tmp:
+        assert tmp.parent == out.parent and tmp.suffix == ".parquet"
+        tmp.write_bytes(b"new")
+    assert out.read_bytes() == b"new" and [p.name for p in tmp_path.iterdir()] == [out.name]
+
+
+def test_atomic_output_into_a_folder_path_is_a_one_line_error(tmp_path):
+    with pytest.raises(FactrootsError, match="it is a folder"), atomic_output(tmp_path):
+        pass
+
+
+def test_similarity_that_fails_while_writing_keeps_the_old_matrix(tmp_path, capsys,
+                                                                  monkeypatch):
+    import pandas as pd
+
+    from factroots.attribution.attribute import NEURON_COLUMNS
+
+    neurons = tmp_path / "neurons.parquet"
+    rows = [{"model": "m", "lang": lang, "relation": "P1", "uuid": uuid, "group_size": 2,
+             "status": "ok", "top_neurons": [1, 2, 3], "top_scores": [1.0, 0.5, 0.2]}
+            for lang in ("en", "de") for uuid in ("a", "b")]
+    pd.DataFrame(rows, columns=list(NEURON_COLUMNS)).to_parquet(neurons)
+    out = tmp_path / "matrix.csv"
+    out.write_text("old\n")
+
+    def disk_full(self, path, *args, **kwargs):
+        Path(path).write_text("lang,en\n")
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(pd.DataFrame, "to_csv", disk_full)
+    with pytest.raises(OSError):
+        run_cli(["similarity", "--neurons", neurons, "--out", out], capsys, monkeypatch)
+    assert out.read_text() == "old\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["matrix.csv", "neurons.parquet"]
