@@ -45,7 +45,32 @@ def assert_index_matches_brute_force(index: FactIndex, brute: BruteForceMatcher,
         assert entity.traceable == bool(ref), (label, mode)
         got = set(index.line_ids(entity).tolist())
         assert got == expected[ref], (label, mode, sorted(got ^ expected[ref])[:5])
+    assert_batch_matches_brute_force(index, refs, expected, mode)
     return refs, expected
+
+
+def assert_batch_matches_brute_force(index: FactIndex, refs: dict, expected: dict, mode: str):
+    """The batch path (postings sidecar) gives every label's lines as the brute force does."""
+    labels = list(refs)
+    found = index.entity_lines(labels, mode)
+    counts = index.count_many(labels, mode)
+    for i, label in enumerate(labels):
+        assert set(found.lines(i).tolist()) == expected[refs[label]], (label, mode)
+        assert bool(counts.traceable[i]) == bool(refs[label]), (label, mode)
+    assert counts.lines.tolist() == [len(expected[refs[label]]) for label in labels]
+
+
+def assert_batch_cooccur_matches_brute_force(index: FactIndex, facts, refs: dict, lines: dict,
+                                             mode: str):
+    """`cooccur_many` on every fact equals the brute force's intersections."""
+    got = index.cooccur_many([(f.subject, f.object) for f in facts], mode)
+    for k, fact in enumerate(facts):
+        subj, obj = refs[fact.subject], refs[fact.object]
+        assert bool(got.traceable[k]) == bool(subj and obj), (fact, mode)
+        if subj and obj:
+            assert got.cooccur_lines[k] == len(lines[subj] & lines[obj]), (fact, mode)
+            assert (got.subject_lines[k], got.object_lines[k]) == (len(lines[subj]),
+                                                                  len(lines[obj]))
 
 
 @pytest.fixture(scope="module")
@@ -64,6 +89,7 @@ def test_shared_sample_matches_brute_force_on_all_mlama_facts(lang, wiki_dir, ml
     rng = random.Random(lang)
     for mode in MODES:
         refs, lines = assert_index_matches_brute_force(index, brute, labels, mode)
+        assert_batch_cooccur_matches_brute_force(index, facts, refs, lines, mode)
         present = [f for f in facts if lines[refs[f.subject]] & lines[refs[f.object]]]
         sample = present[:200] + rng.sample(facts, min(200, len(facts)))
         for fact in sample:
@@ -86,7 +112,8 @@ def test_xlmr_index_matches_brute_force_in_both_modes(wiki_dir, mlama_dir, xlmr_
         facts = load_language(mlama_dir, lang).facts
         labels = {f.subject for f in facts} | {f.object for f in facts}
         for mode in MODES:
-            assert_index_matches_brute_force(index, brute, labels, mode)
+            refs, lines = assert_index_matches_brute_force(index, brute, labels, mode)
+            assert_batch_cooccur_matches_brute_force(index, facts, refs, lines, mode)
 
 
 VOCAB = ["New", "York", "Yorker", "Paris", "北京", "北", "京", "市", "中国", "ไทย", "a", "a a",
@@ -114,6 +141,9 @@ def test_generated_corpora_match_brute_force(docs, max_tokens, mbert, tmp_path_f
     labels = set(VOCAB) | {"New York", "北京市", "a a a", "York ,", "T0", "T1", "市 中国", "", " "}
     for mode in MODES:
         refs, lines = assert_index_matches_brute_force(index, brute, labels, mode)
-        for subject, obj in [("New", "York"), ("北京", "中国"), ("a", "a"), ("Paris", "T1")]:
+        pairs = [("New", "York"), ("北京", "中国"), ("a", "a"), ("Paris", "T1"), ("a a a", "a")]
+        batch = index.cooccur_many(pairs, mode)
+        for k, (subject, obj) in enumerate(pairs):
             got = index.cooccur(subject, obj, mode)
             assert got.lines == len(lines[refs[subject]] & lines[refs[obj]])
+            assert batch.cooccur_lines[k] == got.lines

@@ -16,10 +16,10 @@ from factroots.cli import cli
 from factroots.indexer.builder import build_index
 from factroots.probing.mlama import Fact, load_language
 from factroots.search import FactIndex
+from factroots.search.postings import common_count
 from factroots.search.trace import (
     SUMMARY_COLUMNS,
     TRACE_COLUMNS,
-    common_count,
     summary_path,
     trace_language,
     trace_languages,

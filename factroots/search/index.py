@@ -16,8 +16,9 @@ from factroots.errors import FactrootsError
 from factroots.indexer.layout import index_path, open_current
 from factroots.indexer.manifest import Manifest, read_manifest
 from factroots.indexer.schema import DOC_ID, LINE, TEXT, TITLE, register_analyzers
-from factroots.search.entity import EntityTerms, entity_terms
+from factroots.search.entity import EntityTerms, entity_terms, label_keys
 from factroots.search.evidence import marked_text, mention_spans, snippet
+from factroots.search.postings import EntityLines, flattened, open_postings, pair_counts
 from factroots.tokenizer import BUNDLED, ModelTokenizer, load_tokenizer
 
 OK, UNTRACEABLE = "ok", "untraceable"
@@ -36,6 +37,31 @@ class EntityCount:
     status: str
     lines: int
     reason: str = ""
+
+
+@dataclass(frozen=True)
+class EntityCounts:
+    """Lines containing each of many labels; 0 where a label is untraceable."""
+
+    mode: str
+    lines: np.ndarray
+    traceable: np.ndarray
+
+
+@dataclass(frozen=True)
+class CooccurCounts:
+    """For each of many (subject, object) pairs, as `cooccur` answers them one at a time."""
+
+    mode: str
+    subject_lines: np.ndarray
+    object_lines: np.ndarray
+    cooccur_lines: np.ndarray
+    traceable: np.ndarray
+
+    @property
+    def present(self) -> np.ndarray:
+        """Whether the pair shares a line (False where untraceable: see `traceable`)."""
+        return self.traceable & (self.cooccur_lines > 0)
 
 
 @dataclass(frozen=True)
@@ -97,6 +123,7 @@ class FactIndex:
         self._searcher = self._index.searcher()
         self._line_cache: dict[tuple[str, tuple[str, ...]], np.ndarray] = {}
         self._entities: dict[tuple[str, str], EntityTerms] = {}
+        self._postings = open_postings(path)
 
     def _open_tantivy(self, path: Path) -> tantivy.Index:
         try:
@@ -219,6 +246,47 @@ class FactIndex:
             {k: v for k, v in resolved.items() if v.size >= CACHE_MIN_LINES})
         empty = np.empty(0, dtype=np.int64)
         return [resolved.get(k, empty) for k in keys]
+
+    @property
+    def has_postings(self) -> bool:
+        """Whether batch calls run on the postings sidecar (indexes built since format 1)."""
+        return self._postings is not None
+
+    def entity_lines(self, labels: Sequence[str], mode: str = "words",
+                     on_done: Callable[[int], None] | None = None) -> EntityLines:
+        """Sorted line ids of each label, all resolved in one batch (none when untraceable).
+        `on_done(n)` is called as each further n labels are resolved."""
+        return self._resolved(labels, mode, on_done)[0]
+
+    def count_many(self, labels: Sequence[str], mode: str = "words") -> EntityCounts:
+        """`count` of many labels at once, as numpy arrays."""
+        found, traceable = self._resolved(labels, mode)
+        return EntityCounts(mode, found.count, traceable)
+
+    def cooccur_many(self, pairs: Sequence[tuple[str, str]], mode: str = "words",
+                     on_done: Callable[[int], None] | None = None) -> CooccurCounts:
+        """`cooccur` of many (subject, object) pairs at once, as numpy arrays; each distinct
+        label is resolved once (`on_done` as in `entity_lines`)."""
+        ids: dict[str, int] = {}
+        subj = np.fromiter((ids.setdefault(s, len(ids)) for s, _ in pairs), np.int64, len(pairs))
+        obj = np.fromiter((ids.setdefault(o, len(ids)) for _, o in pairs), np.int64, len(pairs))
+        found, traceable = self._resolved(list(ids), mode, on_done)
+        ok = traceable[subj] & traceable[obj]
+        both = pair_counts(found.flat, found.start, found.count, subj, obj)
+        return CooccurCounts(mode, np.where(ok, found.count[subj], 0),
+                             np.where(ok, found.count[obj], 0), np.where(ok, both, 0), ok)
+
+    def _resolved(self, labels: Sequence[str], mode: str,
+                  on_done: Callable[[int], None] | None = None
+                  ) -> tuple[EntityLines, np.ndarray]:
+        """Each label's lines and whether it is traceable: on the sidecar where there is one,
+        else one tantivy search per distinct entity (indexes built before the sidecar)."""
+        if self._postings is not None:
+            keys = label_keys(labels, mode, self.tokenizer)
+            return self._postings[mode].lines(keys.keys, keys.offsets, on_done), keys.traceable
+        entities = [self.entity(label, mode) for label in labels]
+        traceable = np.array([e.traceable for e in entities], dtype=bool)
+        return flattened(self.lines_of(entities, on_done=on_done)), traceable
 
     def cooccur(self, subject: str, object: str, mode: str = "words",
                 show: int = 0) -> Cooccurrence:

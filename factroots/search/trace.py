@@ -1,8 +1,9 @@
 """Batch tracing: every mLAMA fact of a language traced against its index in one call.
 
-Each distinct entity is resolved once to a sorted array of line ids; a fact's co-occurrence
-count is the size of the intersection of its subject's and object's arrays, computed in numba
-across both cores. The answers equal `FactIndex.cooccur` fact by fact.
+All facts go to `FactIndex.cooccur_many` in one call: each distinct entity is resolved once to
+sorted line ids (on the postings sidecar, in numba), and a fact's co-occurrence count is the size
+of the intersection of its subject's and object's lines. The answers equal `FactIndex.cooccur`
+fact by fact.
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numba
 import numpy as np
 import pandas as pd
 
@@ -23,112 +23,27 @@ from factroots.tokenizer import ModelTokenizer, load_tokenizer
 TRACE_COLUMNS = ["lang", "relation", "uuid", "subject", "object", "mode", "tokenizer",
                  "subject_lines", "object_lines", "cooccur_lines", "present", "status"]
 SUMMARY_COLUMNS = ["lang", "facts", "traceable", "present", "absent", "absence_rate"]
-GALLOP_RATIO = 16  # gallop through the longer array when it is this many times the shorter
-
-
-@numba.njit(cache=True, nogil=True)
-def _first_at_least(b: np.ndarray, lo: int, x: int) -> int:
-    """Smallest index i >= lo with b[i] >= x (len(b) if none), by galloping then bisection."""
-    n = b.shape[0]
-    step = 1
-    hi = lo
-    while hi < n and b[hi] < x:
-        lo = hi + 1
-        hi += step
-        step *= 2
-    if hi > n:
-        hi = n
-    while lo < hi:
-        mid = (lo + hi) // 2
-        if b[mid] < x:
-            lo = mid + 1
-        else:
-            hi = mid
-    return lo
-
-
-@numba.njit(cache=True, nogil=True)
-def common_count(a: np.ndarray, b: np.ndarray) -> int:
-    """Number of values in both sorted, duplicate-free arrays."""
-    if a.shape[0] > b.shape[0]:
-        a, b = b, a
-    na, nb = a.shape[0], b.shape[0]
-    count = 0
-    if na * GALLOP_RATIO < nb:
-        j = 0
-        for i in range(na):
-            j = _first_at_least(b, j, a[i])
-            if j == nb:
-                break
-            if b[j] == a[i]:
-                count += 1
-                j += 1
-        return count
-    i = j = 0
-    while i < na and j < nb:
-        if a[i] < b[j]:
-            i += 1
-        elif a[i] > b[j]:
-            j += 1
-        else:
-            count += 1
-            i += 1
-            j += 1
-    return count
-
-
-@numba.njit(cache=True, parallel=True)
-def pair_counts(flat: np.ndarray, offsets: np.ndarray, left: np.ndarray,
-                right: np.ndarray) -> np.ndarray:
-    """For each pair k, the common count of arrays left[k] and right[k] of a flattened list."""
-    out = np.zeros(left.shape[0], dtype=np.int64)
-    for k in numba.prange(left.shape[0]):
-        a = flat[offsets[left[k]]:offsets[left[k] + 1]]
-        b = flat[offsets[right[k]]:offsets[right[k] + 1]]
-        out[k] = common_count(a, b)
-    return out
-
-
-def _flattened(arrays: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-    offsets = np.zeros(len(arrays) + 1, dtype=np.int64)
-    offsets[1:] = np.cumsum([a.size for a in arrays])
-    flat = np.concatenate(arrays) if arrays else np.empty(0, dtype=np.int64)
-    return flat.astype(np.int64, copy=False), offsets
-
-
-def _entity_ids(facts: Sequence[Fact]) -> tuple[list[str], np.ndarray, np.ndarray]:
-    """Distinct labels, and each fact's subject and object as indices into them."""
-    ids: dict[str, int] = {}
-    subj = np.fromiter((ids.setdefault(f.subject, len(ids)) for f in facts), np.int64, len(facts))
-    obj = np.fromiter((ids.setdefault(f.object, len(ids)) for f in facts), np.int64, len(facts))
-    return list(ids), subj, obj
 
 
 def trace_language(index: FactIndex, facts: Sequence[Fact], mode: str = "words",
-                   on_progress: Callable[[int, int], None] | None = None,
-                   threads: int = 2) -> pd.DataFrame:
+                   on_progress: Callable[[int, int], None] | None = None) -> pd.DataFrame:
     """One row per fact (TRACE_COLUMNS): line counts and presence, as `cooccur` answers them.
 
     `on_progress(done, total)` is called as distinct entities are resolved."""
-    labels, subj, obj = _entity_ids(facts)
-    entities = [index.entity(label, mode) for label in labels]
-    traceable = np.array([e.traceable for e in entities], dtype=bool)
+    distinct = len({f.subject for f in facts} | {f.object for f in facts})
     done = [0]
 
     def advance(n: int) -> None:
         done[0] += n
         if on_progress:
-            on_progress(done[0], len(labels))
+            on_progress(done[0], distinct)
 
-    arrays = index.lines_of(entities, threads=threads, on_done=advance)
-    sizes = np.array([a.size for a in arrays], dtype=np.int64)
-    flat, offsets = _flattened(arrays)
-    both = pair_counts(flat, offsets, subj, obj)
-    ok = traceable[subj] & traceable[obj]
-    present = pd.array(both > 0, dtype="boolean")
+    counts = index.cooccur_many([(f.subject, f.object) for f in facts], mode, on_done=advance)
+    ok = counts.traceable
+    present = pd.array(counts.present, dtype="boolean")
     present[~ok] = pd.NA
     if on_progress:
-        on_progress(len(labels), len(labels))
+        on_progress(distinct, distinct)
     return pd.DataFrame({
         "lang": [f.lang for f in facts],
         "relation": [f.relation for f in facts],
@@ -137,9 +52,9 @@ def trace_language(index: FactIndex, facts: Sequence[Fact], mode: str = "words",
         "object": [f.object for f in facts],
         "mode": mode,
         "tokenizer": index.tokenizer.name,
-        "subject_lines": np.where(ok, sizes[subj], 0),
-        "object_lines": np.where(ok, sizes[obj], 0),
-        "cooccur_lines": np.where(ok, both, 0),
+        "subject_lines": counts.subject_lines,
+        "object_lines": counts.object_lines,
+        "cooccur_lines": counts.cooccur_lines,
         "present": present,
         "status": np.where(ok, OK, UNTRACEABLE),
     }, columns=TRACE_COLUMNS)

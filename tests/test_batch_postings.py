@@ -1,0 +1,129 @@
+"""The batch path: the postings sidecar, batch label analysis, and indexes built without it."""
+
+from __future__ import annotations
+
+import shutil
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import factroots.search.postings as postings_module
+from factroots.indexer.builder import build_index
+from factroots.indexer.postings import POSTINGS_DIR, read_meta, unit_keys
+from factroots.probing.mlama import load_language
+from factroots.search import FactIndex
+from factroots.search.entity import entity_terms, label_keys
+from factroots.tokenizer import load_tokenizer
+from tests.test_index_differential import write_generated_corpus
+
+MODES = ("words", "tokens")
+DOCS = [["New", "York", "a", "a", "a", "New", "York"], ["York", "New"], ["北京", "市", "a", "a"],
+        ["Paris", "New", "York", "Paris"]]
+PAIRS = [("New York", "a a"), ("北京市", "a"), ("Paris", "New York"), ("York New", "a a a"),
+         ("Paris", "\u200b")]
+
+
+@pytest.fixture(scope="module")
+def mbert():
+    return load_tokenizer("mbert")
+
+
+@pytest.fixture(scope="module")
+def small_root(tmp_path_factory, mbert):
+    """A tiny corpus cut into 3-token lines, so that phrases meet line boundaries."""
+    base = tmp_path_factory.mktemp("small")
+    write_generated_corpus(base / "corpus", DOCS)
+    build_index(base / "corpus", "xx", base / "root", mbert, max_tokens=3, workers=1)
+    return base / "root"
+
+
+def without_sidecar(root, tmp_path):
+    """A copy of the index as built before the sidecar existed."""
+    copy = tmp_path / "old"
+    shutil.copytree(root, copy)
+    shutil.rmtree(copy / "mbert" / "xx" / POSTINGS_DIR)
+    return copy
+
+
+def test_build_writes_a_sidecar_with_every_line_in_both_modes(small_root, mbert):
+    index = FactIndex.open(small_root, "xx", mbert)
+    meta = read_meta(index.path)
+    assert index.has_postings
+    assert {m: c.lines for m, c in meta.modes.items()} == {m: index.num_lines for m in MODES}
+    assert meta.modes["tokens"].postings == index.manifest.counts.tokens
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_batch_cooccur_equals_one_at_a_time_cooccur(small_root, mbert, mode):
+    index = FactIndex.open(small_root, "xx", mbert)
+    batch = index.cooccur_many(PAIRS, mode)
+    for k, (subject, obj) in enumerate(PAIRS):
+        one = index.cooccur(subject, obj, mode)
+        assert bool(batch.traceable[k]) == (one.status == "ok")
+        assert (batch.subject_lines[k], batch.object_lines[k], batch.cooccur_lines[k]) == (
+            one.subject_lines, one.object_lines, one.lines)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_index_without_sidecar_answers_the_same_through_tantivy(small_root, mbert, mode,
+                                                                tmp_path):
+    new = FactIndex.open(small_root, "xx", mbert)
+    old = FactIndex.open(without_sidecar(small_root, tmp_path), "xx", mbert)
+    assert not old.has_postings
+    a, b = new.cooccur_many(PAIRS, mode), old.cooccur_many(PAIRS, mode)
+    assert a.cooccur_lines.tolist() == b.cooccur_lines.tolist()
+    assert a.subject_lines.tolist() == b.subject_lines.tolist()
+    assert a.traceable.tolist() == b.traceable.tolist()
+
+
+def test_entities_split_across_numba_chunks_give_the_same_lines(small_root, mbert, monkeypatch):
+    index = FactIndex.open(small_root, "xx", mbert)
+    labels = [s for pair in PAIRS for s in pair] * 3
+    whole = index.entity_lines(labels, "words")
+    monkeypatch.setattr(postings_module, "CHUNK", 4)
+    chunked = index.entity_lines(labels, "words")
+    assert [whole.lines(i).tolist() for i in range(len(labels))] == [
+        chunked.lines(i).tolist() for i in range(len(labels))]
+
+
+def test_progress_reports_every_label_once(small_root, mbert, monkeypatch):
+    index = FactIndex.open(small_root, "xx", mbert)
+    monkeypatch.setattr(postings_module, "CHUNK", 2)
+    seen = []
+    index.entity_lines(["New", "York", "Paris", "a", "市"], "tokens", on_done=seen.append)
+    assert seen == [2, 2, 1]
+
+
+@pytest.mark.parametrize("tokenizer", ["mbert", "xlmr"])
+@pytest.mark.parametrize("mode", MODES)
+def test_batch_label_analysis_equals_one_label_at_a_time(tokenizer, mode, mlama_dir,
+                                                         xlmr_tokenizer_dir):
+    tok = load_tokenizer("mbert" if tokenizer == "mbert" else xlmr_tokenizer_dir)
+    labels = sorted({label for lang in ("en", "zh", "th", "ja") for f in
+                     load_language(mlama_dir, lang).facts for label in (f.subject, f.object)})
+    labels += ["", " ", "\u2581", "\u200b", "a\u200bb", "[UNK]"]
+    keys = label_keys(labels, mode, tok)
+    for i, label in enumerate(labels):
+        entity = entity_terms(label, mode, tok)
+        assert bool(keys.traceable[i]) == entity.traceable, label
+        got = keys.keys[keys.offsets[i]:keys.offsets[i + 1]]
+        if mode == "tokens":
+            assert got.tolist() == [int(t) for t in entity.terms], label
+        else:
+            assert got.tolist() == unit_keys([" ".join(entity.terms)])[0].tolist(), label
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.lists(st.text(st.characters(blacklist_characters=" \n"), min_size=1,
+                                         max_size=4), max_size=6), min_size=1, max_size=6))
+def test_unit_keys_split_units_and_lines_exactly(lines):
+    keys, per_line = unit_keys([" ".join(units) for units in lines])
+    assert per_line.tolist() == [len(units) for units in lines]
+    flat = [u for units in lines for u in units]
+    same = {(a, b) for a in flat for b in flat if a == b}
+    for i, a in enumerate(flat):
+        for j, b in enumerate(flat):
+            assert (keys[i] == keys[j]) == ((a, b) in same)
+    assert keys.dtype == np.uint64
