@@ -32,7 +32,8 @@ def index() -> None:
 @click.option("--root", required=True, type=click.Path(path_type=Path), help="Index root.")
 @click.option("--tokenizer", default="mbert", show_default=True,
               help="'mbert' or a tokenizer.json path or model directory.")
-@click.option("--max-tokens", default=512, show_default=True, type=click.IntRange(min=1))
+@click.option("--max-tokens", default=512, show_default=True,
+              type=click.IntRange(min=1, max=1_000_000))  # beyond int64, numba overflows
 @click.option("--workers", default=None, type=click.IntRange(min=1),
               help="Threads for tokenizing and indexing [default: all cores].")
 def index_build(input_dir: Path, lang: str, root: Path, tokenizer: str, max_tokens: int,

@@ -516,3 +516,110 @@ def test_similarity_that_fails_while_writing_keeps_the_old_matrix(tmp_path, caps
         run_cli(["similarity", "--neurons", neurons, "--out", out], capsys, monkeypatch)
     assert out.read_text() == "old\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["matrix.csv", "neurons.parquet"]
+
+
+# -- one-line errors: manifests, mLAMA files, option ranges -----------------------------------
+
+
+def rewrite_manifest(root: Path, change) -> Path:
+    path = root / "mbert" / "en" / "manifest.json"
+    data = json.loads(path.read_text())
+    path.write_text(change(data))
+    return path.resolve()
+
+
+def test_a_manifest_whose_format_version_is_a_string_is_a_one_line_error(corpus, tok, tmp_path,
+                                                                         capsys, monkeypatch):
+    root = tmp_path / "idx"
+    build_index(corpus, "en", root, tok)
+    path = rewrite_manifest(root, lambda d: json.dumps({**d, "format_version": "1"}))
+    code, err = run_cli(["query", "Paris", "France", "--root", root, "--lang", "en"],
+                        capsys, monkeypatch)
+    assert code == 2
+    assert err == [f"error: corrupt manifest {path}: format_version is '1', not an integer"]
+
+
+def test_a_deeply_nested_manifest_is_a_one_line_error(corpus, tok, tmp_path, capsys,
+                                                      monkeypatch):
+    root = tmp_path / "idx"
+    build_index(corpus, "en", root, tok)
+    path = rewrite_manifest(root, lambda d: "[" * 200_000 + "]" * 200_000)
+    code, err = run_cli(["query", "Paris", "--root", root, "--lang", "en"], capsys, monkeypatch)
+    assert code == 2 and len(err) == 1
+    assert err[0].startswith(f"error: corrupt manifest {path}: maximum recursion depth")
+
+
+def test_an_index_moved_to_another_language_is_a_one_line_error(corpus, tok, tmp_path, capsys,
+                                                                monkeypatch):
+    root = tmp_path / "idx"
+    build_index(corpus, "en", root, tok)
+    os.rename(root / "mbert" / "en", root / "mbert" / "de")
+    code, err = run_cli(["query", "Paris", "--root", root, "--lang", "de"], capsys, monkeypatch)
+    assert code == 2
+    assert err == [f"error: index {root / 'mbert' / 'de'} holds language 'en', not 'de' "
+                   "(moved or renamed?): rebuild it with --lang de"]
+
+
+@pytest.fixture()
+def traced(corpus, tok, tmp_path) -> tuple[Path, Path]:
+    """A demo mLAMA folder and an index root with the English index."""
+    root = tmp_path / "idx"
+    build_index(corpus, "en", root, tok)
+    return write_mlama(tmp_path / "mlama"), root
+
+
+def test_an_mlama_record_with_lineid_infinity_is_skipped_and_counted(traced, tmp_path, capsys,
+                                                                     monkeypatch):
+    mlama, root = traced
+    relation = mlama / "en" / "P1376.jsonl"
+    with relation.open("a") as fh:
+        fh.write('{"uuid": "x", "lineid": Infinity, "sub_label": "a", "obj_label": "b"}\n')
+        fh.write('{"uuid": "y", "lineid": 1e999, "sub_label": "a", "obj_label": "b"}\n')
+    lines = len(relation.read_text().splitlines())
+    code, err = run_cli(["trace", "--mlama", mlama, "--root", root, "--langs", "en",
+                         "--out", tmp_path / "t.parquet"], capsys, monkeypatch)
+    assert code == 0
+    assert err == [f"skipped 2 malformed mLAMA record(s), first: SkippedRecord("
+                   f"path='{relation}', line={lines - 1}, "
+                   "reason='bad JSON: Infinity is not JSON')"]
+
+
+def test_an_mlama_relation_path_that_is_a_folder_is_a_one_line_error(traced, tmp_path, capsys,
+                                                                     monkeypatch):
+    mlama, root = traced
+    (mlama / "en" / "P999.jsonl").mkdir()
+    out = tmp_path / "t.parquet"
+    code, err = run_cli(["trace", "--mlama", mlama, "--root", root, "--langs", "en",
+                         "--out", out], capsys, monkeypatch)
+    assert code == 2 and not out.exists()
+    assert err == [f"error: mLAMA file {mlama / 'en' / 'P999.jsonl'} is a folder"]
+
+
+def test_an_unreadable_mlama_relation_file_is_a_one_line_error(traced, tmp_path, capsys,
+                                                               monkeypatch):
+    mlama, root = traced
+    broken = mlama / "en" / "P998.jsonl"
+    broken.symlink_to(tmp_path / "gone.jsonl")  # unreadable even for root
+    out = tmp_path / "t.parquet"
+    code, err = run_cli(["trace", "--mlama", mlama, "--root", root, "--langs", "en",
+                         "--out", out], capsys, monkeypatch)
+    assert code == 2 and not out.exists()
+    assert err == [f"error: cannot read mLAMA file {broken}: No such file or directory"]
+    if os.geteuid() != 0:
+        broken.unlink()
+        broken.write_text("{}\n")
+        broken.chmod(0)
+        code, err = run_cli(["trace", "--mlama", mlama, "--root", root, "--langs", "en",
+                             "--out", out], capsys, monkeypatch)
+        assert code == 2 and err == [f"error: cannot read mLAMA file {broken}: "
+                                     "Permission denied"]
+
+
+def test_max_tokens_beyond_its_range_is_a_usage_error_not_an_overflow(corpus, tmp_path, capsys,
+                                                                      monkeypatch):
+    root = tmp_path / "idx"
+    code, err = run_cli(["index", "build", corpus, "--lang", "en", "--root", root,
+                         "--max-tokens", "99999999999999999999"], capsys, monkeypatch)
+    assert code == 2 and not root.exists()
+    assert err[-1] == ("Error: Invalid value for '--max-tokens': 99999999999999999999 is not "
+                       "in the range 1<=x<=1000000.")

@@ -214,7 +214,8 @@ def recover_legacy(final: Path) -> None:
 
 def open_current(final: Path, opener: Callable[[Path], T]) -> T:
     """`opener` applied to the version `final` points to now, again if a build switched the
-    link (and perhaps deleted that version) while it was opening."""
+    link (and perhaps deleted that version) while it was opening. What it opens must have been
+    built for the language `final` names (its `manifest.language`)."""
     for _ in range(OPEN_ATTEMPTS):
         target = os.path.realpath(final)
         try:
@@ -225,5 +226,10 @@ def open_current(final: Path, opener: Callable[[Path], T]) -> T:
                 raise
             continue
         if os.path.realpath(final) == target:
+            language = getattr(getattr(opened, "manifest", None), "language", final.name)
+            if language != final.name:
+                raise FactrootsError(f"index {final} holds language {language!r}, not "
+                                     f"{final.name!r} (moved or renamed?): rebuild it with "
+                                     f"--lang {final.name}")
             return opened
     raise FactrootsError(f"{final} kept changing while it was opened: try again")

@@ -51,11 +51,22 @@ def read_manifest(directory: str | Path) -> Manifest:
     if not path.is_file():
         raise FactrootsError(f"not a factroots index (no {MANIFEST_NAME}): {directory}")
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise FactrootsError(f"cannot read manifest {path}: {exc.strerror or exc}") from None
+    try:
+        data = json.loads(text)
         data["counts"] = Counts(**data["counts"])
         manifest = Manifest(**data)
-    except (ValueError, TypeError, KeyError) as exc:
+    except (ValueError, TypeError, KeyError, RecursionError) as exc:
+        # RecursionError: a deeply nested document; its message is one line too
         raise FactrootsError(f"corrupt manifest {path}: {exc}") from None
+    version = manifest.format_version
+    if not isinstance(version, int) or isinstance(version, bool):
+        raise FactrootsError(f"corrupt manifest {path}: format_version is {version!r}, not an "
+                             "integer")
+    if not isinstance(manifest.language, str):
+        raise FactrootsError(f"corrupt manifest {path}: language is {manifest.language!r}")
     if manifest.format_version != FORMAT_VERSION:
         raise FactrootsError(
             f"index format {manifest.format_version} at {directory}; this factroots reads "

@@ -60,20 +60,30 @@ def _language_dir(mlama_dir: str | Path, lang: str) -> Path:
     return path
 
 
+def _not_json(constant: str):
+    raise ValueError(f"{constant} is not JSON")
+
+
 def _json_lines(path: Path, skipped: list[SkippedRecord]):
-    """(line number, record) for every parseable JSON object in a JSON-lines file."""
-    with open(path, "rb") as fh:
-        for number, raw in enumerate(fh, 1):
-            if not raw.strip():
-                continue
-            try:
-                record = json.loads(raw.decode("utf-8"))
-                if not isinstance(record, dict):
-                    raise ValueError("not an object")
-            except (UnicodeDecodeError, ValueError) as exc:
-                skipped.append(SkippedRecord(str(path), number, f"bad JSON: {exc}"))
-                continue
-            yield number, record
+    """(line number, record) for every parseable JSON object in a JSON-lines file; a file
+    that cannot be read (a folder, no permission) is an error, not an empty relation."""
+    if path.is_dir():
+        raise FactrootsError(f"mLAMA file {path} is a folder")
+    try:
+        with open(path, "rb") as fh:
+            for number, raw in enumerate(fh, 1):
+                if not raw.strip():
+                    continue
+                try:
+                    record = json.loads(raw.decode("utf-8"), parse_constant=_not_json)
+                    if not isinstance(record, dict):
+                        raise ValueError("not an object")
+                except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+                    skipped.append(SkippedRecord(str(path), number, f"bad JSON: {exc}"))
+                    continue
+                yield number, record
+    except OSError as exc:
+        raise FactrootsError(f"cannot read mLAMA file {path}: {exc.strerror or exc}") from None
 
 
 def read_templates(lang_dir: Path, skipped: list[SkippedRecord]) -> dict[str, str]:
@@ -107,7 +117,7 @@ def read_facts(lang_dir: Path, lang: str, skipped: list[SkippedRecord]) -> list[
         for number, record in _json_lines(path, skipped):
             try:
                 fact = _fact(lang, relation, record)
-            except (TypeError, ValueError):
+            except (TypeError, ValueError, OverflowError):
                 fact = None
             if fact is None:
                 skipped.append(SkippedRecord(str(path), number, "missing uuid/sub_label/obj_label"))
