@@ -623,3 +623,19 @@ def test_max_tokens_beyond_its_range_is_a_usage_error_not_an_overflow(corpus, tm
     assert code == 2 and not root.exists()
     assert err[-1] == ("Error: Invalid value for '--max-tokens': 99999999999999999999 is not "
                        "in the range 1<=x<=1000000.")
+
+
+def test_a_file_where_the_index_goes_is_an_error_before_the_build_and_is_kept(corpus, tmp_path,
+                                                                             capsys,
+                                                                             monkeypatch):
+    root = tmp_path / "idx"
+    (root / "mbert").mkdir(parents=True)
+    (root / "mbert" / "en").write_text("mine")
+    (root / "mbert" / ".dangling").symlink_to(tmp_path / "nowhere")
+    code, err = run_cli(["index", "build", corpus, "--lang", "en", "--root", root],
+                        capsys, monkeypatch)
+    assert code == 2
+    assert err == [f"error: {root / 'mbert' / 'en'} is neither an index nor a link to one: "
+                   "move it away"]
+    assert (root / "mbert" / "en").read_text() == "mine"
+    assert sorted(p.name for p in (root / "mbert").iterdir()) == [".dangling", "en"]

@@ -17,6 +17,7 @@ from factroots.indexer.layout import (
     BUILDING_PREFIX,
     BuildLock,
     building_path,
+    check_replaceable,
     index_path,
     publish,
     recover_legacy,
@@ -91,6 +92,7 @@ def _remove_stale_builds(final: Path) -> tuple[BuildLock, Path]:
         raise FactrootsError(f"cannot create {final.parent}: {exc.strerror or exc}") from None
     lock = BuildLock(final).acquire()
     try:
+        check_replaceable(final)
         recover_legacy(final)
         building = building_path(final.parent, final.name)
         shutil.rmtree(building, ignore_errors=True)  # a dead build's, whose pid we now have

@@ -189,6 +189,12 @@ def remove_unpublished(final: Path) -> None:
             _remove(path)
 
 
+def check_replaceable(final: Path) -> None:
+    """An error, before any work, if something other than an index or its link is at `final`."""
+    if os.path.lexists(final) and not final.is_symlink() and not final.is_dir():
+        raise FactrootsError(f"{final} is neither an index nor a link to one: move it away")
+
+
 def recover_legacy(final: Path) -> None:
     """A build before versioned directories, killed between the two renames of its swap, left
     the old index in `.building-<lang>-old-<pid>` and nothing at `<lang>`: put it back."""
@@ -197,9 +203,9 @@ def recover_legacy(final: Path) -> None:
     from factroots.indexer.manifest import read_manifest
 
     pattern = re.compile(rf"{re.escape(BUILDING_PREFIX)}{re.escape(final.name)}-old-\d+")
-    for old in sorted(final.parent.iterdir(), key=lambda p: p.stat().st_mtime, reverse=True):
-        if not pattern.fullmatch(old.name) or not old.is_dir():
-            continue
+    found = [p for p in final.parent.iterdir()
+             if pattern.fullmatch(p.name) and p.is_dir() and not p.is_symlink()]
+    for old in sorted(found, key=lambda p: p.stat().st_mtime, reverse=True):
         try:
             if read_manifest(old).language != final.name:
                 continue
