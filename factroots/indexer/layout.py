@@ -76,6 +76,19 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+def _fsync_tree(root: Path) -> None:
+    """Flush every file and folder under `root` to disk, so a power cut after the switch
+    cannot leave the published version with empty files."""
+    for dirpath, _, filenames in os.walk(root):
+        for name in filenames:
+            fd = os.open(os.path.join(dirpath, name), os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        _fsync_dir(Path(dirpath))
+
+
 def _remove(path: Path) -> None:
     if path.is_symlink() or path.is_file():
         path.unlink(missing_ok=True)
@@ -152,6 +165,7 @@ def publish(built: Path, final: Path) -> None:
 
     Call with the `BuildLock` of `final` held."""
     parent, lang = final.parent, final.name
+    _fsync_tree(built)
     version = parent / _version_name(lang)
     os.rename(built, version)
     link = parent / f".{lang}.link-{os.getpid()}"
