@@ -9,8 +9,8 @@ a reader caught between resolving the link and opening its files retries (`open_
 
 An index built before versioned directories (a real directory at `<lang>`) still opens; its
 next build exchanges it with the new link in one `renameat2(RENAME_EXCHANGE)`. Only where the
-file system lacks that call is there a moment (between two renames) with no `<lang>`; readers
-retry through it.
+file system lacks that call is there a moment (between two renames, once per index) with no
+`<lang>`: a reader opening it just then gets "not a factroots index".
 
 `.<lang>.lock` holds the pid of the build of that index; `flock(2)` on it keeps a second
 build out, and the kernel releases it when the holder dies, so a stale file is harmless.
