@@ -13,6 +13,7 @@ are long enough to be cut into several. Written streaming, one chunk of document
 from __future__ import annotations
 
 import functools
+import html
 import json
 import shutil
 import time
@@ -251,3 +252,100 @@ def ensure_corpus(out_dir: str | Path, mlama_dir: str | Path,
         if stats.spec == asdict(spec):
             return stats
     return generate_corpus(out_dir, mlama_dir, spec)
+
+
+# -- the realistic corpus: real Wikipedia text at real density ------------------------------------
+
+KEEP_PARAGRAPH = 0.8  # each paragraph of a source article survives in a copy with this chance
+
+
+@dataclass(frozen=True)
+class RealisticSpec:
+    """Real articles of the shared WikiExtractor sample of `lang`, copied again and again, each
+    copy keeping a random 80 % of its paragraphs in order: lines are as long and as dense in
+    mLAMA labels as the real ones (topics stay together), yet no two copies pack into the same
+    lines. `documents` copies are written, `docs_per_file` per file."""
+
+    documents: int = 100_000
+    lang: str = "en"
+    seed: int = 0
+    docs_per_file: int = 1_000
+    kind: str = "realistic"
+
+
+def _source_articles(sample_dir: Path) -> list[tuple[str, list[str]]]:
+    """(title, paragraphs) of every article of the real sample; the title line is left out."""
+    from factroots.indexer.reader import CorpusReader
+
+    articles = []
+    for doc in CorpusReader(sample_dir):
+        paragraphs = [p for p in doc.text.split("\n") if p.strip()]
+        if paragraphs and paragraphs[0] == doc.title:
+            paragraphs = paragraphs[1:]
+        if paragraphs:
+            articles.append((doc.title, paragraphs))
+    if not articles:
+        raise ValueError(f"no articles with text in {sample_dir}")
+    return articles
+
+
+def _copy(doc_id: int, article: tuple[str, list[str]], rng: np.random.Generator) -> str:
+    title, paragraphs = article
+    keep = rng.random(len(paragraphs)) < KEEP_PARAGRAPH
+    keep[rng.integers(len(paragraphs))] = True
+    body = "\n".join(p for p, k in zip(paragraphs, keep, strict=True) if k)
+    title = html.escape(title, quote=True)
+    return (f'<doc id="{doc_id}" url="https://bench.invalid/?curid={doc_id}" title="{title}">\n'
+            f"{title}\n{html.escape(body, quote=False)}\n</doc>\n")
+
+
+def generate_realistic_corpus(out_dir: str | Path, sample_dir: str | Path,
+                              spec: RealisticSpec) -> CorpusStats:
+    """Write the realistic corpus under `out_dir` (WikiExtractor layout) and a stamp."""
+    started = time.perf_counter()
+    out_dir = _fresh_dir(Path(out_dir))
+    articles = _source_articles(Path(sample_dir))
+    total_bytes = files = 0
+    for number, first, n_docs in _chunks(spec):
+        rng = np.random.default_rng([spec.seed, number])
+        picks = rng.integers(len(articles), size=n_docs)
+        text = "".join(_copy(first + k, articles[a], rng) for k, a in enumerate(picks.tolist()))
+        path = _file_path(out_dir, number)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        data = text.encode("utf-8")
+        path.write_bytes(data)
+        total_bytes += len(data)
+        files += 1
+    stats = CorpusStats(asdict(spec), spec.documents, files, total_bytes, 0, 0,
+                        round(time.perf_counter() - started, 2))
+    (out_dir / STAMP).write_text(json.dumps(asdict(stats), indent=2))
+    return stats
+
+
+def ensure_realistic_corpus(out_dir: str | Path, sample_dir: str | Path,
+                            spec: RealisticSpec) -> CorpusStats:
+    """The realistic corpus under `out_dir`, generated only if none of the same spec is there."""
+    stamp = Path(out_dir) / STAMP
+    if stamp.is_file():
+        stats = CorpusStats(**json.loads(stamp.read_text()))
+        if stats.spec == asdict(spec):
+            return stats
+    return generate_realistic_corpus(out_dir, sample_dir, spec)
+
+
+@dataclass(frozen=True)
+class Density:
+    """How long and how dense in mLAMA labels an index's lines are (issue 11's definitions)."""
+
+    lines: int
+    tokens_per_line: float
+    entity_lines_per_line: dict[str, float]  # Σ over distinct labels of their lines ÷ lines
+
+
+def corpus_density(index, facts: list[Fact]) -> Density:
+    """The density of an opened FactIndex for the labels of `facts`, both modes."""
+    labels = sorted({f.subject for f in facts} | {f.object for f in facts})
+    lines = index.num_lines
+    per_mode = {mode: float(index.count_many(labels, mode).lines.sum()) / lines
+                for mode in ("words", "tokens")}
+    return Density(lines, index.manifest.counts.tokens / lines, per_mode)

@@ -7,9 +7,20 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks.corpus import STAMP, CorpusSpec, ensure_corpus, generate_corpus, planting_plan
+from benchmarks.corpus import (
+    STAMP,
+    CorpusSpec,
+    RealisticSpec,
+    corpus_density,
+    ensure_corpus,
+    generate_corpus,
+    generate_realistic_corpus,
+    planting_plan,
+)
+from factroots.indexer.builder import build_index
 from factroots.indexer.reader import CorpusReader
 from factroots.probing.mlama import load_language
+from factroots.search import FactIndex
 
 SMALL = CorpusSpec(documents=700, docs_per_file=300, base_mentions=3000)
 
@@ -73,3 +84,27 @@ def test_generation_refuses_a_folder_it_did_not_write(tmp_path, mlama_dir):
     (tmp_path / "c" / "mine.txt").write_text("keep me")
     with pytest.raises(FileExistsError):
         generate_corpus(tmp_path / "c", mlama_dir, SMALL)
+
+
+@pytest.mark.parametrize("lang, documents", [("en", 250), ("ja", 250), ("zh", 600)])
+def test_realistic_corpus_matches_the_real_sample_density_within_a_quarter(
+        lang, documents, tmp_path, wiki_dir, mlama_dir):
+    generate_realistic_corpus(tmp_path / "corpus", wiki_dir / lang,
+                              RealisticSpec(documents=documents, lang=lang, docs_per_file=100))
+    build_index(tmp_path / "corpus", lang, tmp_path / "generated")
+    build_index(wiki_dir / lang, lang, tmp_path / "real")
+    facts = load_language(mlama_dir, lang).facts
+    got = corpus_density(FactIndex.open(tmp_path / "generated", lang), facts)
+    real = corpus_density(FactIndex.open(tmp_path / "real", lang), facts)
+    assert got.lines > 2 * real.lines or got.lines > 2000
+    assert got.tokens_per_line == pytest.approx(real.tokens_per_line, rel=0.25)
+    for mode in ("words", "tokens"):
+        assert got.entity_lines_per_line[mode] == pytest.approx(
+            real.entity_lines_per_line[mode], rel=0.25), mode
+
+
+def test_realistic_corpus_is_deterministic(tmp_path, wiki_dir):
+    spec = RealisticSpec(documents=60, docs_per_file=25)
+    generate_realistic_corpus(tmp_path / "a", wiki_dir / "en", spec)
+    generate_realistic_corpus(tmp_path / "b", wiki_dir / "en", spec)
+    assert tree_digest(tmp_path / "a") == tree_digest(tmp_path / "b")
