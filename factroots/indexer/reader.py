@@ -15,7 +15,7 @@ import os
 import unicodedata
 import zlib
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
@@ -213,11 +213,14 @@ def read_file(path: Path, source: SourceFile) -> Iterator[Document]:
 
 
 class CorpusReader:
-    """The documents of a WikiExtractor tree; per-file sources and counts fill as it goes."""
+    """The documents of a WikiExtractor tree; per-file sources and counts fill as it goes.
 
-    def __init__(self, root: str | Path):
+    `files`, when given, are the ones read (a shard's part of the tree, in that order); source
+    paths stay relative to `root` either way."""
+
+    def __init__(self, root: str | Path, files: Sequence[Path] | None = None):
         self.root = Path(root)
-        self.files = input_files(self.root)
+        self.files = input_files(self.root) if files is None else [Path(p) for p in files]
         self.total_bytes = sum(p.stat().st_size for p in self.files)
         self.sources: list[SourceFile] = []
         self.bytes_done = 0
