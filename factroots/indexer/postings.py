@@ -137,10 +137,55 @@ def _counting_order(keys: np.ndarray, n_keys: int) -> tuple[np.ndarray, np.ndarr
     return order, counts
 
 
-def _sorted_run(keys: np.ndarray, positions: np.ndarray) -> tuple[np.ndarray, ...]:
-    """(distinct keys, count of each, positions grouped by key in that order, each ascending)."""
-    distinct, dense = np.unique(keys, return_inverse=True)
-    order, counts = _counting_order(dense.astype(np.int64), distinct.size)
+@numba.njit(cache=True)
+def _insert(table: np.ndarray, ids: np.ndarray, key: np.uint64, new_id: int) -> int:
+    """The id of `key` in an open-addressing table (mask = size - 1), inserted as new_id if
+    absent (ids of empty slots are -1)."""
+    mask = table.shape[0] - 1
+    slot = np.int64(key & np.uint64(mask))
+    while ids[slot] >= 0:
+        if table[slot] == key:
+            return ids[slot]
+        slot = (slot + 1) & mask
+    table[slot] = key
+    ids[slot] = new_id
+    return new_id
+
+
+@numba.njit(cache=True)
+def _dense_ids(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each key as a dense id 0..d-1 (first-seen order), and the d distinct keys."""
+    size = 1 << 16
+    table = np.zeros(size, dtype=np.uint64)
+    ids = np.full(size, -1, dtype=np.int64)
+    distinct = np.empty(keys.shape[0], dtype=np.uint64)
+    dense = np.empty(keys.shape[0], dtype=np.int64)
+    n = 0
+    for i in range(keys.shape[0]):
+        if 2 * (n + 1) > size:
+            size *= 2
+            table = np.zeros(size, dtype=np.uint64)
+            ids = np.full(size, -1, dtype=np.int64)
+            for j in range(n):
+                _insert(table, ids, distinct[j], j)
+        found = _insert(table, ids, keys[i], n)
+        if found == n:
+            distinct[n] = keys[i]
+            n += 1
+        dense[i] = found
+    return dense, distinct[:n]
+
+
+def _sorted_run(keys: np.ndarray, positions: np.ndarray, dense_keys: bool
+                ) -> tuple[np.ndarray, ...]:
+    """(distinct keys, count of each, positions grouped by key in that order, each ascending).
+    With `dense_keys` (token ids) the keys are their own ids; else they are hashed to ids."""
+    if dense_keys:
+        order, counts = _counting_order(keys.astype(np.int64), int(keys.max()) + 1)
+        distinct = np.flatnonzero(counts).astype(np.uint64)
+        return distinct, counts[counts > 0], positions[order]
+    dense, distinct = _dense_ids(keys)
+    order, counts = _counting_order(dense, distinct.size)
     return distinct, counts, positions[order]
 
 
@@ -186,7 +231,8 @@ class _ModeWriter:
         if not self.buffered:
             return
         distinct, counts, positions = _sorted_run(np.concatenate(self.keys),
-                                                  np.concatenate(self.positions))
+                                                  np.concatenate(self.positions),
+                                                  self.mode == "tokens")
         path = self.layout.runs / f"{self.mode}-{len(self.runs):05d}.npz"
         np.savez(path, keys=distinct, counts=counts, positions=positions)
         self.runs.append(path)
