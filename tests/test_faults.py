@@ -639,3 +639,76 @@ def test_a_file_where_the_index_goes_is_an_error_before_the_build_and_is_kept(co
                    "move it away"]
     assert (root / "mbert" / "en").read_text() == "mine"
     assert sorted(p.name for p in (root / "mbert").iterdir()) == [".dangling", "en"]
+
+
+# -- input the build cannot read: an error before the work, never skipped silently -----------
+
+
+def copied_input(corpus: Path, tmp_path: Path) -> Path:
+    import shutil
+
+    return Path(shutil.copytree(corpus, tmp_path / "input"))
+
+
+def make_unreadable(path: Path, monkeypatch) -> None:
+    """`path` unreadable: by its mode bits, and for root (whom they do not stop) by the calls
+    the reader makes failing as they would (os.scandir for a folder, os.open for a file)."""
+    path.chmod(0)
+    if os.geteuid() != 0:
+        return
+    denied = OSError(13, "Permission denied", str(path))
+    real_scandir, real_open = os.scandir, os.open
+
+    def scandir(p=".", *args):
+        if os.fspath(p) == str(path):
+            raise denied
+        return real_scandir(p, *args)
+
+    def open_(p, *args, **kwargs):
+        if os.fspath(p) == str(path):
+            raise denied
+        return real_open(p, *args, **kwargs)
+
+    monkeypatch.setattr(os, "scandir", scandir)
+    monkeypatch.setattr(os, "open", open_)
+
+
+@pytest.mark.parametrize("kind", ["folder", "file"])
+def test_an_unreadable_input_folder_or_file_is_a_one_line_error_before_the_build(
+        kind, corpus, tok, tmp_path, capsys, monkeypatch):
+    root = tmp_path / "idx"
+    build_index(corpus, "en", root, tok, max_tokens=16)
+    old, before = fingerprint(root, tok), tree(root)
+    source = copied_input(corpus, tmp_path)
+    (source / "AB").mkdir()
+    (source / "AB" / "wiki_00").write_bytes((source / "AA" / "wiki_00").read_bytes())
+    bad = source / "AB" if kind == "folder" else source / "AB" / "wiki_00"
+    make_unreadable(bad, monkeypatch)
+    try:
+        code, err = run_cli(["index", "build", source, "--lang", "en", "--root", root],
+                            capsys, monkeypatch)
+    finally:
+        bad.chmod(0o755)
+    assert code == 2
+    assert err == [f"error: cannot read input {kind} {bad}: Permission denied"]
+    assert tree(root) == before and fingerprint(root, tok) == old
+
+
+def test_a_file_name_that_is_not_utf8_is_a_one_line_error_before_the_build(corpus, tok,
+                                                                          tmp_path, capsys,
+                                                                          monkeypatch):
+    root = tmp_path / "idx"
+    build_index(corpus, "en", root, tok, max_tokens=16)
+    old, before = fingerprint(root, tok), tree(root)
+    source = copied_input(corpus, tmp_path)
+    bad = os.path.join(os.fsencode(source / "AA"), b"wiki_\xff")
+    with open(bad, "wb") as fh:
+        fh.write((source / "AA" / "wiki_00").read_bytes())
+    monkeypatch.setattr("factroots.indexer.builder.CorpusReader.__iter__",
+                        lambda self: pytest.fail("the build started"))
+    code, err = run_cli(["index", "build", source, "--lang", "en", "--root", root],
+                        capsys, monkeypatch)
+    assert code == 2
+    assert err == [f"error: input file name is not UTF-8: {source}/AA/wiki_\\xff: rename it "
+                   "(nothing was built)"]
+    assert tree(root) == before and fingerprint(root, tok) == old

@@ -12,6 +12,7 @@ import hashlib
 import html
 import json
 import os
+import stat
 import unicodedata
 import zlib
 from collections import Counter
@@ -53,18 +54,63 @@ class SourceFile:
         return sum(self.skipped.values())
 
 
+def shown_path(path: str | Path) -> str:
+    """`path` printable: bytes of a name that is not UTF-8 shown as \\xNN escapes."""
+    return os.fsencode(path).decode("utf-8", errors="backslashreplace")
+
+
+def _utf8_name(path: Path) -> Path:
+    """`path` itself if its name is UTF-8 (the manifest records it); else an error."""
+    try:
+        str(path).encode("utf-8")
+    except UnicodeEncodeError:
+        raise FactrootsError(f"input file name is not UTF-8: {shown_path(path)}: rename it "
+                             "(nothing was built)") from None
+    return path
+
+
+def _readable_file(path: Path) -> Path:
+    """`path` if it is a regular file (through links) that opens for reading; else an error."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK)
+    except OSError as exc:
+        raise FactrootsError(f"cannot read input file {path}: {exc.strerror or exc}") from None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise FactrootsError(f"input {path} is not a regular file: move it away")
+    finally:
+        os.close(fd)
+    return path
+
+
+def _unreadable_folder(exc: OSError) -> None:
+    raise FactrootsError(f"cannot read input folder {exc.filename}: "
+                         f"{exc.strerror or exc}") from None
+
+
 def input_files(root: str | Path) -> list[Path]:
-    """The regular files under `root` in sorted path order, hidden entries ignored."""
+    """The regular files under `root` in sorted path order, hidden entries ignored.
+
+    Nothing under `root` is skipped silently: a folder or file that cannot be read, a name that
+    is not UTF-8, a link to a folder (not followed) or anything but a regular file is an error
+    here, before any work."""
     root = Path(root)
     if not root.exists():
         raise FactrootsError(f"input not found: {root}")
+    _utf8_name(root.resolve())
     if root.is_file():
-        return [root]
+        return [_readable_file(root)]
+    if not root.is_dir():
+        raise FactrootsError(f"input {root} is neither a folder nor a regular file")
     files = []
-    for dirpath, dirnames, filenames in os.walk(root):
+    for dirpath, dirnames, filenames in os.walk(root, onerror=_unreadable_folder):
         dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        for name in dirnames:
+            if os.path.islink(os.path.join(dirpath, name)):
+                raise FactrootsError(f"input folder {Path(dirpath) / name} is a link, which is "
+                                     "not followed: give its target as an input of its own")
         files.extend(Path(dirpath) / f for f in filenames if not f.startswith("."))
-    files = sorted(p for p in files if p.is_file())
+    files = [_readable_file(_utf8_name(p)) for p in sorted(files)]
     if not files:
         raise FactrootsError(f"no input files under {root}")
     return files
@@ -227,9 +273,14 @@ class CorpusReader:
 
     def __iter__(self) -> Iterator[Document]:
         for path in self.files:
-            size = path.stat().st_size
+            try:  # checked readable before the work: this is a file gone or changed since
+                size = path.stat().st_size
+                sha256 = file_sha256(path)
+            except OSError as exc:
+                raise FactrootsError(f"cannot read input file {path}: "
+                                     f"{exc.strerror or exc}") from None
             rel = path.relative_to(self.root).as_posix() if path != self.root else path.name
-            source = SourceFile(path=rel, size=size, sha256=file_sha256(path))
+            source = SourceFile(path=rel, size=size, sha256=sha256)
             self.sources.append(source)
             source.empty = size == 0
             if not source.empty:
