@@ -58,6 +58,9 @@ def index_build(input_dir: Path, lang: str, root: Path, tokenizer: str, max_toke
         click.echo(f"  skipped {n:,} × {reason}")
     if c.empty_files:
         click.echo(f"  {c.empty_files} empty file(s)")
+    if c.long_units:
+        click.echo(f"  {c.long_units:,} word unit(s) over 65,530 bytes, indexed and matched as "
+                   "a stand-in (their first bytes and a hash)")
 
 
 @index.command("info")

@@ -3,9 +3,17 @@
 A character of a script written without spaces is a unit of its own; a maximal run of word
 characters (L, M, N, Pc) is a unit; any other non-whitespace character is a unit; whitespace only
 separates; format characters (Cf) are ignored everywhere and never break a run.
+
+tantivy drops a term longer than MAX_UNIT_BYTES from its index without a word, so a unit that
+long is indexed, and matched, as its *stand-in* (`index_units`, `index_term`): its first
+STAND_IN_HEAD_BYTES bytes (cut at a character boundary), "…", and a 128-bit BLAKE2b hash of the
+whole unit. Two long units share a stand-in only by a hash collision, and no text's unit is ever
+one (a unit holding "…" and other characters cannot be cut), so matching is unchanged.
 """
 
 from __future__ import annotations
+
+import hashlib
 
 import regex
 
@@ -31,3 +39,32 @@ def word_units(text: str) -> list[str]:
 def word_unit_spans(text: str) -> list[tuple[str, int, int]]:
     """The word units of `text` with their (start, end) character offsets in `text`."""
     return [(_CF.sub("", m.group()), m.start(), m.end()) for m in _UNIT_SPAN.finditer(text)]
+
+
+MAX_UNIT_BYTES = 65_530  # tantivy's MAX_TOKEN_LEN (u16::MAX - 5): longer terms are dropped
+STAND_IN_HEAD_BYTES = 64
+_SAFE_CHARS = MAX_UNIT_BYTES // 4  # no text this long (in characters) has a unit over the limit
+
+
+def stand_in(unit: str) -> str:
+    """The term that stands for a unit longer than MAX_UNIT_BYTES in an index."""
+    data = unit.encode("utf-8")
+    head = data[:STAND_IN_HEAD_BYTES].decode("utf-8", errors="ignore")
+    return f"{head}\u2026{hashlib.blake2b(data, digest_size=16).hexdigest()}"
+
+
+def index_term(unit: str) -> str:
+    """`unit` as an index holds it: itself, or its stand-in when it is too long."""
+    if len(unit) > _SAFE_CHARS and len(unit.encode("utf-8")) > MAX_UNIT_BYTES:
+        return stand_in(unit)
+    return unit
+
+
+def index_units(text: str) -> tuple[list[str], int]:
+    """The word units of `text` as an index holds them (`index_term`), and how many of them
+    were too long and replaced by a stand-in."""
+    units = word_units(text)
+    if len(text) <= _SAFE_CHARS:
+        return units, 0
+    terms = [index_term(u) for u in units]
+    return terms, sum(t is not u for t, u in zip(terms, units, strict=True))

@@ -712,3 +712,55 @@ def test_a_file_name_that_is_not_utf8_is_a_one_line_error_before_the_build(corpu
     assert err == [f"error: input file name is not UTF-8: {source}/AA/wiki_\\xff: rename it "
                    "(nothing was built)"]
     assert tree(root) == before and fingerprint(root, tok) == old
+
+
+# -- a word unit longer than tantivy's limit ---------------------------------------------------
+
+
+def test_a_word_of_70000_bytes_matches_as_the_brute_force_scan_says_and_is_counted(tok,
+                                                                                  tmp_path):
+    from click.testing import CliRunner
+
+    from factroots.cli import cli
+    from factroots.indexer.manifest import read_manifest
+    from factroots.indexer.segmenter import Segmenter
+    from tests.brute_force import BruteForceMatcher, reference_units
+
+    long, other = "x" * 70_000, "x" * 69_999 + "y"  # the same first bytes; only `long` is in
+    source = tmp_path / "input"
+    (source / "AA").mkdir(parents=True)
+    docs = [("Alpha", f"Alpha {long} Beta gamma."), ("Delta", "Alpha Beta gamma delta."),
+            ("Eta", "Beta x gamma.")]
+    (source / "AA" / "wiki_00").write_text("".join(
+        f'<doc id="{i}" url="" title="{t}">\n{t}\n\n{text}\n</doc>\n'
+        for i, (t, text) in enumerate(docs)), encoding="utf-8")
+    root = tmp_path / "idx"
+    done = CliRunner().invoke(cli, ["index", "build", str(source), "--lang", "en",
+                                    "--root", str(root)])
+    assert done.exit_code == 0, done.output
+    assert ("  1 word unit(s) over 65,530 bytes, indexed and matched as a stand-in (their first "
+            "bytes and a hash)") in done.output.splitlines()
+    index = FactIndex.open(root, "en", tok)
+    assert index.manifest.counts.long_units == 1
+    assert read_manifest(index.path).counts.long_units == 1
+
+    segmenter = Segmenter(tok, index.manifest.max_tokens)
+    from factroots.indexer.reader import CorpusReader
+    lines = [(line.text, line.ids.tolist())
+             for doc_lines in segmenter.lines(list(CorpusReader(source))) for line in doc_lines]
+    brute = BruteForceMatcher(lines)
+    labels = [long, other, "Alpha", "Beta", "gamma", "x", f"Alpha {long}", f"{long} Beta",
+              f"Alpha {long} Beta gamma", f"Alpha {other}", f"{long}x", "delta"]
+    refs = {label: tuple(reference_units(label)) for label in labels}
+    expected = brute.lines_with_all(refs.values(), "words")
+    got = [index.count(label).lines for label in labels]
+    assert got == [len(expected[refs[label]]) for label in labels]
+    assert got[:2] == [1, 0] and got[6:10] == [1, 1, 1, 0]
+    assert index.count_many(labels).lines.tolist() == got
+    pairs = [(long, "Alpha"), (long, "gamma"), ("Alpha", "Beta"), (other, "Beta"),
+             (f"{long} Beta", "Alpha"), (long, "delta")]
+    both = [len(expected[refs[s]] & expected[refs[o]]) for s, o in pairs]
+    assert [index.cooccur(s, o).lines for s, o in pairs] == both == [1, 1, 2, 0, 1, 0]
+    assert index.cooccur_many(pairs).cooccur_lines.tolist() == both
+    evidence = index.cooccur(long, "Alpha", show=1).evidence[0]
+    assert [evidence.text[s:e] for s, e in sorted(evidence.spans)] == ["Alpha", "Alpha", long]

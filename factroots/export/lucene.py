@@ -31,7 +31,7 @@ from factroots.indexer.reader import CorpusReader, file_sha256, input_files
 from factroots.indexer.schema import token_terms
 from factroots.indexer.segmenter import Line, Segmenter
 from factroots.search.index import FactIndex
-from factroots.units import word_units
+from factroots.units import index_units
 
 LINES_PER_FILE = 250_000
 
@@ -48,7 +48,7 @@ class ExportSummary:
 def lucene_record(line_id: int, line: Line) -> dict[str, str]:
     """The JsonCollection record of one line."""
     return {"id": str(line_id), "contents": token_terms(line.ids.tolist()),
-            "words": " ".join(word_units(line.text))}
+            "words": " ".join(index_units(line.text)[0])}
 
 
 def _check_sources(manifest: Manifest, input_dir: Path) -> None:

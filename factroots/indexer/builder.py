@@ -38,7 +38,7 @@ from factroots.indexer.schema import (
 )
 from factroots.indexer.segmenter import DEFAULT_MAX_TOKENS, Line, Segmenter
 from factroots.tokenizer import ModelTokenizer, load_tokenizer
-from factroots.units import word_units
+from factroots.units import index_units
 
 BATCH_CHARS = 4_000_000  # text per tokenizer batch: bounds memory, keeps both cores busy
 HEAP_PER_THREAD = 128 * 1024 * 1024
@@ -121,7 +121,9 @@ def _write_lines(writer, postings: PostingsWriter, segmenter: Segmenter, reader:
             counts.text_bytes += len(doc.text.encode("utf-8"))
             counts.first_paragraph_bytes += len(doc.first_paragraph.encode("utf-8"))
             for line in lines:
-                words = " ".join(word_units(line.text))
+                units, long_units = index_units(line.text)  # too long for tantivy: stand-ins
+                counts.long_units += long_units
+                words = " ".join(units)
                 writer.add_document(_line_document(counts.lines, line, words))
                 batch_words.append(words)
                 batch_ids.append(line.ids)

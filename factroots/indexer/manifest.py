@@ -32,6 +32,7 @@ class Manifest:
     max_tokens: int
     input_root: str
     sources: list[dict]
+    long_units: int = 0  # word units over 65,530 bytes, indexed as stand-ins (factroots.units)
     counts: Counts
     build_seconds: float
     factroots_version: str

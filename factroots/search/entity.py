@@ -12,7 +12,7 @@ import numpy as np
 from factroots.indexer.postings import unit_keys
 from factroots.indexer.schema import TOKENS, WORDS
 from factroots.tokenizer import ModelTokenizer
-from factroots.units import word_units
+from factroots.units import index_units
 
 MODES = ("words", "tokens")
 
@@ -35,7 +35,7 @@ class EntityTerms:
 def entity_terms(label: str, mode: str, tokenizer: ModelTokenizer) -> EntityTerms:
     """The terms of `label` in `mode`, or an untraceable entity with the reason."""
     if mode == "words":
-        units = tuple(word_units(unicodedata.normalize("NFC", label)))
+        units = tuple(index_units(unicodedata.normalize("NFC", label))[0])
         return EntityTerms(label, mode, WORDS, units, "" if units else "no word units")
     if mode == "tokens":
         ids = tokenizer.encode_entity(label)
@@ -88,7 +88,7 @@ def label_keys(labels: Sequence[str], mode: str, tokenizer: ModelTokenizer) -> L
     """The sidecar keys of many labels, analysed in one batch."""
     if mode == "words":
         keys, per_label = unit_keys(
-            [" ".join(word_units(unicodedata.normalize("NFC", label))) for label in labels])
+            [" ".join(index_units(unicodedata.normalize("NFC", label))[0]) for label in labels])
     elif mode == "tokens":
         keys, per_label = _token_keys(labels, tokenizer)
     else:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from factroots.search.entity import EntityTerms
 from factroots.tokenizer import ModelTokenizer
-from factroots.units import word_unit_spans
+from factroots.units import index_term, word_unit_spans
 
 
 def _find_runs(haystack: list[str], needle: tuple[str, ...]) -> list[int]:
@@ -19,7 +19,7 @@ def mention_spans(text: str, entity: EntityTerms,
         return []
     if entity.mode == "words":
         units = word_unit_spans(text)
-        terms = [u for u, _, _ in units]
+        terms = [index_term(u) for u, _, _ in units]
         bounds = [(s, e) for _, s, e in units]
     else:
         encoding = tokenizer.tokenizer.encode(text, add_special_tokens=False)
