@@ -22,6 +22,7 @@ class Counts:
     skipped_records: int = 0
     skipped_by_reason: dict[str, int] = field(default_factory=dict)
     empty_files: int = 0
+    long_units: int = 0  # word units over 65,530 bytes, indexed as stand-ins (factroots.units)
 
 
 @dataclass
@@ -32,7 +33,6 @@ class Manifest:
     max_tokens: int
     input_root: str
     sources: list[dict]
-    long_units: int = 0  # word units over 65,530 bytes, indexed as stand-ins (factroots.units)
     counts: Counts
     build_seconds: float
     factroots_version: str
