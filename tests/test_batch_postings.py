@@ -116,7 +116,8 @@ def test_batch_label_analysis_equals_one_label_at_a_time(tokenizer, mode, mlama_
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.lists(st.lists(st.text(st.characters(blacklist_characters=" \n"), min_size=1,
+@given(st.lists(st.lists(st.text(st.characters(blacklist_characters=" \n",
+                                                       blacklist_categories=("Cs",)), min_size=1,
                                          max_size=4), max_size=6), min_size=1, max_size=6))
 def test_unit_keys_split_units_and_lines_exactly(lines):
     keys, per_line = unit_keys([" ".join(units) for units in lines])
@@ -127,3 +128,8 @@ def test_unit_keys_split_units_and_lines_exactly(lines):
         for j, b in enumerate(flat):
             assert (keys[i] == keys[j]) == ((a, b) in same)
     assert keys.dtype == np.uint64
+
+
+def test_a_label_with_a_lone_surrogate_is_counted_not_crashed_on(small_root, mbert):
+    index = FactIndex.open(small_root, "xx", mbert)
+    assert index.count_many(["\ud800", "New"], "words").lines.tolist()[0] == 0

@@ -11,6 +11,10 @@ Layout of `<index>/postings/` (PostingsLayout):
 - `<mode>.offsets.npy`    int64, len(keys) + 1: term k's positions are positions[off[k]:off[k+1]];
 - `<mode>.positions.npy`  uint32 (uint64 past 2³² positions), ascending within each term;
 - `<mode>.line_starts.npy` int64, one per line: the position of the line's first term;
+- `<mode>.lines.npy`      uint32, the distinct lines of each term, ascending, term k's at
+                          lines[line_offsets[k]:line_offsets[k+1]] (`<mode>.line_offsets.npy`):
+                          a one-term entity is read off here, and a phrase is verified only in
+                          the lines all its terms share;
 - `meta.json`             format, key scheme and counts, written last.
 
 Positions number a mode's terms across all lines, with one unused position between lines, so a
@@ -32,7 +36,7 @@ import numpy as np
 
 POSTINGS_DIR = "postings"
 META_NAME = "meta.json"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 KEY_SCHEME = "tokens: token id; words: fnv1a64+splitmix64 of the unit's UTF-8 bytes"
 MODES = ("words", "tokens")
 RUN_POSTINGS = 8_000_000  # postings buffered per mode before a sorted run goes to disk
@@ -82,7 +86,7 @@ def unit_keys(lines: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
     """Words-mode keys of lines given as space-joined word units, and the units per line."""
     if not lines:
         return np.empty(0, dtype=np.uint64), np.zeros(0, dtype=np.int64)
-    data = np.frombuffer("\n".join(lines).encode("utf-8"), dtype=np.uint8)
+    data = np.frombuffer("\n".join(lines).encode("utf-8", "surrogatepass"), dtype=np.uint8)
     return _hash_units(data, len(lines))
 
 
@@ -190,6 +194,48 @@ def _sorted_run(keys: np.ndarray, positions: np.ndarray, dense_keys: bool
 
 
 @numba.njit(cache=True)
+def _line_of(line_starts: np.ndarray, lo: int, p: int) -> int:
+    """The line holding position p: the largest i >= lo with line_starts[i] <= p, given
+    line_starts[lo] <= p (gallop, then bisect)."""
+    n = line_starts.shape[0]
+    hi = lo + 1
+    step = 1
+    while hi < n and line_starts[hi] <= p:
+        lo = hi
+        hi += step
+        step *= 2
+    hi = min(hi, n)
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if line_starts[mid] <= p:
+            lo = mid
+        else:
+            hi = mid
+    return lo
+
+
+@numba.njit(cache=True)
+def _term_lines(positions: np.ndarray, offsets: np.ndarray, line_starts: np.ndarray,
+                out: np.ndarray) -> np.ndarray:
+    """Each term's distinct lines, written to `out` unless it is empty (then only counted);
+    returns the per-term offsets into `out`."""
+    line_offsets = np.zeros(offsets.shape[0], dtype=np.int64)
+    at = 0
+    for t in range(offsets.shape[0] - 1):
+        line = 0
+        last = -1
+        for k in range(offsets[t], offsets[t + 1]):
+            line = _line_of(line_starts, line, np.int64(positions[k]))
+            if line != last:
+                if out.shape[0]:
+                    out[at] = line
+                at += 1
+                last = line
+        line_offsets[t + 1] = at
+    return line_offsets
+
+
+@numba.njit(cache=True)
 def _scatter(out: np.ndarray, cursor: np.ndarray, term: np.ndarray, counts: np.ndarray,
              positions: np.ndarray) -> None:
     """Append each run term's positions at its term's cursor in `out`."""
@@ -265,8 +311,20 @@ class _ModeWriter:
         line_starts = (np.concatenate(self.line_starts) if self.line_starts
                        else np.empty(0, np.int64))
         np.save(self.layout.array(self.mode, "line_starts"), line_starts)
+        self._write_term_lines(offsets, line_starts)
         return ModeCounts(int(vocab.size), int(offsets[-1]), int(line_starts.size),
                           np.dtype(dtype).name)
+
+
+    def _write_term_lines(self, offsets: np.ndarray, line_starts: np.ndarray) -> None:
+        positions = np.load(self.layout.array(self.mode, "positions"), mmap_mode="r")
+        line_offsets = _term_lines(positions, offsets, line_starts, np.empty(0, np.uint32))
+        lines = np.lib.format.open_memmap(self.layout.array(self.mode, "lines"), mode="w+",
+                                          dtype=np.uint32, shape=(int(line_offsets[-1]),))
+        _term_lines(positions, offsets, line_starts, lines)
+        lines.flush()
+        del lines
+        np.save(self.layout.array(self.mode, "line_offsets"), line_offsets)
 
 
 class PostingsWriter:

@@ -1,14 +1,15 @@
 """Batch phrase matching over the postings sidecar (factroots/indexer/postings.py).
 
 Every entity of a batch is resolved in one numba call, in parallel: its terms are looked up in
-the mode's sorted keys, the rarest term's positions give the candidate starts, each other term
-(rarer first) keeps the candidates it continues, and the survivors become line ids. Nothing is
-done per posting in Python.
+the mode's sorted keys; the lines all its terms share are intersected from the terms' line lists
+(rarest first); for an entity of several terms, each such line is kept if the terms occur there
+in a row (positions, anchored on the term with the fewest). Nothing is done per posting in
+Python.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -64,76 +65,109 @@ def _term_index(keys: np.ndarray, key: np.uint64) -> int:
 
 
 @numba.njit(cache=True, nogil=True)
-def _continue_phrase(buf: np.ndarray, m: int, positions: np.ndarray, shift: int) -> int:
-    """Keep, in place, the candidate starts g (ascending) with g + shift among `positions`."""
+def _keep_common(buf: np.ndarray, m: int, lines: np.ndarray) -> int:
+    """Keep, in place, the ascending lines of buf[:m] that are also in `lines`."""
     p = 0
     kept = 0
     for k in range(m):
-        target = buf[k] + shift
-        p = _first_at_least(positions, p, target)
-        if p == positions.shape[0]:
+        p = _first_at_least(lines, p, buf[k])
+        if p == lines.shape[0]:
             break
-        if np.int64(positions[p]) == target:
+        if np.int64(lines[p]) == buf[k]:
             buf[kept] = buf[k]
             kept += 1
     return kept
 
 
 @numba.njit(cache=True, nogil=True)
-def _starts_to_lines(buf: np.ndarray, m: int, line_starts: np.ndarray) -> int:
-    """Replace, in place, ascending phrase starts by the distinct lines holding them."""
-    line = 0
+def _phrase_in_line(terms: np.ndarray, anchor: int, offsets: np.ndarray,
+                    positions: np.ndarray, cursor: np.ndarray, lo: int, hi: int) -> bool:
+    """Whether the terms occur in a row in positions [lo, hi) (one line); `cursor` holds each
+    term's search start in its positions and only moves forward."""
+    a_lo, a_hi = offsets[terms[anchor]], offsets[terms[anchor] + 1]
+    cursor[anchor] = a_lo + _first_at_least(positions[a_lo:a_hi], cursor[anchor] - a_lo,
+                                            lo + anchor)
+    while cursor[anchor] < a_hi and np.int64(positions[cursor[anchor]]) < hi:
+        start = np.int64(positions[cursor[anchor]]) - anchor
+        matched = True
+        for i in range(terms.shape[0]):
+            if i == anchor:
+                continue
+            t_lo, t_hi = offsets[terms[i]], offsets[terms[i] + 1]
+            cursor[i] = t_lo + _first_at_least(positions[t_lo:t_hi], cursor[i] - t_lo, start + i)
+            if cursor[i] == t_hi or np.int64(positions[cursor[i]]) != start + i:
+                matched = False
+                break
+        if matched:
+            return True
+        cursor[anchor] += 1
+    return False
+
+
+@numba.njit(cache=True, nogil=True)
+def _entity_lines(terms: np.ndarray, offsets: np.ndarray, positions: np.ndarray,
+                  line_offsets: np.ndarray, lines: np.ndarray, line_starts: np.ndarray,
+                  buf: np.ndarray) -> int:
+    """Lines of one entity (its term indices), written to buf: the lines all its terms share
+    (from the rarest term's), then, for several terms, those where they occur in a row."""
+    n = terms.shape[0]
+    line_counts = np.empty(n, dtype=np.int64)
+    for i in range(n):
+        line_counts[i] = line_offsets[terms[i] + 1] - line_offsets[terms[i]]
+    order = np.argsort(line_counts, kind="mergesort")
+    first = terms[order[0]]
+    m = line_offsets[first + 1] - line_offsets[first]
+    for k in range(m):
+        buf[k] = lines[line_offsets[first] + k]
+    for i in order[1:]:
+        if m == 0:
+            return 0
+        t = terms[i]
+        m = _keep_common(buf, m, lines[line_offsets[t]:line_offsets[t + 1]])
+    if n == 1:
+        return m
+    anchor = 0
+    for i in range(n):
+        if offsets[terms[i] + 1] - offsets[terms[i]] < offsets[terms[anchor] + 1] - offsets[
+                terms[anchor]]:
+            anchor = i
+    cursor = np.empty(n, dtype=np.int64)
+    for i in range(n):
+        cursor[i] = offsets[terms[i]]
+    end = np.int64(line_starts[-1]) + (1 << 40)
     kept = 0
     for k in range(m):
-        line = _first_at_least(line_starts, line, buf[k] + 1) - 1
-        if kept == 0 or buf[kept - 1] != line:
+        line = buf[k]
+        lo = np.int64(line_starts[line])
+        hi = np.int64(line_starts[line + 1]) if line + 1 < line_starts.shape[0] else end
+        if _phrase_in_line(terms, anchor, offsets, positions, cursor, lo, hi):
             buf[kept] = line
             kept += 1
     return kept
 
 
-@numba.njit(cache=True, nogil=True)
-def _entity_lines(terms: np.ndarray, offsets: np.ndarray, positions: np.ndarray,
-                  line_starts: np.ndarray, anchor: int, buf: np.ndarray) -> int:
-    """Lines of one entity (its term indices), anchored on its rarest term; written to buf."""
-    lo, hi = offsets[terms[anchor]], offsets[terms[anchor] + 1]
-    m = hi - lo
-    for k in range(m):
-        buf[k] = np.int64(positions[lo + k]) - anchor
-    sizes = np.empty(terms.shape[0], dtype=np.int64)
-    for i in range(terms.shape[0]):
-        sizes[i] = offsets[terms[i] + 1] - offsets[terms[i]]
-    for i in np.argsort(sizes, kind="mergesort"):
-        if i == anchor or m == 0:
-            continue
-        t = terms[i]
-        m = _continue_phrase(buf, m, positions[offsets[t]:offsets[t + 1]], i)
-    return _starts_to_lines(buf, m, line_starts)
-
-
 @numba.njit(cache=True, parallel=True)
 def phrase_lines(keys: np.ndarray, offsets: np.ndarray, positions: np.ndarray,
-                 line_starts: np.ndarray, query_keys: np.ndarray,
+                 line_offsets: np.ndarray, lines: np.ndarray, line_starts: np.ndarray,
+                 query_keys: np.ndarray,
                  query_offsets: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Lines of each entity e, given as keys query_keys[query_offsets[e]:query_offsets[e+1]]:
     (flat, start, count), entity e's sorted line ids at flat[start[e]:start[e] + count[e]]."""
     n = query_offsets.shape[0] - 1
     terms = np.empty(query_keys.shape[0], dtype=np.int64)
-    anchor = np.full(n, -1, dtype=np.int64)
     bound = np.zeros(n, dtype=np.int64)
     for e in numba.prange(n):
-        best, best_size = -1, np.int64(-1)
+        fewest = np.int64(-1)
         for i in range(query_offsets[e + 1] - query_offsets[e]):
             t = _term_index(keys, query_keys[query_offsets[e] + i])
             terms[query_offsets[e] + i] = t
             if t < 0:
-                best = -1
+                fewest = 0
                 break
-            size = offsets[t + 1] - offsets[t]
-            if best < 0 or size < best_size:
-                best, best_size = i, size
-        if best >= 0:
-            anchor[e], bound[e] = best, best_size
+            size = line_offsets[t + 1] - line_offsets[t]
+            if fewest < 0 or size < fewest:
+                fewest = size
+        bound[e] = max(fewest, 0)
     start = np.zeros(n, dtype=np.int64)
     total = 0
     for e in range(n):
@@ -142,9 +176,9 @@ def phrase_lines(keys: np.ndarray, offsets: np.ndarray, positions: np.ndarray,
     flat = np.empty(total, dtype=np.int64)
     count = np.zeros(n, dtype=np.int64)
     for e in numba.prange(n):
-        if anchor[e] >= 0:
+        if bound[e] > 0:
             count[e] = _entity_lines(terms[query_offsets[e]:query_offsets[e + 1]], offsets,
-                                     positions, line_starts, anchor[e],
+                                     positions, line_offsets, lines, line_starts,
                                      flat[start[e]:start[e] + bound[e]])
     return flat, start, count
 
@@ -215,6 +249,32 @@ def _joined(parts: list[EntityLines]) -> EntityLines:
                        np.concatenate([p.count for p in parts]))
 
 
+def merged_shards(parts: Sequence[EntityLines], bases: Sequence[int]) -> EntityLines:
+    """One EntityLines from every shard's, for the same entities: entity e's lines are each
+    shard's lines of e shifted by that shard's line base, shard after shard. Shards hold
+    ascending runs of lines, so each entity's merged lines stay sorted (and `pair_counts`
+    works on them)."""
+    if len(parts) == 1 and bases[0] == 0:
+        return parts[0]
+    n = parts[0].count.size
+    count = np.zeros(n, dtype=np.int64)
+    for part in parts:
+        count += part.count
+    start = np.zeros(n, dtype=np.int64)
+    np.cumsum(count[:-1], out=start[1:])
+    flat = np.empty(int(count.sum()), dtype=np.int64)
+    before = start.copy()  # where each entity's lines from the next shard go
+    for part, base in zip(parts, bases, strict=True):
+        size = int(part.count.sum())
+        if size:
+            within = np.arange(size, dtype=np.int64) - np.repeat(
+                np.cumsum(part.count) - part.count, part.count)
+            source = np.repeat(part.start, part.count) + within
+            flat[np.repeat(before, part.count) + within] = part.flat[source] + base
+        before += part.count
+    return EntityLines(flat, start, count)
+
+
 def flattened(arrays: list[np.ndarray]) -> EntityLines:
     """Separate sorted line-id arrays as one EntityLines."""
     count = np.fromiter((a.size for a in arrays), np.int64, len(arrays))
@@ -234,6 +294,8 @@ class ModePostings:
         self.keys = load("keys")
         self.offsets = load("offsets")
         self.positions = load("positions")
+        self.line_offsets = load("line_offsets")
+        self.lines_of_terms = load("lines")
         self.line_starts = load("line_starts")
 
     def lines(self, query_keys: np.ndarray, query_offsets: np.ndarray,
@@ -245,6 +307,7 @@ class ModePostings:
             hi = min(lo + CHUNK, query_offsets.size - 1)
             offsets = query_offsets[lo:hi + 1]
             flat, start, count = phrase_lines(self.keys, self.offsets, self.positions,
+                                              self.line_offsets, self.lines_of_terms,
                                               self.line_starts,
                                               query_keys[offsets[0]:offsets[-1]],
                                               offsets - offsets[0])
