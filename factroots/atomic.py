@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import tempfile
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
@@ -81,3 +82,27 @@ def write_text(path: str | Path, text: str, encoding: str = "utf-8") -> None:
 def write_bytes(path: str | Path, data: bytes) -> None:
     with atomic_output(path) as tmp:
         tmp.write_bytes(data)
+
+
+def check_writable(path: str | Path, folder: bool = False) -> Path:
+    """An error now, before any work, unless `path` (an output file, or with `folder` an output
+    folder) can be written later: missing folders on the way are fine (they are made when the
+    output is written) if the nearest existing one is a folder that takes new files."""
+    path = Path(path)
+    if folder and path.exists() and not path.is_dir():
+        raise FactrootsError(f"cannot write in {path}: it is not a folder")
+    if not folder and path.is_dir():
+        raise FactrootsError(f"cannot write {path}: it is a folder")
+    target = path if folder else path.parent
+    existing = target.absolute()
+    while not os.path.lexists(existing) and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise FactrootsError(f"cannot create {target}: {existing} is not a folder")
+    try:  # the one sure test: file systems mounted read-only, ACLs, root, quotas
+        fd, probe = tempfile.mkstemp(prefix=".factroots-check-", dir=existing)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise FactrootsError(f"cannot write in {existing}: {exc.strerror or exc}") from None
+    return path

@@ -9,7 +9,9 @@ from pathlib import Path
 import click
 
 from factroots import __version__
+from factroots.atomic import check_writable
 from factroots.errors import FactrootsError
+from factroots.extras import missing_message, require
 from factroots.report.classify import DEFAULT_NAMING_RELATIONS
 
 MODE = click.Choice(["words", "tokens"])
@@ -39,6 +41,7 @@ def index() -> None:
 def index_build(input_dir: Path, lang: str, root: Path, tokenizer: str, max_tokens: int,
                 workers: int | None) -> None:
     """Build ROOT/<tokenizer>/<lang>/ from a WikiExtractor output tree."""
+    check_writable(root, folder=True)
     from tqdm import tqdm
 
     from factroots.indexer.builder import build_index
@@ -111,6 +114,9 @@ def query(subject: str, object: str | None, root: Path, lang: str, tokenizer: st
 @click.option("--no-model", is_flag=True, help="Stop after tracing (no torch needed).")
 def demo(workdir: Path, no_model: bool) -> None:
     """The whole flow on a generated corpus: index, trace, probe, attribute, report."""
+    if not no_model:
+        require("factroots demo", "probe", "report", hint=" (or run factroots demo --no-model)")
+    check_writable(workdir, folder=True)
     from factroots.demo.run import run_demo
 
     result = run_demo(workdir, with_model=not no_model)
@@ -151,6 +157,7 @@ def export_lucene_cmd(root: Path, lang: str, tokenizer: str, out_dir: Path,
                       input_dir: Path | None) -> None:
     """Write the index's lines as a pyserini JsonCollection (fields contents = token ids,
     words = word units; index it with pyserini.index.lucene --pretokenized)."""
+    check_writable(out_dir, folder=True)
     from factroots.export.lucene import export_lucene
 
     done = export_lucene(root, lang, out_dir, tokenizer, input_dir)
@@ -168,6 +175,7 @@ def export_lucene_cmd(root: Path, lang: str, tokenizer: str, out_dir: Path,
               help="Per-fact parquet; the summary goes to <stem>.summary.csv beside it.")
 def trace(mlama_dir: Path, root: Path, langs: str, mode: str, tokenizer: str, out: Path) -> None:
     """Trace every mLAMA fact of LANGS: present or absent in that language's index."""
+    check_writable(out)
     from tqdm import tqdm
 
     from factroots.search.trace import summary_table, trace_languages
@@ -225,6 +233,8 @@ def report(trace_path: Path, predictions: Path, neurons: Path | None,
            activations: tuple[Path, ...], fact: str | None, root: Path | None,
            tokenizer: str | None, naming_relations: str | None, out: Path) -> None:
     """Tables (CSV), figures (PNG), report.md and report.html from traces and predictions."""
+    require("factroots report", "report")
+    check_writable(out, folder=True)
     from factroots.report.build import build_report
 
     relations = (DEFAULT_NAMING_RELATIONS if naming_relations is None
@@ -245,6 +255,7 @@ def report(trace_path: Path, predictions: Path, neurons: Path | None,
 @click.option("--top-k", default=50, show_default=True, type=click.IntRange(min=1))
 def attribute(activations: Path, predictions: Path, out: Path, top_k: int) -> None:
     """PROBELESS top-K FFN neurons of every correctly predicted fact, per (language, relation)."""
+    check_writable(out)
     import time
 
     from tqdm import tqdm
@@ -270,6 +281,9 @@ def attribute(activations: Path, predictions: Path, out: Path, top_k: int) -> No
               help="Also write every shared fact's Jaccard (parquet).")
 def similarity(neurons: Path, out: Path, model: str | None, per_fact: Path | None) -> None:
     """Languages x languages mean Jaccard of top-K neuron sets over facts correct in both."""
+    for path in (out, per_fact):
+        if path is not None:
+            check_writable(path)
     import time
 
     import numpy as np
@@ -334,6 +348,10 @@ def probe_cmd(mlama_dir: Path, model_spec: str, langs: str, out: Path, device: s
               batch_size: int, dtype: str, neurons: Path | None, save_activations: Path | None,
               top_k: int) -> None:
     """Probe a masked LM with mLAMA: k masks per fact, P@1 per language (resumable)."""
+    require("factroots probe", "probe")
+    for path, folder in ((out, False), (neurons, False), (save_activations, True)):
+        if path is not None:
+            check_writable(path, folder)
     from tqdm import tqdm
 
     from factroots.attribution.capture import probe_and_attribute
@@ -379,6 +397,16 @@ def main() -> None:
         cli(standalone_mode=False)
     except FactrootsError as exc:
         click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+    except ModuleNotFoundError as exc:  # an optional extra, imported further down than expected
+        message = missing_message(exc.name or "", "factroots")
+        if message is None:
+            raise
+        click.echo(f"error: {message}", err=True)
+        sys.exit(2)
+    except OSError as exc:  # the machine's fault (a full disk, an I/O error), not the input's
+        where = f": {exc.filename}" if exc.filename else ""
+        click.echo(f"error: {exc.strerror or exc}{where}", err=True)
         sys.exit(2)
     except click.exceptions.Abort:
         click.echo("interrupted", err=True)

@@ -764,3 +764,103 @@ def test_a_word_of_70000_bytes_matches_as_the_brute_force_scan_says_and_is_count
     assert index.cooccur_many(pairs).cooccur_lines.tolist() == both
     evidence = index.cooccur(long, "Alpha", show=1).evidence[0]
     assert [evidence.text[s:e] for s, e in sorted(evidence.spans)] == ["Alpha", "Alpha", long]
+
+
+# -- outputs that cannot be written: an error before the work ----------------------------------
+
+
+@pytest.fixture()
+def read_only(tmp_path):
+    """A folder that takes no new files, and the reason the system gives: a read-only tmpfs
+    where root may mount one, else mode 0o555 (which does not stop root)."""
+    path = tmp_path / "ro"
+    path.mkdir()
+    if os.geteuid() != 0:
+        path.chmod(0o555)
+        yield path, "Permission denied"
+        path.chmod(0o755)
+        return
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "ro,size=1m", "tmpfs", str(path)],
+                             capture_output=True)
+    if mounted.returncode != 0:
+        pytest.skip("root cannot mount a read-only tmpfs here")
+    try:
+        yield path, "Read-only file system"
+    finally:
+        subprocess.run(["umount", str(path)], check=True)
+
+
+OUTPUT_COMMANDS = {  # the command with its output at OUT, and the function that does its work
+    "index build": (["index", "build", "in", "--lang", "en", "--root", "OUT"],
+                    "factroots.indexer.builder.build_index"),
+    "trace": (["trace", "--mlama", "m", "--root", "r", "--langs", "en", "--out", "OUT"],
+              "factroots.search.trace.trace_languages"),
+    "probe": (["probe", "--mlama", "m", "--model", "x", "--langs", "en", "--out", "OUT"],
+              "factroots.probing.model.load_masked_lm"),
+    "probe --save-activations": (["probe", "--mlama", "m", "--model", "x", "--langs", "en",
+                                  "--out", "p.parquet", "--save-activations", "OUT"],
+                                 "factroots.probing.model.load_masked_lm"),
+    "attribute": (["attribute", "--activations", "a", "--predictions", "p", "--out", "OUT"],
+                  "factroots.attribution.attribute.correct_facts"),
+    "similarity": (["similarity", "--neurons", "n", "--out", "OUT"],
+                   "factroots.attribution.attribute.read_neurons"),
+    "report": (["report", "--trace", "t", "--predictions", "p", "--out", "OUT"],
+               "factroots.report.build.build_report"),
+    "export lucene": (["export", "lucene", "--root", "r", "--lang", "en", "--out", "OUT"],
+                      "factroots.export.lucene.export_lucene"),
+    "demo": (["demo", "--no-model", "--workdir", "OUT"], "factroots.demo.run.run_demo"),
+}
+
+
+@pytest.mark.parametrize("where", ["read-only", "blocked"])
+@pytest.mark.parametrize("command", list(OUTPUT_COMMANDS))
+def test_an_output_location_that_cannot_be_written_is_an_error_before_the_work(
+        command, where, request, tmp_path, capsys, monkeypatch):
+    args, work = OUTPUT_COMMANDS[command]
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(work, lambda *a, **k: pytest.fail("the work started"))
+    if where == "read-only":
+        folder, reason = request.getfixturevalue("read_only")
+        out = folder / "sub" / "out"
+        expected = f"error: cannot write in {folder}: {reason}"
+    else:  # a file where a folder of the output's path must go
+        blocker = tmp_path / "a-file"
+        blocker.write_text("mine")
+        out = blocker / "sub" / "out"
+        is_folder = command in ("index build", "probe --save-activations", "report",
+                                "export lucene", "demo")
+        expected = (f"error: cannot create {out if is_folder else out.parent}: {blocker} is "
+                    "not a folder")
+    code, err = run_cli([str(out) if a == "OUT" else a for a in args], capsys, monkeypatch)
+    assert code == 2 and err == [expected]
+    assert sorted(p.name for p in tmp_path.iterdir()) == (["ro"] if where == "read-only"
+                                                          else ["a-file"])
+
+
+# -- optional extras that are not installed ---------------------------------------------------
+
+
+NO_MODULE = ("import sys; sys.modules[sys.argv.pop(1)] = None; sys.argv[0] = 'factroots'; "
+             "from factroots.cli import main; main()")
+
+
+@pytest.mark.parametrize("command,missing,expected", [
+    (["probe", "--mlama", "m", "--model", "x", "--langs", "en", "--out", "p.parquet"], "torch",
+     "error: factroots probe needs torch, which is not installed: pip install "
+     "'factroots[probe]'"),
+    (["demo", "--workdir", "demo-out"], "torch",
+     "error: factroots demo needs torch, which is not installed: pip install 'factroots[probe]' "
+     "(or run factroots demo --no-model)"),
+    (["demo", "--workdir", "demo-out"], "transformers",
+     "error: factroots demo needs transformers, which is not installed: pip install "
+     "'factroots[probe]' (or run factroots demo --no-model)"),
+    (["report", "--trace", "t", "--predictions", "p", "--out", "report"], "matplotlib",
+     "error: factroots report needs matplotlib, which is not installed: pip install "
+     "'factroots[report]'"),
+], ids=["probe-torch", "demo-torch", "demo-transformers", "report-matplotlib"])
+def test_a_command_whose_extra_is_not_installed_says_which_to_install(command, missing,
+                                                                     expected, tmp_path):
+    done = subprocess.run([sys.executable, "-c", NO_MODULE, missing, *command], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2 and done.stderr.splitlines() == [expected]
+    assert done.stdout == "" and list(tmp_path.iterdir()) == []
