@@ -417,3 +417,9 @@ def main() -> None:
     except KeyboardInterrupt:
         click.echo("interrupted", err=True)
         sys.exit(130)
+    except BaseException as exc:  # a Rust panic not met where factroots expects one
+        if type(exc).__name__ != "PanicException":
+            raise
+        reason = (str(exc).strip().splitlines() or ["panic"])[0]
+        click.echo(f"error: tantivy failed ({reason})", err=True)
+        sys.exit(2)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import re
 import signal
 import subprocess
 import sys
@@ -864,3 +865,73 @@ def test_a_command_whose_extra_is_not_installed_says_which_to_install(command, m
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 2 and done.stderr.splitlines() == [expected]
     assert done.stdout == "" and list(tmp_path.iterdir()) == []
+
+
+# -- damaged index segments ---------------------------------------------------------------------
+
+
+def damage(version: Path, suffix: str, positions) -> None:
+    """Flip the bytes at `positions` of the body (not the footer) of each `suffix` file."""
+    for path in version.glob(f"*{suffix}"):
+        data = bytearray(path.read_bytes())
+        body = len(data) - 8 - int.from_bytes(data[-8:-4], "little")
+        for i in positions(body):
+            data[i] ^= 0xFF
+        path.write_bytes(bytes(data))
+
+
+def damaged_message(root: Path, corpus: Path) -> str:
+    return (rf"error: index {re.escape(str(root / 'mbert' / 'en'))} is damaged \(tantivy: .+\): "
+            rf"rebuild it: factroots index build {re.escape(str(corpus.resolve()))} --lang en "
+            rf"--root {re.escape(str(root))}")
+
+
+@pytest.mark.parametrize("found", ["on open (a panic)", "in a search (an I/O error)"])
+def test_a_damaged_segment_is_a_one_line_error_that_names_the_index_and_its_rebuild(
+        found, corpus, tok, tmp_path):
+    root = tmp_path / "idx"
+    build_index(corpus, "en", root, tok, workers=1)
+    version = root / "mbert" / os.readlink(root / "mbert" / "en")
+    if found.startswith("on open"):
+        damage(version, ".term", lambda body: range(0, body, 3))
+    else:  # the stored lines: opening and counting work, showing evidence does not
+        damage(version, ".store", lambda body: range(8))
+    before = tree(root)
+    query = [sys.executable, "-m", "factroots", "query", "Paris", "France", "--show", "3",
+             "--root", str(root), "--lang", "en"]
+    done = subprocess.run(query, capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "RUST_BACKTRACE": "1"})
+    assert done.returncode == 2 and done.stdout == ""
+    assert len(done.stderr.splitlines()) == 1  # no Rust panic report, no traceback
+    assert re.fullmatch(damaged_message(root, corpus), done.stderr.strip())
+    assert tree(root) == before
+
+
+def test_a_panic_in_a_search_of_a_damaged_segment_is_caught_and_names_the_index(corpus, tok,
+                                                                               tmp_path):
+    """Some damage to the term dictionary passes the open and panics in a search: the first
+    such spot is searched for, 8 bytes at a time."""
+    import shutil
+
+    root = tmp_path / "idx"
+    build_index(corpus, "en", root, tok, workers=1)
+    pristine = root / "mbert" / os.readlink(root / "mbert" / "en")
+    term = next(pristine.glob("*.term")).read_bytes()
+    body = len(term) - 8 - int.from_bytes(term[-8:-4], "little")
+    for start in range(0, body, 8):
+        copy = tmp_path / "copy" / "mbert" / "en"
+        shutil.rmtree(copy.parent.parent, ignore_errors=True)
+        shutil.copytree(pristine, copy)
+        damage(copy, ".term", lambda _, at=start: range(at, min(body, at + 8)))
+        try:
+            index = FactIndex.open_path(copy, tok)
+        except FactrootsError:
+            continue
+        try:
+            for label in ("Paris", "France", "Berlin", "Germany", "the"):
+                index.cooccur(label, "France", show=3)
+        except FactrootsError as exc:
+            if type(exc.__context__).__name__ == "PanicException":
+                assert re.fullmatch(damaged_message(tmp_path / "copy", corpus), f"error: {exc}")
+                return
+    pytest.fail("no damage of the term dictionary panicked in a search")

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import os
+import sys
 import tempfile
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -103,6 +106,41 @@ def _stored(doc: tantivy.Document, field: str) -> str:
     return bytes(doc[field][0]).decode("utf-8")
 
 
+def _is_panic(exc: BaseException) -> bool:
+    """Whether `exc` is a Rust panic inside tantivy (pyo3's PanicException, a BaseException)."""
+    return type(exc).__name__ == "PanicException"
+
+
+_STDERR_LOCK = threading.Lock()
+
+
+@contextmanager
+def _panic_report_held() -> Iterator[None]:
+    """File descriptor 2 held in a temporary file while tantivy opens an index: a panic's own
+    report (Rust prints it before Python sees the exception) is dropped, anything else written
+    meanwhile is passed on."""
+    with _STDERR_LOCK, tempfile.TemporaryFile() as held:
+        try:
+            sys.stderr.flush()
+            saved = os.dup(2)
+        except (OSError, ValueError):  # no usable stderr: nothing to hold
+            yield
+            return
+        os.dup2(held.fileno(), 2)
+        panicked = False
+        try:
+            yield
+        except BaseException as exc:
+            panicked = _is_panic(exc)
+            raise
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            if not panicked:
+                held.seek(0)
+                os.write(2, held.read())
+
+
 def _term_query(schema: tantivy.Schema, entity: EntityTerms) -> tantivy.Query:
     if len(entity.terms) == 1:  # tantivy panics on a one-term phrase
         return tantivy.Query.term_query(schema, entity.field, entity.terms[0])
@@ -125,12 +163,44 @@ class FactIndex:
         self._entities: dict[tuple[str, str], EntityTerms] = {}
         self._postings = open_postings(path)
 
+    def _damaged(self, exc: BaseException) -> FactrootsError:
+        """The one-line error for tantivy failing on this index's files: which index, why, and
+        the command that rebuilds it."""
+        m, path = self.manifest, self.path
+        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        layout = path.parent.name == m.tokenizer_name  # ROOT/<tokenizer>/<version or lang>
+        shown = path.parent / m.language if layout else path
+        root = path.parent.parent if layout else "ROOT"
+        tok = "" if m.tokenizer_name == "mbert" else f" --tokenizer {m.tokenizer_name}"
+        return FactrootsError(f"index {shown} is damaged (tantivy: {reason}): rebuild it: "
+                              f"factroots index build {m.input_root} --lang {m.language} "
+                              f"--root {root}{tok}")
+
+    def _tantivy(self, call: Callable, *args, **kwargs):
+        """`call(*args, **kwargs)` on tantivy, whose failures reading damaged files (a panic,
+        or a ValueError/OSError) become one FactrootsError naming the index."""
+        try:
+            return call(*args, **kwargs)
+        except BaseException as exc:
+            if _is_panic(exc) or isinstance(exc, (ValueError, OSError)):
+                raise self._damaged(exc) from None
+            raise
+
+    def _search(self, query: tantivy.Query, limit: int, **kwargs):
+        return self._tantivy(self._searcher.search, query, limit, **kwargs)
+
+    def _doc(self, address) -> tantivy.Document:
+        return self._tantivy(self._searcher.doc, address)
+
     def _open_tantivy(self, path: Path) -> tantivy.Index:
         try:
-            return tantivy.Index.open(str(path))
-        except Exception as exc:  # noqa: BLE001 - tantivy raises plain ValueError/OSError
+            with _panic_report_held():
+                return tantivy.Index.open(str(path))
+        except BaseException as exc:  # tantivy raises plain ValueError/OSError, or panics
+            if not (_is_panic(exc) or isinstance(exc, Exception)):
+                raise
             if "Lockfile" not in str(exc):
-                raise FactrootsError(f"cannot open index at {path}: {exc}") from None
+                raise self._damaged(exc) from None
         # A read-only directory: tantivy insists on a lock file, so read through a shadow
         # directory of symbolic links where it may write one.
         self._shadow = tempfile.TemporaryDirectory(prefix="factroots-ro-")
@@ -138,9 +208,12 @@ class FactIndex:
             if not entry.name.endswith(".lock"):
                 os.symlink(entry.resolve(), Path(self._shadow.name) / entry.name)
         try:
-            return tantivy.Index.open(self._shadow.name)
-        except Exception as exc:  # noqa: BLE001
-            raise FactrootsError(f"cannot open index at {path}: {exc}") from None
+            with _panic_report_held():
+                return tantivy.Index.open(self._shadow.name)
+        except BaseException as exc:
+            if not (_is_panic(exc) or isinstance(exc, Exception)):
+                raise
+            raise self._damaged(exc) from None
 
     @classmethod
     def open(cls, root: str | Path, lang: str,
@@ -187,13 +260,13 @@ class FactIndex:
         for lo in range(0, self.num_lines, page):
             query = tantivy.Query.range_query(self._schema, LINE, tantivy.FieldType.Unsigned, lo,
                                               lo + page - 1, True, True)
-            hits = self._searcher.search(query, page, count=False, order_by_field=LINE,
-                                         order=tantivy.Order.Asc).hits
+            hits = self._search(query, page, count=False, order_by_field=LINE,
+                                order=tantivy.Order.Asc).hits
             for line_id, address in hits:
-                yield int(line_id), _stored(self._searcher.doc(address), TEXT)
+                yield int(line_id), _stored(self._doc(address), TEXT)
 
     def _count(self, query: tantivy.Query) -> int:
-        return self._searcher.search(query, 1, count=True).count
+        return self._search(query, 1, count=True).count
 
     def count(self, label: str, mode: str = "words") -> EntityCount:
         """Number of lines containing `label`."""
@@ -210,17 +283,18 @@ class FactIndex:
 
     def _matching_lines(self, query: tantivy.Query) -> np.ndarray:
         """All matching line ids, ascending: one search when they fit the first guess."""
-        found = self._searcher.search(query, FIRST_FETCH, count=True, order_by_field=LINE,
-                                      order=tantivy.Order.Asc)
+        found = self._search(query, FIRST_FETCH, count=True, order_by_field=LINE,
+                             order=tantivy.Order.Asc)
         hits = found.hits
         if found.count > len(hits):
-            hits = self._searcher.search(query, found.count, count=False, order_by_field=LINE,
-                                         order=tantivy.Order.Asc).hits
+            hits = self._search(query, found.count, count=False, order_by_field=LINE,
+                                order=tantivy.Order.Asc).hits
         return np.fromiter((h[0] for h in hits), dtype=np.int64, count=len(hits))
 
     def _has_every_term(self, entity: EntityTerms) -> bool:
         """Whether each term occurs somewhere (a term lookup, far cheaper than a search)."""
-        return all(self._searcher.doc_freq(entity.field, t) for t in set(entity.terms))
+        freq = self._searcher.doc_freq
+        return all(self._tantivy(freq, entity.field, t) for t in set(entity.terms))
 
     def lines_of(self, entities: Sequence[EntityTerms], threads: int = 2,
                  on_done: Callable[[int], None] | None = None) -> list[np.ndarray]:
@@ -310,10 +384,10 @@ class FactIndex:
         found = []
         if matches == 0:
             return found
-        hits = self._searcher.search(query, min(show, matches), count=False,
-                                     order_by_field=LINE, order=tantivy.Order.Asc).hits
+        hits = self._search(query, min(show, matches), count=False, order_by_field=LINE,
+                            order=tantivy.Order.Asc).hits
         for line_id, address in hits:
-            doc = self._searcher.doc(address)
+            doc = self._doc(address)
             text = _stored(doc, TEXT)
             spans = mention_spans(text, subj, self.tokenizer) + mention_spans(
                 text, obj, self.tokenizer)
