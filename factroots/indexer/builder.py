@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -42,7 +42,9 @@ from factroots.units import index_units
 
 BATCH_CHARS = 4_000_000  # text per tokenizer batch: bounds memory, keeps both cores busy
 HEAP_PER_THREAD = 128 * 1024 * 1024
-__all__ = ["BUILDING_PREFIX", "BuildProgress", "build_index", "document_batches", "index_path"]
+ENGINES = ("local", "ray")
+__all__ = ["BUILDING_PREFIX", "BuildProgress", "build_index", "document_batches", "index_path",
+           "partition_by_size", "write_index"]
 
 
 @dataclass
@@ -135,6 +137,44 @@ def _write_lines(writer, postings: PostingsWriter, segmenter: Segmenter, reader:
                                       counts.lines, counts.tokens))
 
 
+def write_index(directory: Path, reader: CorpusReader, input_root: str | Path, lang: str,
+                tok: ModelTokenizer, max_tokens: int, threads: int,
+                on_progress: Callable[[BuildProgress], None] | None = None) -> Manifest:
+    """Write one complete (unsharded) index of `reader`'s documents into the empty folder
+    `directory`: tantivy index, postings sidecar, then manifest.json. Lines are numbered from 0.
+    A reader with no text gives an index of no lines (the caller decides if that is an error)."""
+    started = time.perf_counter()
+    index = tantivy.Index(build_schema(), path=str(directory), reuse=False)
+    register_analyzers(index)
+    writer = index.writer(heap_size=HEAP_PER_THREAD * threads, num_threads=threads)
+    counts = Counts()
+    postings = PostingsWriter(directory)
+    _write_lines(writer, postings, Segmenter(tok, max_tokens), reader, counts, on_progress)
+    writer.commit()
+    writer.wait_merging_threads()
+    postings.finish()
+    counts.skipped_by_reason = dict(reader.skipped)
+    counts.skipped_records = sum(counts.skipped_by_reason.values())
+    counts.empty_files = sum(s.empty for s in reader.sources)
+    manifest = Manifest(
+        language=lang,
+        tokenizer_name=tok.name,
+        tokenizer_sha256=tok.sha256,
+        max_tokens=max_tokens,
+        input_root=str(Path(input_root).resolve()),
+        sources=[
+            {"path": s.path, "size": s.size, "sha256": s.sha256, "documents": s.documents,
+             "skipped": dict(s.skipped), "empty": s.empty}
+            for s in reader.sources
+        ],
+        counts=counts,
+        build_seconds=round(time.perf_counter() - started, 3),
+        factroots_version=__version__,
+    )
+    manifest.write(directory)
+    return manifest
+
+
 def build_index(
     input_dir: str | Path,
     lang: str,
@@ -143,48 +183,68 @@ def build_index(
     max_tokens: int = DEFAULT_MAX_TOKENS,
     workers: int | None = None,
     on_progress: Callable[[BuildProgress], None] | None = None,
+    shards: int | None = None,
+    engine: str = "local",
+    address: str | None = None,
 ) -> Manifest:
-    """Build `ROOT/<tokenizer>/<lang>/` from a WikiExtractor tree and return its manifest."""
+    """Build `ROOT/<tokenizer>/<lang>/` from a WikiExtractor tree and return its manifest.
+
+    The input files (sorted) are cut by size into `shards` contiguous runs (default: one per
+    worker, at most one per file), each built as a shard of its own; one shard is today's
+    unsharded layout, built in this process with `workers` threads. Several are built by
+    `workers` processes (`engine="local"`) or as Ray tasks (`engine="ray"`, at `address`), and
+    published together as one version, with the root manifest written last (see
+    factroots.indexer.shards)."""
     started = time.perf_counter()
     tok = tokenizer if isinstance(tokenizer, ModelTokenizer) else load_tokenizer(tokenizer)
     workers = max(1, workers or os.cpu_count() or 1)
+    if engine not in ENGINES:
+        raise FactrootsError(f"unknown engine {engine!r} (use {' or '.join(ENGINES)})")
     reader = CorpusReader(input_dir)
+    parts = partition_by_size(reader.files, shards or workers)
     final = index_path(root, tok.name, lang)
     lock, building = _remove_stale_builds(final)
     try:
-        index = tantivy.Index(build_schema(), path=str(building), reuse=False)
-        register_analyzers(index)
-        writer = index.writer(heap_size=HEAP_PER_THREAD * workers, num_threads=workers)
-        counts = Counts()
-        postings = PostingsWriter(building)
-        _write_lines(writer, postings, Segmenter(tok, max_tokens), reader, counts, on_progress)
-        if counts.lines == 0:
-            raise FactrootsError(f"no documents with text found in {input_dir}")
-        writer.commit()
-        writer.wait_merging_threads()
-        postings.finish()
-        counts.skipped_by_reason = dict(reader.skipped)
-        counts.skipped_records = sum(counts.skipped_by_reason.values())
-        counts.empty_files = sum(s.empty for s in reader.sources)
-        manifest = Manifest(
-            language=lang,
-            tokenizer_name=tok.name,
-            tokenizer_sha256=tok.sha256,
-            max_tokens=max_tokens,
-            input_root=str(Path(input_dir).resolve()),
-            sources=[
-                {"path": s.path, "size": s.size, "sha256": s.sha256, "documents": s.documents,
-                 "skipped": dict(s.skipped), "empty": s.empty}
-                for s in reader.sources
-            ],
-            counts=counts,
-            build_seconds=round(time.perf_counter() - started, 3),
-            factroots_version=__version__,
-        )
-        manifest.write(building)
+        if len(parts) == 1 and engine == "local":
+            manifest = write_index(building, reader, input_dir, lang, tok, max_tokens, workers,
+                                   on_progress)
+            if manifest.counts.lines == 0:
+                raise FactrootsError(f"no documents with text found in {input_dir}")
+            manifest.build_seconds = round(time.perf_counter() - started, 3)
+            manifest.write(building)
+        else:
+            from factroots.indexer.shards import build_shards
+
+            manifest = build_shards(building, parts, input_dir, lang, tok, max_tokens, workers,
+                                    on_progress, engine, address)
+            manifest.build_seconds = round(time.perf_counter() - started, 3)
+            manifest.write(building)  # the root manifest, last
         _swap_into_place(building, final)
         return manifest
     finally:
         if building.exists():
             shutil.rmtree(building, ignore_errors=True)
         lock.release()
+
+
+def partition_by_size(files: Sequence[Path], parts: int) -> list[list[Path]]:
+    """`files` cut, in order, into at most `parts` non-empty contiguous runs of about equal
+    size (each file weighs its bytes plus one, so empty files count too)."""
+    files = list(files)
+    parts = max(1, min(parts, len(files)))
+    weights = [p.stat().st_size + 1 for p in files]
+    total = sum(weights)
+    runs: list[list[Path]] = []
+    done, at = 0, 0
+    for k in range(parts):
+        left = parts - k - 1  # runs still to come after this one, one file each at least
+        target = total * (k + 1) / parts
+        run = [files[at]]
+        done += weights[at]
+        at += 1
+        while at < len(files) - left and (done + weights[at] / 2 <= target or left == 0):
+            run.append(files[at])
+            done += weights[at]
+            at += 1
+        runs.append(run)
+    return runs

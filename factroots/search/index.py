@@ -240,6 +240,10 @@ class FactIndex:
                 f"index {path} was built with tokenizer {manifest.tokenizer_name!r} "
                 f"(sha256 {manifest.tokenizer_sha256[:12]}…), not {tok.name!r} "
                 f"(sha256 {tok.sha256[:12]}…)")
+        if manifest.sharded:  # shards behind the same API (factroots/search/sharded.py)
+            from factroots.search.sharded import ShardedIndex
+
+            return ShardedIndex(path, manifest, tok)
         return cls(path, manifest, tok)
 
     @property
