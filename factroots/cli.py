@@ -37,9 +37,20 @@ def index() -> None:
 @click.option("--max-tokens", default=512, show_default=True,
               type=click.IntRange(min=1, max=1_000_000))  # beyond int64, numba overflows
 @click.option("--workers", default=None, type=click.IntRange(min=1),
-              help="Threads for tokenizing and indexing [default: all cores].")
+              help="Processes building shards at once (threads, for one shard) "
+                   "[default: all cores].")
+@click.option("--shards", default=None, type=click.IntRange(min=1),
+              help="Shards to cut the input files into, by size [default: one per worker, "
+                   "none under 16 MiB of input, at most one per file].")
+@click.option("--engine", type=click.Choice(["local", "ray"]), default="local",
+              show_default=True, help="Build shards in local processes or as Ray tasks "
+                                      "(extra 'cluster').")
+@click.option("--address", default=None,
+              help="Ray cluster address (e.g. ray://head:10001 or auto) [default: a local "
+                   "Ray started for the build].")
 def index_build(input_dir: Path, lang: str, root: Path, tokenizer: str, max_tokens: int,
-                workers: int | None) -> None:
+                workers: int | None, shards: int | None, engine: str,
+                address: str | None) -> None:
     """Build ROOT/<tokenizer>/<lang>/ from a WikiExtractor output tree."""
     check_writable(root, folder=True)
     from tqdm import tqdm
@@ -52,9 +63,11 @@ def index_build(input_dir: Path, lang: str, root: Path, tokenizer: str, max_toke
             bar.update(p.bytes_done - bar.n)
             bar.set_postfix(docs=p.documents, lines=p.lines)
 
-        manifest = build_index(input_dir, lang, root, tokenizer, max_tokens, workers, on_progress)
+        manifest = build_index(input_dir, lang, root, tokenizer, max_tokens, workers, on_progress,
+                               shards, engine, address)
     c = manifest.counts
-    click.echo(f"built {root}/{manifest.tokenizer_name}/{lang}: {c.documents:,} documents, "
+    parts = f" in {len(manifest.shards)} shards" if manifest.sharded else ""
+    click.echo(f"built {root}/{manifest.tokenizer_name}/{lang}{parts}: {c.documents:,} documents, "
                f"{c.lines:,} lines, {c.tokens:,} tokens, {c.text_bytes / 1e6:.1f} MB text "
                f"in {manifest.build_seconds:.1f} s")
     for reason, n in sorted(c.skipped_by_reason.items()):
@@ -69,7 +82,7 @@ def index_build(input_dir: Path, lang: str, root: Path, tokenizer: str, max_toke
 @index.command("info")
 @click.argument("path", type=click.Path(path_type=Path))
 def index_info(path: Path) -> None:
-    """Print the manifest of the index at PATH."""
+    """Print the manifest of the index at PATH (a sharded index's lists its shards)."""
     from factroots.indexer.manifest import read_manifest
 
     click.echo(json.dumps(read_manifest(path).to_dict(), indent=2, ensure_ascii=False))

@@ -43,6 +43,7 @@ from factroots.units import index_units
 BATCH_CHARS = 4_000_000  # text per tokenizer batch: bounds memory, keeps both cores busy
 HEAP_PER_THREAD = 128 * 1024 * 1024
 ENGINES = ("local", "ray")
+MIN_SHARD_BYTES = 16 * 1024 * 1024  # input per shard at least, unless shards are asked for
 __all__ = ["BUILDING_PREFIX", "BuildProgress", "build_index", "document_batches", "index_path",
            "partition_by_size", "write_index"]
 
@@ -190,8 +191,9 @@ def build_index(
     """Build `ROOT/<tokenizer>/<lang>/` from a WikiExtractor tree and return its manifest.
 
     The input files (sorted) are cut by size into `shards` contiguous runs (default: one per
-    worker, at most one per file), each built as a shard of its own; one shard is today's
-    unsharded layout, built in this process with `workers` threads. Several are built by
+    worker, at most one per file and one per MIN_SHARD_BYTES), each built as a shard of its
+    own; one shard is today's unsharded layout, built in this process with `workers` threads
+    (with engine "local"). Several are built by
     `workers` processes (`engine="local"`) or as Ray tasks (`engine="ray"`, at `address`), and
     published together as one version, with the root manifest written last (see
     factroots.indexer.shards)."""
@@ -201,7 +203,7 @@ def build_index(
     if engine not in ENGINES:
         raise FactrootsError(f"unknown engine {engine!r} (use {' or '.join(ENGINES)})")
     reader = CorpusReader(input_dir)
-    parts = partition_by_size(reader.files, shards or workers)
+    parts = partition_by_size(reader.files, shards or default_shards(reader.total_bytes, workers))
     final = index_path(root, tok.name, lang)
     lock, building = _remove_stale_builds(final)
     try:
@@ -225,6 +227,12 @@ def build_index(
         if building.exists():
             shutil.rmtree(building, ignore_errors=True)
         lock.release()
+
+
+def default_shards(total_bytes: int, workers: int) -> int:
+    """One shard per worker, but none under MIN_SHARD_BYTES of input: a small corpus is built
+    unsharded, by threads, with no process to start."""
+    return max(1, min(workers, total_bytes // MIN_SHARD_BYTES))
 
 
 def partition_by_size(files: Sequence[Path], parts: int) -> list[list[Path]]:
