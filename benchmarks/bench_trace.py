@@ -4,6 +4,7 @@ baseline, as reusable functions (timing helpers, one function per figure)."""
 from __future__ import annotations
 
 import json
+import multiprocessing
 import os
 import platform
 import resource
@@ -19,13 +20,15 @@ import numpy as np
 import tantivy
 
 from factroots.indexer.builder import build_index, index_path
-from factroots.indexer.reader import CorpusReader
+from factroots.indexer.reader import CorpusReader, input_files
 from factroots.indexer.segmenter import Segmenter
 from factroots.probing.mlama import Fact
-from factroots.search.entity import EntityTerms, entity_terms
+from factroots.search.entity import MODES, EntityTerms, entity_terms
 from factroots.search.index import FactIndex, _term_query
-from factroots.search.trace import pair_counts, trace_language
+from factroots.search.postings import flattened, pair_counts
+from factroots.search.trace import trace_language
 from factroots.tokenizer import load_tokenizer
+from factroots.units import word_units
 
 
 def directory_bytes(path: str | Path) -> int:
@@ -195,6 +198,7 @@ class TraceFigures:
     present: int
     absent: int
     untraceable: int
+    peak_rss_bytes: int = 0
 
     @property
     def facts_per_s(self) -> float:
@@ -219,6 +223,7 @@ def measure_trace(root: str | Path, lang: str, facts: Sequence[Fact],
 
 @dataclass
 class ScanFigures:
+    mode: str
     lines: int
     patterns: int
     automaton_s: float
@@ -227,73 +232,94 @@ class ScanFigures:
     present: int
 
 
-def write_tokenized_lines(corpus: str | Path, out: str | Path, batch_docs: int = 2000) -> int:
-    """The corpus segmented exactly as the index is, one line per row: ` id id … ` (not timed)."""
+def segmented_lines(corpus: str | Path, out_dir: str | Path) -> dict[str, Path]:
+    """`write_segmented_lines` of the corpus, reused while its `.done` stamp names the corpus's
+    stamp (the generated corpus does not change under a stamp)."""
+    out_dir = Path(out_dir)
+    stamp, source = out_dir / ".done", (Path(corpus) / ".corpus.json").read_text()
+    if not (stamp.is_file() and stamp.read_text() == source):
+        out_dir.mkdir(parents=True, exist_ok=True)
+        stamp.unlink(missing_ok=True)
+        write_segmented_lines(corpus, out_dir)
+        stamp.write_text(source)
+    return {mode: out_dir / f"{mode}.txt" for mode in MODES}
+
+
+def write_segmented_lines(corpus: str | Path, out_dir: str | Path,
+                          processes: int = 2) -> dict[str, Path]:
+    """The corpus segmented exactly as the index is, one line per row, once per mode:
+    `words.txt` (` unit unit … `) and `tokens.txt` (` id id … `), in corpus order, files
+    segmented in `processes` processes. Not timed."""
+    paths = {mode: Path(out_dir) / f"{mode}.txt" for mode in MODES}
+    files = [(str(corpus), str(path)) for path in input_files(corpus)]
+    context = multiprocessing.get_context("spawn")
+    with paths["words"].open("w", encoding="utf-8") as words, \
+            paths["tokens"].open("w", encoding="ascii") as tokens, \
+            context.Pool(processes) as pool:
+        for file_words, file_tokens in pool.imap(_segmented_file, files):
+            words.write(file_words)
+            tokens.write(file_tokens)
+    return paths
+
+
+def _segmented_file(task: tuple[str, str]) -> tuple[str, str]:
+    """One corpus file's lines as (words rows, tokens rows)."""
+    root, path = task
     segmenter = Segmenter(load_tokenizer("mbert"))
-    lines = 0
-    batch = []
-    with open(out, "w", encoding="ascii") as fh:
-        for doc in CorpusReader(corpus):
-            batch.append(doc)
-            if len(batch) == batch_docs:
-                lines += _write_segments(segmenter, batch, fh)
-                batch = []
-        lines += _write_segments(segmenter, batch, fh)
-    return lines
+    docs = list(CorpusReader(root, [Path(path)]))
+    lines = [line for doc_lines in segmenter.lines(docs) for line in doc_lines]
+    return ("".join(" " + " ".join(word_units(line.text)) + " \n" for line in lines),
+            "".join(" " + " ".join(map(str, line.ids.tolist())) + " \n" for line in lines))
 
 
-def _write_segments(segmenter: Segmenter, docs, fh) -> int:
-    rows = [" " + " ".join(map(str, line.ids.tolist())) + " \n"
-            for lines in segmenter.lines(docs) for line in lines]
-    fh.writelines(rows)
-    return len(rows)
+def entity_patterns(labels: Sequence[str], mode: str) -> dict[str, str]:
+    """Each traceable label's pattern, its terms as one padded string (` t t `), from factroots'
+    own one-label analysis (`entity_terms`)."""
+    tok = load_tokenizer("mbert")
+    patterns = {}
+    for label in labels:
+        entity = entity_terms(label, mode, tok)
+        if entity.traceable:
+            patterns[label] = " " + " ".join(entity.terms) + " "
+    return patterns
 
 
-def aho_corasick_trace(tokenized: str | Path, facts: Sequence[Fact],
-                       chunk_lines: int = 200_000) -> tuple[ScanFigures, np.ndarray]:
-    """The paper's baseline: one multi-pattern pass (pyahocorasick) over the tokenized lines,
-    collecting each entity's lines, then the same per-fact intersection as the tracer. Reading
-    the file is not timed; the automaton, the scan and the intersection are."""
+def aho_corasick_trace(segmented: str | Path, facts: Sequence[Fact], mode: str,
+                       chunk_bytes: int = 64 << 20) -> tuple[ScanFigures, np.ndarray]:
+    """The paper's baseline: one multi-pattern pass (pyahocorasick) over the segmented lines of
+    `mode`, collecting each entity's lines, then the same per-fact intersection as the tracer.
+    Reading the file is not timed (chunks of `chunk_bytes`); the automaton (with the entities'
+    analysis), the scan and the intersection are."""
     import ahocorasick
 
-    tok = load_tokenizer("mbert")
     labels = sorted({f.subject for f in facts} | {f.object for f in facts})
     started = time.perf_counter()
     automaton = ahocorasick.Automaton()
-    patterns: dict[str, int] = {}
-    entity_pattern = {}
-    for label in labels:
-        ids = tok.encode_entity(label)
-        if ids and not tok.has_unknown(ids):
-            key = " " + " ".join(map(str, ids)) + " "
-            entity_pattern[label] = patterns.setdefault(key, len(patterns))
-    for key, value in patterns.items():
-        automaton.add_word(key, value)
+    keys: dict[str, int] = {}
+    entity_key = {label: keys.setdefault(pattern, len(keys))
+                  for label, pattern in entity_patterns(labels, mode).items()}
+    for pattern, key in keys.items():
+        automaton.add_word(pattern, key)
     automaton.make_automaton()
     automaton_s = time.perf_counter() - started
-    hits: list[list[int]] = [[] for _ in patterns]
+    hits: list[list[int]] = [[] for _ in keys]
     scan_s, line_no = 0.0, 0
-    with open(tokenized, encoding="ascii") as fh:
-        while True:
-            chunk = fh.readlines(chunk_lines * 64)
-            if not chunk:
-                break
+    with open(segmented, encoding="utf-8") as fh:
+        while chunk := fh.readlines(chunk_bytes):
             started = time.perf_counter()
             for line in chunk:
-                for found in {value for _, value in automaton.iter(line)}:
+                for found in {key for _, key in automaton.iter(line)}:
                     hits[found].append(line_no)
                 line_no += 1
             scan_s += time.perf_counter() - started
     started = time.perf_counter()
-    arrays = [np.asarray(h, dtype=np.int64) for h in hits] + [np.empty(0, np.int64)]
-    offsets = np.zeros(len(arrays) + 1, dtype=np.int64)
-    offsets[1:] = np.cumsum([a.size for a in arrays])
-    missing = len(arrays) - 1
-    subj = np.array([entity_pattern.get(f.subject, missing) for f in facts], dtype=np.int64)
-    obj = np.array([entity_pattern.get(f.object, missing) for f in facts], dtype=np.int64)
-    counts = pair_counts(np.concatenate(arrays), offsets, subj, obj)
+    found = flattened([np.asarray(h, dtype=np.int64) for h in hits] + [np.empty(0, np.int64)])
+    missing = len(hits)
+    subj = np.array([entity_key.get(f.subject, missing) for f in facts], dtype=np.int64)
+    obj = np.array([entity_key.get(f.object, missing) for f in facts], dtype=np.int64)
+    counts = pair_counts(found.flat, found.start, found.count, subj, obj)
     pair_s = time.perf_counter() - started
-    return (ScanFigures(line_no, len(patterns), automaton_s, scan_s,
+    return (ScanFigures(mode, line_no, len(keys), automaton_s, scan_s,
                         automaton_s + scan_s + pair_s, int((counts > 0).sum())), counts)
 
 
@@ -323,5 +349,34 @@ def _version(package: str) -> str:
 
 
 
+def _trace_child(root: str, lang: str, mlama: str, out_dir: str) -> None:
+    """Runs in a child process: both modes' trace figures (with this process's peak RSS) as
+    JSON, and each mode's per-fact co-occurrence counts (-1 untraceable) to `<mode>.npy`."""
+    from factroots.probing.mlama import load_language
+
+    facts = load_language(mlama, lang).facts
+    figures = []
+    for mode in MODES:
+        found, trace = measure_trace(root, lang, facts, mode)
+        counts = np.where(trace.status == "ok", trace.cooccur_lines, -1).astype(np.int64)
+        np.save(Path(out_dir) / f"{mode}.npy", counts)
+        found.peak_rss_bytes = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+        figures.append(asdict(found))
+    print(json.dumps(figures))
+
+
+def measure_traces(root: str | Path, lang: str, mlama: str | Path, out_dir: str | Path
+                   ) -> tuple[list[TraceFigures], dict[str, np.ndarray]]:
+    """Both modes' trace figures, measured in a fresh child process (its peak RSS is the
+    trace's), and each mode's per-fact counts."""
+    done = subprocess.run([sys.executable, "-m", "benchmarks.bench_trace", "trace", str(root),
+                           lang, str(mlama), str(out_dir)], check=True, capture_output=True,
+                          text=True)
+    figures = [TraceFigures(**f) for f in json.loads(done.stdout.strip().splitlines()[-1])]
+    return figures, {mode: np.load(Path(out_dir) / f"{mode}.npy") for mode in MODES}
+
+
 if __name__ == "__main__" and sys.argv[1:2] == ["build"]:
     _build_child(*sys.argv[2:5])
+if __name__ == "__main__" and sys.argv[1:2] == ["trace"]:
+    _trace_child(*sys.argv[2:6])
