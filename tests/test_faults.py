@@ -935,3 +935,62 @@ def test_a_panic_in_a_search_of_a_damaged_segment_is_caught_and_names_the_index(
                 assert re.fullmatch(damaged_message(tmp_path / "copy", corpus), f"error: {exc}")
                 return
     pytest.fail("no damage of the term dictionary panicked in a search")
+
+
+# -- a full disk during a build -------------------------------------------------------------------
+
+
+def full_disk_error(root: Path) -> str:
+    return (rf"error: build of {re.escape(str(root / 'mbert' / 'en'))} failed: No space left on "
+            r"device( \(tantivy: .+\))?; the index there is unchanged")
+
+
+@pytest.mark.parametrize("free_kib", [32, 160, 320])
+def test_a_disk_that_fills_up_during_a_build_is_a_one_line_error_and_the_old_index_stays(
+        free_kib, corpus, big_corpus, tok, tmp_path, capsys, monkeypatch):
+    """A real full disk (a small tmpfs, root only): with this little room left the build
+    fails in tantivy's writer threads, its commit, or the postings sidecar."""
+    import shutil
+
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    if os.geteuid() != 0 or subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs",
+                                            str(disk)], capture_output=True).returncode != 0:
+        pytest.skip("needs root allowed to mount a tmpfs")
+    try:
+        root = disk / "idx"
+        build_index(corpus, "en", root, tok, max_tokens=16)
+        old, before = fingerprint(root, tok), tree(root)
+        (disk / "filler").write_bytes(bytes(shutil.disk_usage(disk).free - free_kib * 1024))
+        code, err = run_cli(["index", "build", big_corpus, "--lang", "en", "--root", root,
+                             "--workers", "1"], capsys, monkeypatch)
+        assert code == 2 and len(err) == 1 and re.fullmatch(full_disk_error(root), err[0])
+        assert tree(root) == before and fingerprint(root, tok) == old
+    finally:
+        subprocess.run(["umount", "--lazy", str(disk)], check=True)  # readers may map files
+
+
+DISK_FULL = r"""
+import errno, sys
+from factroots.indexer import postings
+def full(self, *args, **kwargs):
+    raise OSError(errno.ENOSPC, "No space left on device", "postings/words.run-0.npz")
+postings.PostingsWriter.add_lines = full
+sys.argv[0] = "factroots"
+from factroots.cli import main
+main()
+"""
+
+
+def test_an_oserror_enospc_while_writing_a_build_is_a_one_line_error_and_the_old_index_stays(
+        corpus, tok, tmp_path):
+    root = tmp_path / "idx"
+    build_index(corpus, "en", root, tok, max_tokens=16)
+    old, before = fingerprint(root, tok), tree(root)
+    done = subprocess.run([sys.executable, "-c", DISK_FULL, "index", "build", str(corpus),
+                           "--lang", "en", "--root", str(root)], capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 2 and done.stdout == ""
+    assert done.stderr.splitlines() == [f"error: build of {root / 'mbert' / 'en'} failed: No "
+                                        "space left on device; the index there is unchanged"]
+    assert tree(root) == before and fingerprint(root, tok) == old

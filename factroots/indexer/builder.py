@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import time
+import traceback
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -176,6 +177,32 @@ def write_index(directory: Path, reader: CorpusReader, input_root: str | Path, l
     return manifest
 
 
+_TANTIVY_IO = ("os error", "io::error", "ioerror", "io error", "writer was killed")
+LOW_SPACE_BYTES = 1 << 20
+
+
+def _write_failure(final: Path, building: Path, exc: BaseException) -> FactrootsError | None:
+    """A build that failed writing its files (a full disk, an I/O error: an OSError from
+    Python, or from tantivy a ValueError or a panic) as one line; None for any other error.
+    Until `publish` has renamed `building`, nothing of the build is visible at `final`."""
+    if isinstance(exc, OSError):
+        reason = exc.strerror or str(exc)
+    elif type(exc).__name__ == "PanicException" or (
+            isinstance(exc, ValueError) and any(h in str(exc).lower() for h in _TANTIVY_IO)):
+        reason = f"tantivy: {(str(exc).strip().splitlines() or [type(exc).__name__])[0]}"
+        try:
+            if shutil.disk_usage(building.parent).free < LOW_SPACE_BYTES:
+                reason = f"No space left on device ({reason})"
+        except OSError:
+            pass
+    else:
+        return None
+    if building.exists():
+        return FactrootsError(f"build of {final} failed: {reason}; the index there is "
+                              "unchanged")
+    return FactrootsError(f"build of {final} failed while publishing it: {reason}")
+
+
 def build_index(
     input_dir: str | Path,
     lang: str,
@@ -223,6 +250,12 @@ def build_index(
             manifest.write(building)  # the root manifest, last
         _swap_into_place(building, final)
         return manifest
+    except BaseException as exc:  # a full disk in tantivy may come as a panic
+        failure = _write_failure(final, building, exc)
+        if failure is None:
+            raise
+        traceback.clear_frames(exc.__traceback__)  # tantivy's writer goes, its threads stop
+        raise failure from None
     finally:
         if building.exists():
             shutil.rmtree(building, ignore_errors=True)
