@@ -186,7 +186,13 @@ def export_lucene_cmd(root: Path, lang: str, tokenizer: str, out_dir: Path,
 @click.option("--tokenizer", default="mbert", show_default=True)
 @click.option("--out", required=True, type=click.Path(path_type=Path),
               help="Per-fact parquet; the summary goes to <stem>.summary.csv beside it.")
-def trace(mlama_dir: Path, root: Path, langs: str, mode: str, tokenizer: str, out: Path) -> None:
+@click.option("--engine", type=click.Choice(["local", "ray"]), default="local",
+              show_default=True, help="Resolve shards here, or with one Ray actor per shard "
+                                      "(extra 'cluster').")
+@click.option("--address", default=None,
+              help="Ray cluster address [default: a local Ray started for the trace].")
+def trace(mlama_dir: Path, root: Path, langs: str, mode: str, tokenizer: str, out: Path,
+          engine: str, address: str | None) -> None:
     """Trace every mLAMA fact of LANGS: present or absent in that language's index."""
     check_writable(out)
     from tqdm import tqdm
@@ -208,7 +214,8 @@ def trace(mlama_dir: Path, root: Path, langs: str, mode: str, tokenizer: str, ou
         return on_progress
 
     try:
-        run = trace_languages(mlama_dir, root, langs, mode, tokenizer, out, on_language)
+        run = trace_languages(mlama_dir, root, langs, mode, tokenizer, out, on_language, engine,
+                              address)
     finally:
         for bar in bars:
             bar.close()

@@ -130,7 +130,7 @@ def build_shards(building: Path, parts: Sequence[Sequence[Path]], input_root: st
     A shard that fails fails the build with an error naming its input files."""
     tasks = shard_tasks(building, parts, input_root, lang, tok, max_tokens)
     if engine == "ray":
-        from factroots.cluster.build import build_shards_ray
+        from factroots.cluster.ray_engine import build_shards_ray
 
         manifests = build_shards_ray(tasks, address, on_progress)
     else:

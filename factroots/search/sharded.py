@@ -74,7 +74,7 @@ class ShardedIndex(FactIndex):
 
     @property
     def num_lines(self) -> int:
-        return sum(entry.counts.lines for entry in self.manifest.shards)
+        return self.manifest.counts.lines
 
     @property
     def has_postings(self) -> bool:

@@ -8,6 +8,7 @@ fact by fact.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -109,27 +110,27 @@ def trace_languages(mlama_dir: str | Path, root: str | Path, langs: str | Sequen
                     mode: str = "words", tokenizer: str | Path | ModelTokenizer = "mbert",
                     out: str | Path | None = None,
                     on_language: Callable[[str, int], Callable[[int, int], None] | None]
-                    | None = None) -> TraceRun:
+                    | None = None, engine: str = "local",
+                    address: str | None = None) -> TraceRun:
     """Trace every mLAMA fact of each language against `ROOT/<tokenizer>/<lang>/`.
 
     A language without an index is skipped with the reason. With `out`, the facts go to that
     parquet file and the summary to `<stem>.summary.csv` beside it. `on_language(lang, facts)`
-    may return a progress callback for that language."""
+    may return a progress callback for that language. With `engine="ray"` each shard is a Ray
+    actor (at `address`; factroots.cluster.ray_engine), and the answers are the same."""
     tok = tokenizer if isinstance(tokenizer, ModelTokenizer) else load_tokenizer(tokenizer)
-    run = TraceRun(pd.DataFrame(columns=TRACE_COLUMNS), pd.DataFrame(columns=SUMMARY_COLUMNS))
-    traces, summaries = [], []
-    for lang in requested_languages(mlama_dir, langs):
-        language = load_language(mlama_dir, lang)
-        run.skipped_records.extend(language.skipped)
-        try:
-            index = FactIndex.open(root, lang, tok)
-        except FactrootsError as exc:
-            run.skipped_languages[lang] = str(exc)
-            continue
-        progress = on_language(lang, len(language.facts)) if on_language else None
-        trace = trace_language(index, language.facts, mode, progress)
-        traces.append(trace)
-        summaries.append(language_summary(trace, lang))
+    if engine not in ("local", "ray"):
+        raise FactrootsError(f"unknown engine {engine!r} (use local or ray)")
+    chosen = requested_languages(mlama_dir, langs)
+    with contextlib.ExitStack() as stack:
+        opener = FactIndex.open
+        if engine == "ray":
+            from factroots.cluster.ray_engine import open_ray_index, ray_session
+
+            stack.enter_context(ray_session(address))
+            opener = open_ray_index
+        traces, summaries, run = _trace_each(mlama_dir, root, chosen, mode, tok, on_language,
+                                             opener)
     if traces:
         run.facts = pd.concat(traces, ignore_index=True)
         run.summary = pd.DataFrame(summaries, columns=SUMMARY_COLUMNS)
@@ -141,6 +142,30 @@ def trace_languages(mlama_dir: str | Path, root: str | Path, langs: str | Sequen
             run.summary.to_csv(csv, index=False)
         run.parquet, run.summary_csv = Path(out), summary_path(out)
     return run
+
+
+def _trace_each(mlama_dir, root, langs: list[str], mode: str, tok: ModelTokenizer,
+                on_language, opener) -> tuple[list, list, TraceRun]:
+    run = TraceRun(pd.DataFrame(columns=TRACE_COLUMNS), pd.DataFrame(columns=SUMMARY_COLUMNS))
+    traces, summaries = [], []
+    for lang in langs:
+        language = load_language(mlama_dir, lang)
+        run.skipped_records.extend(language.skipped)
+        try:
+            index = opener(root, lang, tok)
+        except FactrootsError as exc:
+            run.skipped_languages[lang] = str(exc)
+            continue
+        try:
+            progress = on_language(lang, len(language.facts)) if on_language else None
+            trace = trace_language(index, language.facts, mode, progress)
+        finally:
+            close = getattr(index, "close", None)
+            if close:
+                close()
+        traces.append(trace)
+        summaries.append(language_summary(trace, lang))
+    return traces, summaries, run
 
 
 def summary_table(summary: pd.DataFrame) -> str:
