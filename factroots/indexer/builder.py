@@ -215,7 +215,8 @@ def build_index(
     engine: str = "local",
     address: str | None = None,
 ) -> Manifest:
-    """Build `ROOT/<tokenizer>/<lang>/` from a WikiExtractor tree and return its manifest.
+    """Build `ROOT/<tokenizer>/<lang>/` from a WikiExtractor tree, or from a MediaWiki XML
+    dump (`…-pages-articles.xml.bz2`, extracted on the fly), and return its manifest.
 
     The input files (sorted) are cut by size into `shards` contiguous runs (default: one per
     worker, at most one per file and one per MIN_SHARD_BYTES), each built as a shard of its
@@ -229,7 +230,7 @@ def build_index(
     workers = max(1, workers or os.cpu_count() or 1)
     if engine not in ENGINES:
         raise FactrootsError(f"unknown engine {engine!r} (use {' or '.join(ENGINES)})")
-    reader = CorpusReader(input_dir)
+    reader = open_reader(input_dir)
     parts = partition_by_size(reader.files, shards or default_shards(reader.total_bytes, workers))
     final = index_path(root, tok.name, lang)
     lock, building = _remove_stale_builds(final)
@@ -260,6 +261,16 @@ def build_index(
         if building.exists():
             shutil.rmtree(building, ignore_errors=True)
         lock.release()
+
+
+def open_reader(input_root: str | Path, files: Sequence[Path] | None = None):
+    """The documents of a WikiExtractor tree (or of `files` in it), or of a MediaWiki XML dump
+    when `input_root` is one (factroots.indexer.dump)."""
+    from factroots.indexer.dump import DumpReader, is_mediawiki_dump
+
+    if Path(input_root).is_file() and is_mediawiki_dump(input_root):
+        return DumpReader(input_root)
+    return CorpusReader(input_root, files)
 
 
 def default_shards(total_bytes: int, workers: int) -> int:

@@ -86,8 +86,7 @@ def shard_tasks(building: Path, parts: Sequence[Sequence[Path]], input_root: str
 
 def build_shard(task: ShardTask, on_progress: Callable | None = None) -> Manifest:
     """Build one shard into `task.directory` (emptied first: a retried task starts afresh)."""
-    from factroots.indexer.builder import write_index
-    from factroots.indexer.reader import CorpusReader
+    from factroots.indexer.builder import open_reader, write_index
     from factroots.tokenizer import load_tokenizer
 
     for name, value in WORKER_ENV.items():
@@ -99,7 +98,7 @@ def build_shard(task: ShardTask, on_progress: Callable | None = None) -> Manifes
     directory = Path(task.directory)
     shutil.rmtree(directory, ignore_errors=True)
     directory.mkdir(parents=True)
-    reader = CorpusReader(task.input_root, [Path(f) for f in task.files])
+    reader = open_reader(task.input_root, [Path(f) for f in task.files])
     return write_index(directory, reader, task.input_root, task.lang, tok, task.max_tokens,
                        task.threads, on_progress)
 
