@@ -109,5 +109,14 @@ class LuceneLines:
         return np.sort(np.fromiter((int(stored.document(h.doc).get("id")) for h in hits),
                                    dtype=np.int64, count=len(hits)))
 
+    def doc_ids(self, query) -> np.ndarray:
+        """Sorted Lucene doc ids of every document matching `query` (one search, each hit's
+        id read through pyjnius)."""
+        n = self.searcher.count(query)
+        if n == 0:
+            return np.empty(0, dtype=np.int64)
+        hits = self.searcher.search(query, n).scoreDocs
+        return np.sort(np.fromiter((h.doc for h in hits), dtype=np.int64, count=len(hits)))
+
     def close(self) -> None:
         self.reader.close()
