@@ -272,12 +272,19 @@ class FactIndex:
     def _count(self, query: tantivy.Query) -> int:
         return self._search(query, 1, count=True).count
 
+    def _entity_count(self, entity: EntityTerms) -> int:
+        """Lines holding a traceable entity: a one-term entity's document frequency (a term
+        lookup), else a counted phrase search."""
+        if len(entity.terms) == 1:
+            return self._tantivy(self._searcher.doc_freq, entity.field, entity.terms[0])
+        return self._count(_term_query(self._schema, entity))
+
     def count(self, label: str, mode: str = "words") -> EntityCount:
         """Number of lines containing `label`."""
         entity = self.entity(label, mode)
         if not entity.traceable:
             return EntityCount(label, mode, UNTRACEABLE, 0, entity.reason)
-        return EntityCount(label, mode, OK, self._count(_term_query(self._schema, entity)))
+        return EntityCount(label, mode, OK, self._entity_count(entity))
 
     def line_ids(self, entity: EntityTerms) -> np.ndarray:
         """Sorted ids of every line containing `entity` (empty when untraceable)."""
@@ -375,7 +382,7 @@ class FactIndex:
             reason = "; ".join(f"{e.label!r}: {e.reason}" for e in untraceable)
             return Cooccurrence(subject, object, mode, UNTRACEABLE, None, 0, 0, 0, reason)
         q_subj, q_obj = _term_query(self._schema, subj), _term_query(self._schema, obj)
-        subject_lines, object_lines = self._count(q_subj), self._count(q_obj)
+        subject_lines, object_lines = self._entity_count(subj), self._entity_count(obj)
         both = tantivy.Query.boolean_query(
             [(tantivy.Occur.Must, q_subj), (tantivy.Occur.Must, q_obj)])
         lines = self._count(both) if subject_lines and object_lines else 0
