@@ -137,3 +137,8 @@ def test_build_cli_with_the_ray_engine(mbert, tmp_path, ray_local):
     assert result.exit_code == 0, result.output
     assert "in 2 shards" in result.output
     assert FactIndex.open(tmp_path / "idx", "en", mbert).cooccur("Paris", "France").lines == 2
+    one = build_index(tmp_path / "corpus", "en", tmp_path / "one", mbert, shards=1,
+                      engine="ray")
+    assert not one.sharded and (tmp_path / "one" / "mbert" / "en" / "meta.json").is_file()
+    index = FactIndex.open(tmp_path / "one", "en", mbert)
+    assert not isinstance(index, ShardedIndex) and index.cooccur("Paris", "France").lines == 2

@@ -77,8 +77,10 @@ def _size(path: Path) -> int:
 
 def shard_tasks(building: Path, parts: Sequence[Sequence[Path]], input_root: str | Path,
                 lang: str, tok, max_tokens: int) -> list[ShardTask]:
+    single = len(parts) == 1  # one shard is the unsharded layout: built in place
     return [ShardTask(k, tuple(str(Path(f).resolve()) for f in files),
-                      str(Path(input_root).resolve()), str(building / shard_name(k)), lang,
+                      str(Path(input_root).resolve()),
+                      str(building if single else building / shard_name(k)), lang,
                       str(tok.path), tok.name, tok.sha256, max_tokens,
                       sum(_size(Path(f)) for f in files))
             for k, files in enumerate(parts)]
@@ -125,8 +127,9 @@ def build_shards(building: Path, parts: Sequence[Sequence[Path]], input_root: st
                  lang: str, tok, max_tokens: int, workers: int,
                  on_progress: Callable | None = None, engine: str = "local",
                  address: str | None = None) -> Manifest:
-    """Build every shard under `building` and return the root manifest (not yet written).
-    A shard that fails fails the build with an error naming its input files."""
+    """Build every shard under `building` and return the root manifest (not yet written); one
+    shard is built into `building` itself, and its own manifest returned. A shard that fails
+    fails the build with an error naming its input files."""
     tasks = shard_tasks(building, parts, input_root, lang, tok, max_tokens)
     if engine == "ray":
         from factroots.cluster.ray_engine import build_shards_ray
@@ -134,7 +137,8 @@ def build_shards(building: Path, parts: Sequence[Sequence[Path]], input_root: st
         manifests = build_shards_ray(tasks, address, on_progress)
     else:
         manifests = build_shards_local(tasks, workers, on_progress)
-    manifest = root_manifest(tasks, manifests, tok, input_root)
+    manifest = manifests[0] if len(tasks) == 1 else root_manifest(tasks, manifests, tok,
+                                                                   input_root)
     if manifest.counts.lines == 0:
         raise FactrootsError(f"no documents with text found in {input_root}")
     return manifest

@@ -18,7 +18,7 @@ import numpy as np
 from factroots.errors import FactrootsError
 from factroots.indexer.manifest import Manifest, read_manifest
 from factroots.search.entity import EntityTerms, label_keys
-from factroots.search.index import OK, Cooccurrence, EntityCount, FactIndex
+from factroots.search.index import OK, UNTRACEABLE, Cooccurrence, EntityCount, FactIndex
 from factroots.search.postings import EntityLines, flattened, merged_shards
 from factroots.tokenizer import ModelTokenizer
 
@@ -88,7 +88,7 @@ class ShardedIndex(FactIndex):
     def count(self, label: str, mode: str = "words") -> EntityCount:
         entity = self.entity(label, mode)
         if not entity.traceable:
-            return EntityCount(label, mode, "untraceable", 0, entity.reason)
+            return EntityCount(label, mode, UNTRACEABLE, 0, entity.reason)
         return EntityCount(label, mode, OK,
                            sum(shard.count(label, mode).lines for shard in self.shards))
 

@@ -1,0 +1,240 @@
+"""Scale-out on one machine: build and trace throughput with 1 and 2 workers, locally and
+through Ray, on the realistic corpus (benchmarks/corpus.py `RealisticSpec`: real English
+Wikipedia articles at real density).
+
+What each figure times:
+- tokenizer alone: `encode_batch` of every document's text, all cores (the issue's yardstick);
+- build: `build_index` end to end (its manifest's build_seconds: read, tokenize, segment,
+  index, postings, publish), for 1 worker (one shard, one thread), 2 threads in one process
+  (one shard), 2 worker processes (2 shards) and 2 Ray tasks (2 shards; Ray started before,
+  untimed); peak RSS sampled every 50 ms over the build's process tree (largest single
+  process, and the sum);
+- trace: `trace_language` of all English mLAMA facts per mode, on an index opened and warmed
+  up once (numba compiled), for the unsharded and the 2-shard index locally, and the 2-shard
+  index through one Ray actor per shard.
+
+`python -m benchmarks.bench_shards [--documents 2000]` prints the table and writes
+benchmarks/results_scaleout.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+BENCH_DIR = Path(__file__).resolve().parent
+WORK = BENCH_DIR / "work" / "scaleout"
+SHARED = BENCH_DIR.parent.parent / "shared" / "data"
+MLAMA = SHARED / "mlama1.1"
+MODES = ("words", "tokens")
+
+
+class PeakRss:
+    """Largest RSS of one process and of the whole tree of this process, sampled."""
+
+    def __init__(self, every: float = 0.05):
+        import psutil
+
+        self.me, self.every = psutil.Process(), every
+        self.single = self.total = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        import psutil
+
+        while not self._stop.is_set():
+            sizes = []
+            for p in [self.me, *self.me.children(recursive=True)]:
+                try:
+                    sizes.append(p.memory_info().rss)
+                except psutil.Error:
+                    pass
+            self.single = max(self.single, max(sizes, default=0))
+            self.total = max(self.total, sum(sizes))
+            self._stop.wait(self.every)
+
+    def __enter__(self) -> PeakRss:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def tokenizer_alone(corpus: Path) -> tuple[int, float]:
+    from factroots.indexer.reader import CorpusReader
+    from factroots.tokenizer import load_tokenizer
+
+    tok = load_tokenizer("mbert").tokenizer
+    texts = [d.text for d in CorpusReader(corpus)]
+    started = time.perf_counter()
+    tokens = 0
+    for lo in range(0, len(texts), 256):
+        tokens += sum(len(e.ids) for e in tok.encode_batch(texts[lo:lo + 256],
+                                                           add_special_tokens=False))
+    return tokens, time.perf_counter() - started
+
+
+def build(corpus: Path, root: Path, **options) -> dict:
+    from factroots.indexer.builder import build_index
+
+    shutil.rmtree(root, ignore_errors=True)
+    with PeakRss() as rss:
+        manifest = build_index(corpus, "en", root, "mbert", **options)
+    return {"seconds": manifest.build_seconds, "tokens": manifest.counts.tokens,
+            "lines": manifest.counts.lines, "shards": max(1, len(manifest.shards)),
+            "rss_single": rss.single, "rss_total": rss.total,
+            "bytes": sum(f.stat().st_size for f in (root / "mbert").rglob("*") if f.is_file())}
+
+
+def trace_seconds(index, facts) -> dict[str, float]:
+    from factroots.search.trace import trace_language
+
+    trace_language(index, facts[:200], "words")  # compile and warm up
+    out = {}
+    for mode in MODES:
+        started = time.perf_counter()
+        trace_language(index, facts, mode)
+        out[mode] = time.perf_counter() - started
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--documents", type=int, default=2000)
+    parser.add_argument("--render", action="store_true",
+                        help="only write the markdown again from results_scaleout.json")
+    args = parser.parse_args()
+    if args.render:
+        text = render(json.loads((BENCH_DIR / "results_scaleout.json").read_text()))
+        print(text)
+        (BENCH_DIR / "results_scaleout.md").write_text(text)
+        return
+    from benchmarks.corpus import RealisticSpec, ensure_realistic_corpus
+    from factroots.probing.mlama import load_language
+    from factroots.search import FactIndex
+
+    spec = RealisticSpec(documents=args.documents)
+    corpus = WORK / f"corpus-{args.documents}"
+    stats = ensure_realistic_corpus(corpus, SHARED / "wikiextractor" / "en", spec)
+    tokens, tok_s = tokenizer_alone(corpus)
+    rows = {}
+    rows["1 worker (1 shard, 1 thread)"] = build(corpus, WORK / "w1", workers=1)
+    rows["2 threads, 1 process (1 shard)"] = build(corpus, WORK / "t2", workers=2, shards=1)
+    rows["2 workers (2 shards, 2 processes)"] = build(corpus, WORK / "w2", workers=2, shards=2)
+    import ray
+
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    try:
+        rows["Ray, 2 tasks (2 shards)"] = build(corpus, WORK / "ray", shards=2, engine="ray")
+        facts = load_language(MLAMA, "en").facts
+        traces = {
+            "unsharded, local": trace_seconds(FactIndex.open(WORK / "w1", "en"), facts),
+            "2 shards, local": trace_seconds(FactIndex.open(WORK / "w2", "en"), facts),
+        }
+        from factroots.cluster.ray_engine import open_ray_index
+        from factroots.tokenizer import load_tokenizer
+
+        remote = open_ray_index(WORK / "w2", "en", load_tokenizer("mbert"))
+        try:
+            traces["2 shards, Ray (one actor per shard)"] = trace_seconds(remote, facts)
+        finally:
+            remote.close()
+    finally:
+        ray.shutdown()
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
+                            text=True, cwd=BENCH_DIR).stdout.strip()
+    measured = {
+        "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+                   f"Python {platform.python_version()}",
+        "commit": commit, "date": time.strftime("%Y-%m-%d"), "documents": args.documents,
+        "corpus": {"documents": stats.documents, "bytes": stats.bytes, "files": stats.files},
+        "tokens": tokens, "tokenizer_seconds": tok_s, "builds": rows, "traces": traces,
+        "facts": len(facts),
+    }
+    (BENCH_DIR / "results_scaleout.json").write_text(json.dumps(measured, indent=2) + "\n")
+    text = render(measured)
+    print(text)
+    (BENCH_DIR / "results_scaleout.md").write_text(text)
+
+
+# Projection inputs (assumptions, stated in the output): English Wikipedia's size in mBERT
+# tokens, as the issue gives it, and CC-100's 2.5 TB of text at this corpus' bytes per token.
+ENWIKI_TOKENS = 3.5e9
+CC100_BYTES = 2.5e12
+NODE_CORES = (16, 64)
+NODES = (1, 8, 32)
+
+
+def render(m: dict) -> str:
+    tokens, tok_s = m["tokens"], m["tokenizer_seconds"]
+    c = m["corpus"]
+    lines = [
+        "# Scale-out on one machine",
+        "",
+        f"Machine: {m['machine']}; commit {m['commit']}; {m['date']}. Written by "
+        f"`python -m benchmarks.bench_shards --documents {m['documents']}` (shared machine: "
+        "other work ran at the same time, so take ratios more than absolute figures).",
+        "",
+        f"Corpus: realistic, {c['documents']:,} documents of real English Wikipedia text "
+        f"({c['bytes'] / 1e6:.1f} MB in {c['files']} files), {tokens:,} mBERT tokens. "
+        f"Tokenizer alone (`encode_batch`, all cores): {tokens / tok_s / 1e6:.2f} M tokens/s.",
+        "",
+        "| build | shards | seconds | M tokens/s | × 1 worker | ÷ tokenizer alone | "
+        "peak RSS, largest process | peak RSS, all | index MB |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    builds = m["builds"]
+    base = builds["1 worker (1 shard, 1 thread)"]
+    for name, r in builds.items():
+        rate = r["tokens"] / r["seconds"]
+        lines.append(f"| {name} | {r['shards']} | {r['seconds']:.1f} | {rate / 1e6:.3f} | "
+                     f"{base['seconds'] / r['seconds']:.2f} | {rate * tok_s / tokens:.2f} | "
+                     f"{r['rss_single'] / 2**20:.0f} MiB | {r['rss_total'] / 2**20:.0f} MiB | "
+                     f"{r['bytes'] / 1e6:.0f} |")
+    lines += ["", f"Trace of all {m['facts']:,} English mLAMA facts (seconds):", "",
+              "| index | words | tokens |", "|---|---|---|"]
+    for name, t in m["traces"].items():
+        lines.append(f"| {name} | {t['words']:.2f} | {t['tokens']:.2f} |")
+    per_worker = base["tokens"] / base["seconds"]
+    bytes_per_token = c["bytes"] / tokens
+    index_per_token = base["bytes"] / base["tokens"]
+    cc100_tokens = CC100_BYTES / bytes_per_token
+    lines += [
+        "", "## Projection (not measured)", "",
+        f"Assumptions: a shard build runs at this machine's 1-worker rate "
+        f"({per_worker / 1e6:.3f} M tokens/s per core) on every core of every node, shards "
+        "are many more than cores (so no core idles at the end), input and index live on a "
+        "shared file system fast enough not to be the bound, and the index takes this "
+        f"corpus' {index_per_token:.1f} bytes per token. English Wikipedia: "
+        f"{ENWIKI_TOKENS / 1e9:.1f} B mBERT tokens (issue 13); CC-100: 2.5 TB of text at this "
+        f"corpus' {bytes_per_token:.2f} bytes per token = {cc100_tokens / 1e9:.0f} B tokens "
+        "(non-Latin scripts take more tokens per byte, so this is low). The trace is not "
+        "projected: it stays one batch per shard, seconds per language.", "",
+        "| corpus | index size | " + " | ".join(
+            f"{k} node{'s' if k > 1 else ''} × {cores} cores" for k in NODES
+            for cores in NODE_CORES) + " |",
+        "|---|---|" + "---|" * (len(NODES) * len(NODE_CORES)),
+    ]
+    for name, n_tokens in (("English Wikipedia", ENWIKI_TOKENS), ("CC-100", cc100_tokens)):
+        cells = []
+        for k in NODES:
+            for cores in NODE_CORES:
+                hours = n_tokens / (per_worker * cores * k) / 3600
+                cells.append(f"{hours:.1f} h" if hours >= 1 else f"{hours * 60:.0f} min")
+        lines.append(f"| {name} | {n_tokens * index_per_token / 1e12:.2f} TB | "
+                     + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    main()
