@@ -151,3 +151,13 @@ def test_a_dump_cut_before_its_first_page_is_a_one_line_error(tmp_path):
         build_index(cut, "en", tmp_path / "idx", workers=1)
     assert not (tmp_path / "idx" / "mbert" / "en").exists()
     assert sorted(os.listdir(tmp_path)) == sorted(before + ["idx"])
+
+
+def test_pages_extracted_by_worker_processes_come_in_order(tmp_path):
+    dump = write_dump(tmp_path / "wiki.xml.bz2", PAGES + many_pages(300))
+    here = list(DumpReader(dump))
+    reader = DumpReader(dump, workers=2)
+    assert list(reader) == here and len(here) == 303
+    assert reader.sources[0].sha256 == hashlib.sha256(dump.read_bytes()).hexdigest()
+    manifest = build_index(dump, "en", tmp_path / "idx", workers=2)
+    assert manifest.counts.documents == 303 and not manifest.sharded

@@ -301,3 +301,17 @@ def test_a_corrupt_root_manifest_is_a_one_line_error(mbert, tmp_path):
         path.write_text(json.dumps(broken))
         with pytest.raises(FactrootsError, match=message):
             FactIndex.open(tmp_path / "idx", "en", mbert)
+
+
+def test_a_sharded_index_exports_the_lines_of_the_unsharded_one(mbert, tmp_path):
+    from factroots.export.lucene import export_lucene
+
+    write_files(tmp_path / "corpus", [[["Paris", "France"]] * 3, [["New", "York"]] * 2,
+                                      [["北京", "中国"]]])
+    for name, shards in (("plain", 1), ("sharded", 3)):
+        build_index(tmp_path / "corpus", "en", tmp_path / name, mbert, workers=1,
+                    shards=shards)
+        export_lucene(tmp_path / name, "en", tmp_path / f"out-{name}", "mbert",
+                      lines_per_file=4)
+    for path in sorted((tmp_path / "out-plain").iterdir()):
+        assert (tmp_path / "out-sharded" / path.name).read_text() == path.read_text()

@@ -156,7 +156,9 @@ class RayShardedIndex(ShardedIndex):
     def __init__(self, path: Path, manifest: Manifest, tokenizer: ModelTokenizer):
         entries = [(path / e.path, e.line_base, e.counts.lines) for e in manifest.shards] \
             or [(path, 0, manifest.counts.lines)]
-        actor = ray.remote(ShardActor).options(num_cpus=0)
+        # no CPU reserved (an actor waits between batches, and numba uses the node's cores
+        # while it answers), spread over the nodes so that shards do not pile up on one
+        actor = ray.remote(ShardActor).options(num_cpus=0, scheduling_strategy="SPREAD")
         self.actors = [actor.remote(str(p), str(tokenizer.path), tokenizer.name)
                        for p, _, _ in entries]
         super().__init__(path, manifest, tokenizer,

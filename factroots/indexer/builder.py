@@ -230,7 +230,7 @@ def build_index(
     workers = max(1, workers or os.cpu_count() or 1)
     if engine not in ENGINES:
         raise FactrootsError(f"unknown engine {engine!r} (use {' or '.join(ENGINES)})")
-    reader = open_reader(input_dir)
+    reader = open_reader(input_dir, workers=workers)
     parts = partition_by_size(reader.files, shards or default_shards(reader.total_bytes, workers))
     final = index_path(root, tok.name, lang)
     lock, building = _remove_stale_builds(final)
@@ -263,13 +263,15 @@ def build_index(
         lock.release()
 
 
-def open_reader(input_root: str | Path, files: Sequence[Path] | None = None):
+def open_reader(input_root: str | Path, files: Sequence[Path] | None = None,
+                workers: int = 1):
     """The documents of a WikiExtractor tree (or of `files` in it), or of a MediaWiki XML dump
-    when `input_root` is one (factroots.indexer.dump)."""
+    when `input_root` is one (factroots.indexer.dump: pages extracted by `workers` - 1 more
+    processes while this one indexes)."""
     from factroots.indexer.dump import DumpReader, is_mediawiki_dump
 
     if Path(input_root).is_file() and is_mediawiki_dump(input_root):
-        return DumpReader(input_root)
+        return DumpReader(input_root, workers - 1)
     return CorpusReader(input_root, files)
 
 

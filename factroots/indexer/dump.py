@@ -17,6 +17,7 @@ pages before it are indexed.
 from __future__ import annotations
 
 import bz2
+import functools
 import gzip
 import hashlib
 import io
@@ -85,6 +86,7 @@ class _Hashing(io.RawIOBase):
             self.done += len(block)
 
 
+@functools.cache
 def _wikiextractor():
     try:
         from wikiextractor import WikiExtractor
@@ -107,6 +109,7 @@ class _Site:
         self.urlbase = ""
         self.namespaces = {"Template"}
         self.template_prefix = ""
+        self._settings: dict | None = None
 
     def lines(self, lines: Iterator[str]) -> Iterator[str]:
         """The lines, unchanged, the siteinfo noted on the way (as process_dump reads it)."""
@@ -132,45 +135,58 @@ class _Site:
                                                             or "Template")
             yield line
 
+    def settings(self) -> dict:
+        """What an Extractor needs of the site, as plain data (for worker processes)."""
+        if self._settings is None:
+            self._settings = {"urlbase": self.urlbase, "template_prefix": self.template_prefix,
+                              "namespaces": sorted(self.namespaces)}
+        return self._settings
+
 
 def _lines(stream) -> Iterator[str]:
     """The dump's lines as text (invalid UTF-8 replaced: the XML is UTF-8 by definition)."""
     yield from io.TextIOWrapper(stream, encoding="utf-8", errors="replace", newline=None)
 
 
+PAGES_PER_TASK = 64  # pages per extraction task in a worker process
+TASKS_AHEAD = 4  # extraction tasks in flight per worker: bounds the pages held in memory
+
+
 class DumpReader:
     """The articles of a MediaWiki dump as Documents; the interface of CorpusReader (files,
-    total_bytes, bytes_done, sources, skipped) so that a build takes either."""
+    total_bytes, bytes_done, sources, skipped) so that a build takes either. With `workers`
+    above 0, pages are extracted by that many processes (in order, a bounded number ahead)
+    while this one indexes; with 0, here."""
 
-    def __init__(self, path: str | Path):
+    def __init__(self, path: str | Path, workers: int = 0):
         self.root = Path(path)
         self.files = [self.root]
         self.total_bytes = self.root.stat().st_size
         self.bytes_done = 0
+        self.workers = workers
         self.sources: list[SourceFile] = []
-        self._hashing: _Hashing | None = None
 
     def __iter__(self) -> Iterator[Document]:
-        wikiextractor, extractor, ignored = _wikiextractor()
+        wikiextractor, _, _ = _wikiextractor()
         site = _Site(wikiextractor)
         source = SourceFile(path=self.root.name, size=self.total_bytes, sha256="")
         self.sources = [source]
         source.empty = self.total_bytes == 0
         with open(self.root, "rb", buffering=0) as fh:
-            self._hashing = hashing = _Hashing(fh)
+            hashing = _Hashing(fh)
             buffered = io.BufferedReader(hashing, 1 << 20)
             try:
                 with _open_text_stream(buffered) as stream:
-                    for page_id, revid, title, page in wikiextractor.collect_pages(
-                            site.lines(_lines(stream))):
-                        kwargs = {"keepLinks": False, "keepSections": False,
-                                  "HtmlFormatting": False, "ignored_tag_patterns": ignored,
-                                  "templatePrefix": site.template_prefix,
-                                  "knownNamespaces": site.namespaces}
-                        doc = _document(extractor, kwargs, page_id, revid, site.urlbase, title,
-                                        page, source)
+                    pages = wikiextractor.collect_pages(site.lines(_lines(stream)))
+                    jobs = ((site.settings(), page_id, revid, title, page)
+                            for page_id, revid, title, page in pages)
+                    extracted = (_extracted_here(jobs) if self.workers <= 0
+                                 else _extracted_in(jobs, self.workers))
+                    for doc, reason in extracted:
                         self.bytes_done = hashing.done
-                        if doc is not None:
+                        if doc is None:
+                            source.skipped[reason] += 1
+                        else:
                             source.documents += 1
                             yield doc
             except (OSError, EOFError, zlib.error) as exc:
@@ -191,21 +207,61 @@ class DumpReader:
         return total
 
 
-def _document(extractor, kwargs: dict, page_id: str, revid: str, urlbase: str, title: str,
-              page: list[str], source: SourceFile) -> Document | None:
-    """One page through WikiExtractor, then read as its `<doc>` block would be."""
+Extracted = tuple[Document | None, str | None]
+
+
+def _extracted_here(jobs) -> Iterator[Extracted]:
+    for job in jobs:
+        yield _document(*job)
+
+
+def _extract_batch(batch: list[tuple]) -> list[Extracted]:
+    return [_document(*job) for job in batch]
+
+
+def _extracted_in(jobs, workers: int) -> Iterator[Extracted]:
+    """The jobs' documents, in order, extracted by `workers` spawned processes."""
+    import multiprocessing
+    from collections import deque
+    from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures.process import BrokenProcessPool
+    from itertools import islice
+
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        ahead: deque = deque()
+        jobs = iter(jobs)
+        while True:
+            while len(ahead) < TASKS_AHEAD * workers:
+                batch = list(islice(jobs, PAGES_PER_TASK))
+                if not batch:
+                    break
+                ahead.append(pool.submit(_extract_batch, batch))
+            if not ahead:
+                return
+            try:
+                yield from ahead.popleft().result()
+            except BrokenProcessPool:
+                raise FactrootsError("a page extraction process died (out of memory?)") from None
+
+
+def _document(settings: dict, page_id: str, revid: str, title: str,
+              page: list[str]) -> Extracted:
+    """One page through WikiExtractor, then read as its `<doc>` block would be; or None and
+    why it was skipped."""
+    _, extractor, ignored = _wikiextractor()
     out = io.StringIO()
     try:
-        extractor(page_id, revid, urlbase, title, page, **kwargs).extract(out, html_safe=True)
+        extractor(page_id, revid, settings["urlbase"], title, page, ignored_tag_patterns=ignored,
+                  keepLinks=False, keepSections=False, HtmlFormatting=False,
+                  templatePrefix=settings["template_prefix"],
+                  knownNamespaces=set(settings["namespaces"])).extract(out, html_safe=True)
     except Exception:  # noqa: BLE001 - a page WikiExtractor cannot take is skipped, counted
-        source.skipped["page extraction failed"] += 1
-        return None
+        return None, "page extraction failed"
     lines = out.getvalue().split("\n")
     # `<doc …>`, the title, an empty line, the text, `</doc>`; attributes read as the reader
     # reads them from a file (make_document unescapes the title once)
     body = lines[1:-2] if len(lines) >= 3 and lines[-2] == "</doc>" else lines[1:]
     attrs = dict(_ATTR.findall(lines[0]))
     doc = make_document(attrs.get("id", page_id), attrs.get("title", title), body)
-    if doc is None:
-        source.skipped["empty document"] += 1
-    return doc
+    return (doc, None) if doc is not None else (None, "empty document")
