@@ -25,6 +25,8 @@ import multiprocessing
 import os
 import queue as queue_module
 import shutil
+import threading
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_EXCEPTION, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
@@ -38,6 +40,7 @@ from factroots.indexer.manifest import SHARDED_FORMAT_VERSION, Counts, Manifest,
 SHARD_PREFIX = "shard-"
 WORKER_ENV = {"RAYON_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false"}
 POLL_SECONDS = 0.2
+PARENT_CHECK_SECONDS = 1.0
 
 
 def shard_name(k: int) -> str:
@@ -203,10 +206,18 @@ _QUEUE = None
 
 
 def _init_worker(progress_queue) -> None:
-    """In each worker process, before any work: one thread each for tantivy and tokenizers."""
+    """In each worker process, before any work: one thread each for tantivy and tokenizers,
+    and an end to the worker if the build that started it dies (killed, it cannot stop us)."""
     global _QUEUE
     os.environ.update(WORKER_ENV)
     _QUEUE = progress_queue
+    threading.Thread(target=_exit_with_parent, args=(os.getppid(),), daemon=True).start()
+
+
+def _exit_with_parent(parent: int) -> None:
+    while os.getppid() == parent:
+        time.sleep(PARENT_CHECK_SECONDS)
+    os._exit(1)
 
 
 def _run_task(task: ShardTask) -> Manifest:
