@@ -227,8 +227,11 @@ def _extracted_in(jobs, workers: int) -> Iterator[Extracted]:
     from concurrent.futures.process import BrokenProcessPool
     from itertools import islice
 
+    from factroots.indexer.shards import exit_with_parent
+
     context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context,
+                             initializer=exit_with_parent) as pool:
         ahead: deque = deque()
         jobs = iter(jobs)
         while True:

@@ -211,13 +211,18 @@ def _init_worker(progress_queue) -> None:
     global _QUEUE
     os.environ.update(WORKER_ENV)
     _QUEUE = progress_queue
-    threading.Thread(target=_exit_with_parent, args=(os.getppid(),), daemon=True).start()
+    exit_with_parent()
 
 
-def _exit_with_parent(parent: int) -> None:
-    while os.getppid() == parent:
-        time.sleep(PARENT_CHECK_SECONDS)
-    os._exit(1)
+def exit_with_parent() -> None:
+    """End this (worker) process as soon as its parent is gone: a pool's workers otherwise
+    outlive a parent killed with SIGKILL."""
+    def watch(parent: int) -> None:
+        while os.getppid() == parent:
+            time.sleep(PARENT_CHECK_SECONDS)
+        os._exit(1)
+
+    threading.Thread(target=watch, args=(os.getppid(),), daemon=True).start()
 
 
 def _run_task(task: ShardTask) -> Manifest:
