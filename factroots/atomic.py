@@ -89,6 +89,11 @@ def check_writable(path: str | Path, folder: bool = False) -> Path:
     folder) can be written later: missing folders on the way are fine (they are made when the
     output is written) if the nearest existing one is a folder that takes new files."""
     path = Path(path)
+    try:  # parquet, tantivy and the manifest take UTF-8 paths only
+        str(path.absolute()).encode("utf-8")
+    except UnicodeEncodeError:
+        shown = os.fsencode(path).decode("utf-8", errors="backslashreplace")
+        raise FactrootsError(f"output path is not UTF-8: {shown}: use a UTF-8 name") from None
     if folder and path.exists() and not path.is_dir():
         raise FactrootsError(f"cannot write in {path}: it is not a folder")
     if not folder and path.is_dir():

@@ -813,7 +813,7 @@ OUTPUT_COMMANDS = {  # the command with its output at OUT, and the function that
 }
 
 
-@pytest.mark.parametrize("where", ["read-only", "blocked"])
+@pytest.mark.parametrize("where", ["read-only", "blocked", "not UTF-8"])
 @pytest.mark.parametrize("command", list(OUTPUT_COMMANDS))
 def test_an_output_location_that_cannot_be_written_is_an_error_before_the_work(
         command, where, request, tmp_path, capsys, monkeypatch):
@@ -824,6 +824,9 @@ def test_an_output_location_that_cannot_be_written_is_an_error_before_the_work(
         folder, reason = request.getfixturevalue("read_only")
         out = folder / "sub" / "out"
         expected = f"error: cannot write in {folder}: {reason}"
+    elif where == "not UTF-8":
+        out = Path(os.fsdecode(os.path.join(os.fsencode(tmp_path), b"o\xff", b"out")))
+        expected = f"error: output path is not UTF-8: {tmp_path}/o\\xff/out: use a UTF-8 name"
     else:  # a file where a folder of the output's path must go
         blocker = tmp_path / "a-file"
         blocker.write_text("mine")
@@ -834,8 +837,8 @@ def test_an_output_location_that_cannot_be_written_is_an_error_before_the_work(
                     "not a folder")
     code, err = run_cli([str(out) if a == "OUT" else a for a in args], capsys, monkeypatch)
     assert code == 2 and err == [expected]
-    assert sorted(p.name for p in tmp_path.iterdir()) == (["ro"] if where == "read-only"
-                                                          else ["a-file"])
+    assert sorted(p.name for p in tmp_path.iterdir()) == {"read-only": ["ro"], "blocked": [
+        "a-file"], "not UTF-8": []}[where]
 
 
 # -- optional extras that are not installed ---------------------------------------------------
