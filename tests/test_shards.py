@@ -315,3 +315,14 @@ def test_a_sharded_index_exports_the_lines_of_the_unsharded_one(mbert, tmp_path)
                       lines_per_file=4)
     for path in sorted((tmp_path / "out-plain").iterdir()):
         assert (tmp_path / "out-sharded" / path.name).read_text() == path.read_text()
+
+
+def test_address_without_the_ray_engine_is_an_error(mbert, tmp_path, mlama_dir):
+    from factroots.search.trace import trace_languages
+
+    write_files(tmp_path / "corpus", [[["Paris"]]])
+    with pytest.raises(FactrootsError, match="--address .* --engine ray"):
+        build_index(tmp_path / "corpus", "en", tmp_path / "idx", mbert, address="auto")
+    with pytest.raises(FactrootsError, match="--address .* --engine ray"):
+        trace_languages(mlama_dir, tmp_path / "idx", "en", address="auto")
+    assert not (tmp_path / "idx").exists()

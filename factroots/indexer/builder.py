@@ -230,6 +230,8 @@ def build_index(
     workers = max(1, workers or os.cpu_count() or 1)
     if engine not in ENGINES:
         raise FactrootsError(f"unknown engine {engine!r} (use {' or '.join(ENGINES)})")
+    if address and engine != "ray":
+        raise FactrootsError("--address is the Ray cluster's: use it with --engine ray")
     reader = open_reader(input_dir, workers=workers)
     parts = partition_by_size(reader.files, shards or default_shards(reader.total_bytes, workers))
     final = index_path(root, tok.name, lang)

@@ -121,6 +121,8 @@ def trace_languages(mlama_dir: str | Path, root: str | Path, langs: str | Sequen
     tok = tokenizer if isinstance(tokenizer, ModelTokenizer) else load_tokenizer(tokenizer)
     if engine not in ("local", "ray"):
         raise FactrootsError(f"unknown engine {engine!r} (use local or ray)")
+    if address and engine != "ray":
+        raise FactrootsError("--address is the Ray cluster's: use it with --engine ray")
     chosen = requested_languages(mlama_dir, langs)
     with contextlib.ExitStack() as stack:
         opener = FactIndex.open
