@@ -12,6 +12,9 @@ from tokenizers import Tokenizer
 
 from factroots.errors import FactrootsError
 
+__all__ = ["BUNDLED", "ModelTokenizer", "TokenizerSpec", "as_tokenizer", "load_tokenizer",
+           "tokenizer_name"]
+
 BUNDLED_DIR = Path(__file__).parent / "data" / "tokenizers"
 BUNDLED = {"mbert": BUNDLED_DIR / "mbert" / "tokenizer.json"}
 WORD_BOUNDARY_PIECE = "\u2581"  # SentencePiece's "▁"
@@ -85,3 +88,20 @@ def load_tokenizer(spec: str | Path = "mbert") -> ModelTokenizer:
         unk_id=_unknown_id(config, tokenizer),
         boundary_id=tokenizer.token_to_id(WORD_BOUNDARY_PIECE),
     )
+
+
+#: What the library accepts wherever a tokenizer is asked for: a bundled name ('mbert'), a
+#: tokenizer.json path or its directory, or one already loaded.
+TokenizerSpec = str | Path | ModelTokenizer
+
+
+def as_tokenizer(tokenizer: TokenizerSpec = "mbert") -> ModelTokenizer:
+    """`tokenizer` itself when already loaded, else `load_tokenizer(tokenizer)`."""
+    return tokenizer if isinstance(tokenizer, ModelTokenizer) else load_tokenizer(tokenizer)
+
+
+def tokenizer_name(tokenizer: TokenizerSpec = "mbert") -> str:
+    """The name an index folder is filed under (`ROOT/<name>/<lang>`), without loading it."""
+    if isinstance(tokenizer, ModelTokenizer):
+        return tokenizer.name
+    return _tokenizer_json_path(tokenizer)[0]

@@ -17,12 +17,18 @@ import tantivy
 
 from factroots.errors import FactrootsError
 from factroots.indexer.layout import index_path, open_current
-from factroots.indexer.manifest import Manifest, read_manifest
+from factroots.indexer.manifest import MANIFEST_NAME, Manifest, read_manifest
 from factroots.indexer.schema import DOC_ID, LINE, TEXT, TITLE, register_analyzers
 from factroots.search.entity import EntityTerms, entity_terms, label_keys
 from factroots.search.evidence import marked_text, mention_spans, snippet
 from factroots.search.postings import EntityLines, flattened, open_postings, pair_counts
-from factroots.tokenizer import BUNDLED, ModelTokenizer, load_tokenizer
+from factroots.tokenizer import (
+    BUNDLED,
+    ModelTokenizer,
+    TokenizerSpec,
+    as_tokenizer,
+    tokenizer_name,
+)
 
 OK, UNTRACEABLE = "ok", "untraceable"
 FIRST_FETCH = 256  # hits asked for first; most entities occur on fewer lines, so one search
@@ -216,15 +222,50 @@ class FactIndex:
             raise self._damaged(exc) from None
 
     @classmethod
-    def open(cls, root: str | Path, lang: str,
-             tokenizer: str | Path | ModelTokenizer = "mbert") -> FactIndex:
+    def open(cls, root: str | Path, lang: str, tokenizer: TokenizerSpec = "mbert") -> FactIndex:
         """Open `ROOT/<tokenizer>/<lang>/`, checking it was built with that very tokenizer."""
-        tok = tokenizer if isinstance(tokenizer, ModelTokenizer) else load_tokenizer(tokenizer)
+        tok = as_tokenizer(tokenizer)
         return open_current(index_path(root, tok.name, lang), lambda p: cls.open_path(p, tok))
 
+    @staticmethod
+    def exists(root: str | Path, lang: str, tokenizer: TokenizerSpec = "mbert") -> bool:
+        """Whether `ROOT/<tokenizer>/<lang>/` holds an index (its manifest), without opening it
+        or loading the tokenizer; an invalid language code is an error, as for `open`."""
+        return (index_path(root, tokenizer_name(tokenizer), lang) / MANIFEST_NAME).is_file()
+
+    def close(self) -> None:
+        """Let go of the index's files (tantivy's searcher, the postings' memory maps, the
+        shadow folder of a read-only index; every shard's for a sharded index). The index
+        answers nothing after it; closing twice is harmless. `with FactIndex.open(...) as
+        index:` closes it at the end of the block."""
+        for shard in getattr(self, "shards", ()):
+            close = getattr(shard, "close", None)
+            if close is not None:
+                close()
+        for name in ("_searcher", "_index", "_postings"):
+            if hasattr(self, name):
+                setattr(self, name, None)
+        self._line_cache = {}
+        self._entities = {}
+        shadow = getattr(self, "_shadow", None)
+        if shadow is not None:
+            shadow.cleanup()
+            self._shadow = None
+
+    def __enter__(self) -> FactIndex:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        m = self.manifest
+        shards = len(m.shards) if m.sharded else 1
+        return (f"{type(self).__name__}(language={m.language!r}, tokenizer={m.tokenizer_name!r}, "
+                f"lines={m.counts.lines}, shards={shards}, path={str(self.path)!r})")
+
     @classmethod
-    def open_path(cls, path: str | Path,
-                  tokenizer: str | Path | ModelTokenizer | None = None) -> FactIndex:
+    def open_path(cls, path: str | Path, tokenizer: TokenizerSpec | None = None) -> FactIndex:
         """Open the index at `path`; without a tokenizer, the manifest's bundled one is used."""
         path = Path(path)
         manifest = read_manifest(path)
@@ -234,7 +275,7 @@ class FactIndex:
                     f"index {path} was built with tokenizer {manifest.tokenizer_name!r}: "
                     "pass the same tokenizer path")
             tokenizer = manifest.tokenizer_name
-        tok = tokenizer if isinstance(tokenizer, ModelTokenizer) else load_tokenizer(tokenizer)
+        tok = as_tokenizer(tokenizer)
         if (tok.name, tok.sha256) != (manifest.tokenizer_name, manifest.tokenizer_sha256):
             raise FactrootsError(
                 f"index {path} was built with tokenizer {manifest.tokenizer_name!r} "

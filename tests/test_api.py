@@ -1,0 +1,56 @@
+"""The public API: FactIndex's small nouns (exists, close, `with`, repr)."""
+
+from __future__ import annotations
+
+import pytest
+
+from factroots.errors import FactrootsError
+from factroots.indexer.builder import build_index
+from factroots.search import FactIndex
+from factroots.tokenizer import as_tokenizer, load_tokenizer, tokenizer_name
+
+
+@pytest.fixture(scope="module")
+def sample_root(tmp_path_factory, wiki_dir):
+    root = tmp_path_factory.mktemp("api")
+    build_index(wiki_dir / "cy", "cy", root, "mbert")
+    return root
+
+
+def test_exists_says_whether_an_index_is_there_without_opening_it(sample_root, tmp_path):
+    assert FactIndex.exists(sample_root, "cy")
+    assert FactIndex.exists(sample_root, "cy", load_tokenizer("mbert"))
+    assert not FactIndex.exists(sample_root, "en")
+    assert not FactIndex.exists(tmp_path, "cy")
+    with pytest.raises(FactrootsError, match="invalid language code"):
+        FactIndex.exists(sample_root, "../cy")
+
+
+def test_index_is_a_context_manager_that_closes_it(sample_root):
+    with FactIndex.open(sample_root, "cy") as index:
+        assert index.count("Cymru").status == "ok"
+    assert index._searcher is None and index._postings is None
+    index.close()  # twice is harmless
+
+
+def test_repr_shows_language_tokenizer_lines_and_shards(sample_root):
+    with FactIndex.open(sample_root, "cy") as index:
+        text = repr(index)
+        lines = index.num_lines
+    assert text.startswith("FactIndex(language='cy', tokenizer='mbert', "
+                           f"lines={lines}, shards=1, path=")
+
+
+def test_sharded_index_repr_counts_its_shards_and_close_closes_each(tmp_path, wiki_dir):
+    build_index(wiki_dir / "ja", "ja", tmp_path, "mbert", workers=1, shards=2)
+    with FactIndex.open(tmp_path, "ja") as index:
+        shards = list(index.shards)
+        assert "shards=2" in repr(index) and f"lines={index.num_lines}" in repr(index)
+    assert all(shard._searcher is None for shard in shards)
+
+
+def test_as_tokenizer_passes_a_loaded_one_through_and_loads_a_name():
+    mbert = load_tokenizer("mbert")
+    assert as_tokenizer(mbert) is mbert
+    assert as_tokenizer("mbert").sha256 == mbert.sha256
+    assert tokenizer_name("mbert") == tokenizer_name(mbert) == "mbert"
