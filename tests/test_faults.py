@@ -498,13 +498,13 @@ def test_similarity_that_fails_while_writing_keeps_the_old_matrix(tmp_path, caps
                                                                   monkeypatch):
     import pandas as pd
 
-    from factroots.attribution.attribute import NEURON_COLUMNS
+    from factroots.tables import NEURONS
 
     neurons = tmp_path / "neurons.parquet"
     rows = [{"model": "m", "lang": lang, "relation": "P1", "uuid": uuid, "group_size": 2,
              "status": "ok", "top_neurons": [1, 2, 3], "top_scores": [1.0, 0.5, 0.2]}
             for lang in ("en", "de") for uuid in ("a", "b")]
-    pd.DataFrame(rows, columns=list(NEURON_COLUMNS)).to_parquet(neurons)
+    pd.DataFrame(rows, columns=NEURONS.columns).to_parquet(neurons)
     out = tmp_path / "matrix.csv"
     out.write_text("old\n")
 

@@ -13,10 +13,9 @@ from factroots.atomic import atomic_output
 from factroots.attribution.activations import open_store
 from factroots.attribution.probeless import DEFAULT_TOP_K, group_top_neurons
 from factroots.errors import FactrootsError
+from factroots.tables import NEURONS, PREDICTIONS, read_table
 
-NEURON_COLUMNS = ("model", "lang", "relation", "uuid", "group_size", "status", "top_neurons",
-                  "top_scores")
-PREDICTION_COLUMNS = ("model", "lang", "relation", "uuid", "correct")
+FACT_KEYS = ["model", "lang", "relation", "uuid"]
 
 
 @dataclass
@@ -70,7 +69,7 @@ class NeuronRows:
             "status": pa.array(self.status, pa.string()),
             "top_neurons": lists(self.ids, np.int32, pa.int32()),
             "top_scores": lists(self.scores, np.float32, pa.float32()),
-        })
+        }, schema=NEURONS.schema)
 
     def write(self, path: str | Path) -> None:
         import pyarrow.parquet as pq
@@ -81,13 +80,7 @@ class NeuronRows:
 
 def read_neurons(path: str | Path, model: str | None = None) -> pd.DataFrame:
     """The neurons parquet as a frame, optionally restricted to one model."""
-    path = Path(path)
-    if not path.is_file():
-        raise FactrootsError(f"neurons file not found: {path}")
-    frame = pd.read_parquet(path)
-    missing = [c for c in NEURON_COLUMNS if c not in frame.columns]
-    if missing:
-        raise FactrootsError(f"{path} is not a neurons table (missing {', '.join(missing)})")
+    frame = read_table(path, NEURONS)
     if model is not None:
         frame = frame[frame["model"] == model]
         if frame.empty:
@@ -97,14 +90,8 @@ def read_neurons(path: str | Path, model: str | None = None) -> pd.DataFrame:
 
 def correct_facts(predictions: str | Path) -> pd.DataFrame:
     """model, lang, relation, uuid of the correctly predicted facts."""
-    path = Path(predictions)
-    if not path.is_file():
-        raise FactrootsError(f"predictions file not found: {path}")
-    frame = pd.read_parquet(path, columns=None)
-    missing = [c for c in PREDICTION_COLUMNS if c not in frame.columns]
-    if missing:
-        raise FactrootsError(f"{path} is not a predictions table (missing {', '.join(missing)})")
-    return frame.loc[frame["correct"].astype(bool), list(PREDICTION_COLUMNS[:-1])]
+    frame = read_table(predictions, PREDICTIONS)
+    return frame.loc[frame["correct"].astype(bool), FACT_KEYS]
 
 
 @dataclass(frozen=True)

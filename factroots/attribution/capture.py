@@ -16,6 +16,7 @@ from factroots.attribution.activations import ActivationWriter, FfnCapture, capt
 from factroots.attribution.attribute import NeuronCollector, NeuronRows
 from factroots.attribution.probeless import DEFAULT_TOP_K
 from factroots.probing.predict import ProbeResult, probe
+from factroots.tables import is_correct
 
 
 @dataclass
@@ -38,7 +39,7 @@ class ProbeAttribution:
         uuids = [f.uuid for f in facts]
         relations = [f.relation for f in facts]
         if self.collector is not None:
-            correct = [found.predicted_ids == p.prompt.object_ids
+            correct = [is_correct(found.predicted_ids, p.prompt.object_ids)
                        for p, found in zip(batch.prompts, predictions, strict=True)]
             self.collector.add(lang, relations, uuids, correct, acts)
         if self.writer is not None:

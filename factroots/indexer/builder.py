@@ -38,7 +38,7 @@ from factroots.indexer.schema import (
     token_terms,
 )
 from factroots.indexer.segmenter import DEFAULT_MAX_TOKENS, Line, Segmenter
-from factroots.tokenizer import ModelTokenizer, load_tokenizer
+from factroots.tokenizer import ModelTokenizer, TokenizerSpec, as_tokenizer
 from factroots.units import index_units
 
 BATCH_CHARS = 4_000_000  # text per tokenizer batch: bounds memory, keeps both cores busy
@@ -207,7 +207,7 @@ def build_index(
     input_dir: str | Path,
     lang: str,
     root: str | Path,
-    tokenizer: str | Path | ModelTokenizer = "mbert",
+    tokenizer: TokenizerSpec = "mbert",
     max_tokens: int = DEFAULT_MAX_TOKENS,
     workers: int | None = None,
     on_progress: Callable[[BuildProgress], None] | None = None,
@@ -226,7 +226,7 @@ def build_index(
     published together as one version, with the root manifest written last (see
     factroots.indexer.shards)."""
     started = time.perf_counter()
-    tok = tokenizer if isinstance(tokenizer, ModelTokenizer) else load_tokenizer(tokenizer)
+    tok = as_tokenizer(tokenizer)
     workers = max(1, workers or os.cpu_count() or 1)
     if engine not in ENGINES:
         raise FactrootsError(f"unknown engine {engine!r} (use {' or '.join(ENGINES)})")

@@ -25,23 +25,10 @@ from factroots.errors import FactrootsError
 from factroots.probing.mlama import available_languages, load_language
 from factroots.probing.model import MaskedLM
 from factroots.probing.prompts import EncodedPrompt, build_prompts
+from factroots.tables import PREDICTIONS, is_correct
 
 TOP = 5
-SCHEMA = pa.schema([
-    ("model", pa.string()),
-    ("lang", pa.string()),
-    ("relation", pa.string()),
-    ("uuid", pa.string()),
-    ("subject", pa.string()),
-    ("object", pa.string()),
-    ("obj_uri", pa.string()),
-    ("k", pa.int32()),
-    ("object_ids", pa.list_(pa.int32())),
-    ("predicted_ids", pa.list_(pa.int32())),
-    ("top5_ids", pa.list_(pa.list_(pa.int32()))),
-    ("prediction", pa.string()),
-    ("correct", pa.bool_()),
-])
+SCHEMA = PREDICTIONS.schema
 
 
 @dataclass
@@ -204,7 +191,7 @@ def prediction_table(lm: MaskedLM, prompts: Sequence[EncodedPrompt],
         "predicted_ids": [list(x.predicted_ids) for x in predictions],
         "top5_ids": [[list(t) for t in x.top_ids] for x in predictions],
         "prediction": [t.strip() for t in texts],
-        "correct": [x.predicted_ids == p.prompt.object_ids
+        "correct": [is_correct(x.predicted_ids, p.prompt.object_ids)
                     for p, x in zip(prompts, predictions, strict=True)],
     }
     return pa.table(columns, schema=SCHEMA)

@@ -15,12 +15,9 @@ from factroots.errors import FactrootsError
 from factroots.report import classify, figures, render, statistics
 from factroots.report.activity import FactActivity, fact_activity
 from factroots.report.render import Figure, Section, Table
+from factroots.tables import NEURONS, PREDICTIONS, TRACE, read_table
 
 TITLE = "factroots report"
-PREDICTION_COLUMNS = {"model", "lang", "relation", "uuid", "subject", "object", "obj_uri", "k",
-                      "correct"}
-TRACE_COLUMNS = {"lang", "uuid", "mode", "tokenizer", "present", "status"}
-NEURON_COLUMNS = {"model", "lang", "uuid", "status", "top_neurons"}
 
 
 @dataclass
@@ -37,21 +34,6 @@ class Report:
 def slug(text: str) -> str:
     """A file-name-safe form of a model, mode or type name."""
     return re.sub(r"[^A-Za-z0-9.]+", "-", str(text)).strip("-") or "x"
-
-
-def load_frame(source: pd.DataFrame | str | Path, what: str, required: set[str]) -> pd.DataFrame:
-    """A DataFrame from itself or a parquet path, checked for the columns the report needs."""
-    if isinstance(source, pd.DataFrame):
-        frame = source
-    else:
-        path = Path(source)
-        if not path.is_file():
-            raise FactrootsError(f"{what} not found: {path}")
-        frame = pd.read_parquet(path)
-    missing = required - set(frame.columns)
-    if missing:
-        raise FactrootsError(f"{what} lacks column(s): {', '.join(sorted(missing))}")
-    return frame
 
 
 class _Writer:
@@ -188,9 +170,9 @@ def absence_section(w: _Writer, joined: pd.DataFrame, absence: pd.DataFrame) -> 
 
 
 def _classifier(spec, tokenizer_name: str, naming_relations: Collection[str]):
-    from factroots.tokenizer import load_tokenizer
+    from factroots.tokenizer import as_tokenizer
 
-    return classify.Classifier(load_tokenizer(spec or tokenizer_name), naming_relations)
+    return classify.Classifier(as_tokenizer(spec or tokenizer_name), naming_relations)
 
 
 def absent_predicted_section(w: _Writer, joined: pd.DataFrame, tokenizer,
@@ -311,11 +293,11 @@ def build_report(
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    trace = load_frame(trace, "trace", TRACE_COLUMNS)
-    predictions = load_frame(predictions, "predictions", PREDICTION_COLUMNS)
+    trace = read_table(trace, TRACE)
+    predictions = read_table(predictions, PREDICTIONS)
     if predictions.empty:
         raise FactrootsError("predictions are empty: nothing to report")
-    neurons = None if neurons is None else load_frame(neurons, "neurons", NEURON_COLUMNS)
+    neurons = None if neurons is None else read_table(neurons, NEURONS)
     w = _Writer(out)
 
     table = statistics.probing_table(predictions)

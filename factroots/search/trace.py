@@ -19,10 +19,10 @@ import pandas as pd
 from factroots.errors import FactrootsError
 from factroots.probing.mlama import Fact, SkippedRecord, available_languages, load_language
 from factroots.search.index import OK, UNTRACEABLE, FactIndex
-from factroots.tokenizer import ModelTokenizer, load_tokenizer
+from factroots.tables import TRACE
+from factroots.tokenizer import ModelTokenizer, TokenizerSpec, as_tokenizer
 
-TRACE_COLUMNS = ["lang", "relation", "uuid", "subject", "object", "mode", "tokenizer",
-                 "subject_lines", "object_lines", "cooccur_lines", "present", "status"]
+TRACE_COLUMNS = TRACE.columns
 SUMMARY_COLUMNS = ["lang", "facts", "traceable", "present", "absent", "absence_rate"]
 
 
@@ -107,7 +107,7 @@ def requested_languages(mlama_dir: str | Path, langs: str | Sequence[str]) -> li
 
 
 def trace_languages(mlama_dir: str | Path, root: str | Path, langs: str | Sequence[str],
-                    mode: str = "words", tokenizer: str | Path | ModelTokenizer = "mbert",
+                    mode: str = "words", tokenizer: TokenizerSpec = "mbert",
                     out: str | Path | None = None,
                     on_language: Callable[[str, int], Callable[[int, int], None] | None]
                     | None = None, engine: str = "local",
@@ -118,7 +118,7 @@ def trace_languages(mlama_dir: str | Path, root: str | Path, langs: str | Sequen
     parquet file and the summary to `<stem>.summary.csv` beside it. `on_language(lang, facts)`
     may return a progress callback for that language. With `engine="ray"` each shard is a Ray
     actor (at `address`; factroots.cluster.ray_engine), and the answers are the same."""
-    tok = tokenizer if isinstance(tokenizer, ModelTokenizer) else load_tokenizer(tokenizer)
+    tok = as_tokenizer(tokenizer)
     if engine not in ("local", "ray"):
         raise FactrootsError(f"unknown engine {engine!r} (use local or ray)")
     if address and engine != "ray":
