@@ -376,9 +376,9 @@ def probe_cmd(mlama_dir: Path, model_spec: str, langs: str, out: Path, device: s
     from tqdm import tqdm
 
     from factroots.attribution.capture import probe_and_attribute
+    from factroots.mlama import select_languages
     from factroots.probing.metrics import format_summary
     from factroots.probing.model import load_masked_lm
-    from factroots.probing.predict import select_languages
 
     selected = select_languages(mlama_dir, langs)
     lm = load_masked_lm(model_spec, device, dtype)

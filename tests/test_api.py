@@ -54,3 +54,15 @@ def test_as_tokenizer_passes_a_loaded_one_through_and_loads_a_name():
     assert as_tokenizer(mbert) is mbert
     assert as_tokenizer("mbert").sha256 == mbert.sha256
     assert tokenizer_name("mbert") == tokenizer_name(mbert) == "mbert"
+
+
+def test_old_mlama_path_warns_and_gives_the_same_objects():
+    import importlib
+    import sys
+
+    import factroots.mlama
+
+    sys.modules.pop("factroots.probing.mlama", None)
+    with pytest.warns(DeprecationWarning, match="factroots.mlama"):
+        old = importlib.import_module("factroots.probing.mlama")
+    assert old.load_language is factroots.mlama.load_language and old.Fact is factroots.mlama.Fact

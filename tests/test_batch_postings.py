@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 import factroots.search.postings as postings_module
 from factroots.indexer.builder import build_index
 from factroots.indexer.postings import POSTINGS_DIR, read_meta, unit_keys
-from factroots.probing.mlama import load_language
+from factroots.mlama import load_language
 from factroots.search import FactIndex
 from factroots.search.entity import entity_terms, label_keys
 from factroots.tokenizer import load_tokenizer

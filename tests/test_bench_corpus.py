@@ -19,7 +19,7 @@ from benchmarks.corpus import (
 )
 from factroots.indexer.builder import build_index
 from factroots.indexer.reader import CorpusReader
-from factroots.probing.mlama import load_language
+from factroots.mlama import load_language
 from factroots.search import FactIndex
 
 SMALL = CorpusSpec(documents=700, docs_per_file=300, base_mentions=3000)

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from factroots.indexer.builder import build_index
 from factroots.indexer.reader import CorpusReader
 from factroots.indexer.segmenter import Segmenter
-from factroots.probing.mlama import load_language
+from factroots.mlama import load_language
 from factroots.search import FactIndex
 from factroots.tokenizer import load_tokenizer
 from tests.brute_force import BruteForceMatcher, reference_units

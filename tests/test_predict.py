@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from factroots.errors import FactrootsError
-from factroots.probing.mlama import load_language
+from factroots.mlama import load_language
 from factroots.probing.model import load_masked_lm
 from factroots.probing.predict import (
     SCHEMA,

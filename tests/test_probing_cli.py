@@ -13,8 +13,8 @@ from click.testing import CliRunner
 
 from factroots.cli import cli
 from factroots.errors import FactrootsError
+from factroots.mlama import select_languages
 from factroots.probing.model import load_masked_lm
-from factroots.probing.predict import select_languages
 from tests.test_probing_support import save_model, small_mlama, tiny_config, tiny_model
 
 pytest.importorskip("torch")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from factroots.probing.mlama import Fact, available_languages, load_language, read_templates
+from factroots.mlama import Fact, available_languages, load_language, read_templates
 from factroots.probing.prompts import build_prompts, fill_template, mask_token
 from factroots.tokenizer import load_tokenizer
 

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from benchmarks.corpus import CorpusSpec, generate_corpus
 from factroots.cli import cli
 from factroots.indexer.builder import build_index
-from factroots.probing.mlama import Fact, load_language
+from factroots.mlama import Fact, load_language
 from factroots.search import FactIndex
 from factroots.search.postings import common_count
 from factroots.search.trace import (

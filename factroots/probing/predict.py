@@ -22,7 +22,7 @@ import pyarrow.parquet as pq
 
 from factroots.atomic import atomic_output, write_text
 from factroots.errors import FactrootsError
-from factroots.probing.mlama import available_languages, load_language
+from factroots.mlama import load_language
 from factroots.probing.model import MaskedLM
 from factroots.probing.prompts import EncodedPrompt, build_prompts
 from factroots.tables import PREDICTIONS, is_correct
@@ -77,19 +77,6 @@ class ProbeResult:
     computed: list[str] = field(default_factory=list)
     resumed: list[str] = field(default_factory=list)
     skipped: dict[str, dict[str, int]] = field(default_factory=dict)
-
-
-def select_languages(mlama_dir: str | Path, spec: str) -> list[str]:
-    """Languages named by `spec` ('all' or comma-separated codes), in order, each once."""
-    known = available_languages(mlama_dir)
-    if spec.strip().lower() == "all":
-        return known
-    langs = list(dict.fromkeys(c.strip() for c in spec.split(",") if c.strip()))
-    unknown = [c for c in langs if c not in known]
-    if unknown or not langs:
-        raise FactrootsError(f"unknown mLAMA language(s) {', '.join(unknown) or '(none given)'} "
-                             f"in {mlama_dir} (found: {', '.join(known) or 'none'})")
-    return langs
 
 
 def length_batches(prompts: Sequence[EncodedPrompt], batch_size: int) -> list[list[int]]:

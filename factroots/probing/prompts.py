@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from factroots.errors import FactrootsError
-from factroots.probing.mlama import Fact
+from factroots.mlama import Fact
 from factroots.tokenizer import ModelTokenizer
 
 SLOT = re.compile(r"\[X\]|\[Y\]")

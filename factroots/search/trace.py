@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from factroots.errors import FactrootsError
-from factroots.probing.mlama import Fact, SkippedRecord, available_languages, load_language
+from factroots.mlama import Fact, SkippedRecord, load_language, select_languages
 from factroots.search.index import OK, UNTRACEABLE, FactIndex
 from factroots.tables import TRACE
 from factroots.tokenizer import ModelTokenizer, TokenizerSpec, as_tokenizer
@@ -88,24 +88,6 @@ def summary_path(out: str | Path) -> Path:
     return out.with_name(f"{out.stem}.summary.csv")
 
 
-def requested_languages(mlama_dir: str | Path, langs: str | Sequence[str]) -> list[str]:
-    """`all`, a comma-separated string or a list of codes, as a list without duplicates;
-    a code with no mLAMA folder is an error before anything is traced."""
-    if isinstance(langs, str):
-        if langs.strip() == "all":
-            return available_languages(mlama_dir)
-        langs = langs.split(",")
-    chosen = list(dict.fromkeys(code.strip() for code in langs if code.strip()))
-    if not chosen:
-        raise FactrootsError("no languages given")
-    known = set(available_languages(mlama_dir))
-    unknown = [code for code in chosen if code not in known]
-    if unknown:
-        raise FactrootsError(f"unknown mLAMA language(s) {', '.join(unknown)} in {mlama_dir} "
-                             f"(found: {', '.join(sorted(known)) or 'none'})")
-    return chosen
-
-
 def trace_languages(mlama_dir: str | Path, root: str | Path, langs: str | Sequence[str],
                     mode: str = "words", tokenizer: TokenizerSpec = "mbert",
                     out: str | Path | None = None,
@@ -123,7 +105,7 @@ def trace_languages(mlama_dir: str | Path, root: str | Path, langs: str | Sequen
         raise FactrootsError(f"unknown engine {engine!r} (use local or ray)")
     if address and engine != "ray":
         raise FactrootsError("--address is the Ray cluster's: use it with --engine ray")
-    chosen = requested_languages(mlama_dir, langs)
+    chosen = select_languages(mlama_dir, langs)
     with contextlib.ExitStack() as stack:
         opener = FactIndex.open
         if engine == "ray":
