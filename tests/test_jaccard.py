@@ -8,7 +8,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from factroots.attribution import jaccard
-from factroots.attribution.jaccard import jaccard_pair, jaccard_rows, jaccard_rows_serial
+from factroots.attribution.jaccard import (
+    jaccard_pair,
+    jaccard_rows,
+    jaccard_rows_serial,
+    jaccard_sets,
+)
 from factroots.attribution.similarity import (
     layer_activity_bins,
     neuron_table,
@@ -31,7 +36,7 @@ id_sets = st.sets(st.integers(0, 200), max_size=50)
 @settings(max_examples=200, deadline=None)
 @given(a=id_sets, b=id_sets)
 def test_jaccard_pair_equals_python_sets(a, b):
-    assert jaccard_pair(sorted_ids(a), sorted_ids(b)) == set_jaccard(a, b)
+    assert jaccard_pair(sorted_ids(a), sorted_ids(b)) == set_jaccard(a, b) == jaccard_sets(a, b)
 
 
 def test_jaccard_of_empty_sets_is_one_and_of_empty_and_nonempty_is_zero():

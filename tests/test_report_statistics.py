@@ -102,7 +102,7 @@ def test_shared_facts_matrix_is_jaccard_of_correct_uuids():
     assert matrix.loc["fr", "en"] == pytest.approx(1 / 3)
     assert matrix.loc["en", "en"] == 1.0
     assert matrix.loc["en", "de"] == 0.0
-    assert matrix.loc["de", "de"] == 0.0
+    assert matrix.loc["de", "de"] == 1.0  # no correct fact: the same (empty) set, one rule
 
 
 def test_absence_rates_among_all_and_correct_traceable_facts():

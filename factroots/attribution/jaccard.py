@@ -1,7 +1,15 @@
 """Jaccard similarity of top-K neuron sets, numba kernels over a dense sorted table.
 
 A table is an (n_rows, K) int32 array whose row r holds `sizes[r]` distinct non-negative ids
-sorted ascending (the rest is padding). Two empty sets are identical: their Jaccard is 1.0.
+sorted ascending (the rest is padding).
+
+One rule for two empty sets, here and in the report's shared-facts matrix (`jaccard_sets`):
+their Jaccard is 1.0. DESIGN defines both language matrices (Figure 3, correctly predicted
+uuids; Figure 5, top-K neurons) as the Jaccard *similarity* of two sets, and two empty sets are
+the same set: with 1.0, J(A, A) = 1 for every A, so every diagonal cell is 1 (a language that
+got no fact right included) and J(A, B) = 1 exactly when A = B. (This is also scipy's
+convention: its Jaccard distance of two all-zero vectors is 0.) Two different sets, one of them
+empty, have Jaccard 0.
 
 Bulk kernels mark one set's ids in a per-thread bitmap of the id universe (36,864 bits = 4.6 KB
 for mBERT, in L1) and count the other set's hits: independent loads instead of a merge's
@@ -11,9 +19,13 @@ against every later language. A sorted merge is kept for single pairs and huge i
 
 from __future__ import annotations
 
+from collections.abc import Set as AbstractSet
+
 import numpy as np
 from numba import njit, prange
 
+#: The Jaccard of two empty sets (see the module's docstring).
+EMPTY_SETS_JACCARD = 1.0
 #: Above this many ids the bitmap kernels fall back to the sorted merge.
 MAX_BITMAP_IDS = 1 << 26
 _CHUNKS = 64
@@ -23,7 +35,7 @@ _CHUNKS = 64
 def _jaccard_sorted(a, na, b, nb):
     """|a ∩ b| / |a ∪ b| of two ascending id runs (branch-free merge)."""
     if na == 0 and nb == 0:
-        return 1.0
+        return EMPTY_SETS_JACCARD
     i = 0
     j = 0
     inter = 0
@@ -34,6 +46,12 @@ def _jaccard_sorted(a, na, b, nb):
         i += x <= y
         j += y <= x
     return inter / (na + nb - inter)
+
+
+def jaccard_sets(a: AbstractSet, b: AbstractSet) -> float:
+    """|a ∩ b| / |a ∪ b| of two Python sets; EMPTY_SETS_JACCARD when both are empty."""
+    union = len(a | b)
+    return len(a & b) / union if union else EMPTY_SETS_JACCARD
 
 
 @njit(cache=True)
@@ -67,7 +85,7 @@ def _hits(bits, table, row, n):
 @njit(inline="always")
 def _jaccard_counts(inter, na, nb):
     if na == 0 and nb == 0:
-        return 1.0
+        return EMPTY_SETS_JACCARD
     return inter / (na + nb - inter)
 
 

@@ -170,12 +170,6 @@ def factors_table(table: pd.DataFrame, sizes: pd.DataFrame | None,
     return pd.DataFrame(rows, columns=["model", "factor", "pearson_r", "p_value", "points"])
 
 
-def jaccard(a: set, b: set) -> float:
-    """|a ∩ b| / |a ∪ b|; 0.0 when both sets are empty."""
-    union = len(a | b)
-    return len(a & b) / union if union else 0.0
-
-
 def correct_uuids(predictions: pd.DataFrame) -> dict[str, set[str]]:
     """Per language: the set of uuids predicted correctly (one model's predictions)."""
     sets = {lang: set() for lang in sorted(predictions["lang"].unique())}
@@ -185,10 +179,13 @@ def correct_uuids(predictions: pd.DataFrame) -> dict[str, set[str]]:
 
 
 def shared_facts_matrix(predictions: pd.DataFrame) -> pd.DataFrame:
-    """Language × language Jaccard similarity of correctly predicted uuid sets (one model)."""
+    """Language × language Jaccard similarity of correctly predicted uuid sets (one model); 1
+    on the diagonal, also for a language with no correct fact (factroots.attribution.jaccard)."""
+    from factroots.attribution.jaccard import jaccard_sets
+
     sets = correct_uuids(predictions)
     langs = list(sets)
-    values = [[jaccard(sets[a], sets[b]) for b in langs] for a in langs]
+    values = [[jaccard_sets(sets[a], sets[b]) for b in langs] for a in langs]
     return pd.DataFrame(values, index=pd.Index(langs, name="lang"), columns=langs)
 
 
