@@ -116,8 +116,8 @@ def shared_facts_section(w: _Writer, predictions: pd.DataFrame) -> Section:
     section = Section(
         "Shared facts (Figure 3)",
         "Jaccard similarity |A ∩ B| / |A ∪ B| of the sets of correctly predicted fact uuids of "
-        "every two languages (1 when both are empty: the same set), ordered by average-linkage clustering on "
-        "1 − similarity.")
+        "every two languages (1 when both are empty: the same set), ordered by average-linkage "
+        "clustering on 1 − similarity.")
     add_matrices_per_model(w, section, predictions, statistics.shared_facts_matrix,
                            "Figure 3", "shared correctly predicted facts between languages",
                            "shared_facts", "Shared facts", "Jaccard of correct uuids",
