@@ -307,44 +307,20 @@ def similarity(neurons: Path, out: Path, model: str | None, per_fact: Path | Non
             check_writable(path)
     import time
 
-    import numpy as np
     from tqdm import tqdm
 
-    from factroots.atomic import atomic_output
-    from factroots.attribution.attribute import read_neurons
-    from factroots.attribution.similarity import (
-        neuron_table,
-        per_fact_similarity,
-        similarity_matrix,
-    )
+    from factroots.attribution.similarity import language_similarity
 
     start = time.perf_counter()
-    steps = ["read", "table", "matrix"] + (["per-fact"] if per_fact else [])
-    with tqdm(total=len(steps), unit="step", desc="similarity", disable=None) as bar:
-        table = neuron_table(read_neurons(neurons, model))
-        bar.update(2)
-        if not table.langs:
-            raise FactrootsError(f"no scored facts in {neurons}")
-        result = similarity_matrix(table)
-        frame = result.to_frame()
-        frame.index.name = "lang"
-        with atomic_output(out) as tmp:
-            frame.to_csv(tmp)
-        bar.update(1)
-        if per_fact:
-            facts = per_fact_similarity(table, result.counts)
-            with atomic_output(per_fact) as tmp:
-                facts.to_parquet(tmp, index=False)
-            bar.update(1)
-    n = len(result.langs)
-    off = result.matrix[~np.eye(n, dtype=bool)] if n > 1 else np.array([])
-    shared = result.counts[~np.eye(n, dtype=bool)] if n > 1 else np.array([0])
-    mean = f"{np.nanmean(off):.3f}" if off.size and not np.isnan(off).all() else "n/a"
-    click.echo(f"wrote {out}: {n} × {n} languages, {len(table.uuids):,} facts, mean off-diagonal "
-               f"Jaccard {mean}, {int(np.sum(shared == 0))} pair cells with no shared fact, "
+    with tqdm(total=3 + bool(per_fact), unit="step", desc="similarity", disable=None) as bar:
+        run = language_similarity(neurons, out, model, per_fact, on_step=bar.update)
+    n = len(run.similarity.langs)
+    mean = "n/a" if run.mean_off_diagonal is None else f"{run.mean_off_diagonal:.3f}"
+    click.echo(f"wrote {out}: {n} × {n} languages, {run.facts:,} facts, mean off-diagonal "
+               f"Jaccard {mean}, {run.empty_pairs} pair cells with no shared fact, "
                f"in {time.perf_counter() - start:.1f} s")
     if per_fact:
-        click.echo(f"wrote {per_fact}: {int(np.triu(result.counts, 1).sum()):,} (pair, fact) rows")
+        click.echo(f"wrote {per_fact}: {run.per_fact_rows:,} (pair, fact) rows")
 
 
 @cli.command("probe")

@@ -804,7 +804,7 @@ OUTPUT_COMMANDS = {  # the command with its output at OUT, and the function that
     "attribute": (["attribute", "--activations", "a", "--predictions", "p", "--out", "OUT"],
                   "factroots.attribution.attribute.correct_facts"),
     "similarity": (["similarity", "--neurons", "n", "--out", "OUT"],
-                   "factroots.attribution.attribute.read_neurons"),
+                   "factroots.attribution.similarity.language_similarity"),
     "report": (["report", "--trace", "t", "--predictions", "p", "--out", "OUT"],
                "factroots.report.build.build_report"),
     "export lucene": (["export", "lucene", "--root", "r", "--lang", "en", "--out", "OUT"],

@@ -148,3 +148,25 @@ def test_layer_activity_bins_are_means_of_equal_consecutive_bins():
     assert bins.shape == (2, 16)
     np.testing.assert_allclose(bins[0, :2], [0.5, 2.5])
     np.testing.assert_allclose(bins[1, -1], 62.5)
+
+
+def test_language_similarity_writes_the_matrix_and_per_fact_rows(tmp_path):
+    from factroots.attribution.similarity import language_similarity
+    from factroots.tables import NEURONS
+
+    rows = [{"model": "m", "lang": lang, "relation": "P1", "uuid": uuid, "group_size": 2,
+             "status": "ok", "top_neurons": ids, "top_scores": [1.0] * len(ids)}
+            for lang, uuid, ids in [("en", "a", [1, 2]), ("de", "a", [2, 3]), ("en", "b", [5]),
+                                    ("fr", "c", [7])]]
+    neurons = tmp_path / "neurons.parquet"
+    pd.DataFrame(rows, columns=NEURONS.columns).to_parquet(neurons)
+    steps = []
+    run = language_similarity(neurons, tmp_path / "m.csv", per_fact=tmp_path / "f.parquet",
+                              on_step=steps.append)
+    assert sum(steps) == 4 and run.facts == 3 and run.similarity.langs == ["de", "en", "fr"]
+    matrix = pd.read_csv(tmp_path / "m.csv", index_col="lang")
+    assert matrix.loc["de", "en"] == matrix.loc["en", "de"] == 1 / 3
+    assert np.isnan(matrix.loc["de", "fr"]) and run.empty_pairs == 4
+    assert run.mean_off_diagonal == 1 / 3 and run.per_fact_rows == 1
+    facts = pd.read_parquet(tmp_path / "f.parquet")
+    assert facts[["lang_a", "lang_b", "uuid"]].astype(str).values.tolist() == [["de", "en", "a"]]

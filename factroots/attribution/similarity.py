@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -90,6 +92,66 @@ def per_fact_similarity(table: NeuronTable, counts: np.ndarray | None = None) ->
         "uuid": table.uuids[facts],
         "jaccard": values,
     })
+
+
+@dataclass
+class SimilarityRun:
+    """What `language_similarity` computed and wrote."""
+
+    similarity: Similarity
+    facts: int  # distinct facts scored in at least one language
+    out: Path
+    per_fact: Path | None = None
+
+    @property
+    def mean_off_diagonal(self) -> float | None:
+        """Mean Jaccard over the language pairs (a ≠ b) that share a fact; None if none does."""
+        n = len(self.similarity.langs)
+        off = self.similarity.matrix[~np.eye(n, dtype=bool)]
+        return float(np.nanmean(off)) if off.size and not np.isnan(off).all() else None
+
+    @property
+    def empty_pairs(self) -> int:
+        """Cells (a ≠ b, both orders) of two languages with no shared scored fact."""
+        n = len(self.similarity.langs)
+        return int(np.sum(self.similarity.counts[~np.eye(n, dtype=bool)] == 0))
+
+    @property
+    def per_fact_rows(self) -> int:
+        """(pair a < b, fact) rows of the per-fact file."""
+        return int(np.triu(self.similarity.counts, 1).sum())
+
+
+def language_similarity(neurons: str | Path, out: str | Path, model: str | None = None,
+                        per_fact: str | Path | None = None,
+                        on_step: Callable[[int], None] | None = None) -> SimilarityRun:
+    """The languages × languages matrix of mean top-K Jaccard (Figure 5) from a neurons parquet,
+    written to `out` (CSV, index column `lang`); with `per_fact`, every shared fact's Jaccard
+    too (parquet: lang_a, lang_b, uuid, jaccard). `model` picks one model from a file holding
+    several. `on_step(n)` after each step (read and table, 2; matrix; per-fact)."""
+    from factroots.atomic import atomic_output
+    from factroots.attribution.attribute import read_neurons
+
+    table = neuron_table(read_neurons(neurons, model))
+    if on_step:
+        on_step(2)
+    if not table.langs:
+        raise FactrootsError(f"no scored facts in {neurons}")
+    result = similarity_matrix(table)
+    frame = result.to_frame()
+    frame.index.name = "lang"
+    with atomic_output(out) as tmp:
+        frame.to_csv(tmp)
+    if on_step:
+        on_step(1)
+    if per_fact is not None:
+        facts = per_fact_similarity(table, result.counts)
+        with atomic_output(per_fact) as tmp:
+            facts.to_parquet(tmp, index=False)
+        if on_step:
+            on_step(1)
+    return SimilarityRun(result, len(table.uuids), Path(out),
+                         None if per_fact is None else Path(per_fact))
 
 
 def layer_activity_bins(activation_vector: np.ndarray, layers: int, intermediate: int,
