@@ -10,11 +10,26 @@ import click
 
 from factroots import __version__
 from factroots.atomic import check_writable
+from factroots.defaults import (
+    DEFAULT_BATCH_SIZE,
+    DEFAULT_DEVICE,
+    DEFAULT_DTYPE,
+    DEFAULT_ENGINE,
+    DEFAULT_MAX_TOKENS,
+    DEFAULT_MODE,
+    DEFAULT_NAMING_RELATIONS,
+    DEFAULT_TOKENIZER,
+    DEFAULT_TOP_K,
+    DEVICES,
+    DTYPES,
+    ENGINES,
+    MODES,
+)
 from factroots.errors import FactrootsError
 from factroots.extras import missing_message, require
-from factroots.report.classify import DEFAULT_NAMING_RELATIONS
 
-MODE = click.Choice(["words", "tokens"])
+MODE = click.Choice(MODES)
+ENGINE = click.Choice(ENGINES)
 
 
 @click.group()
@@ -32,9 +47,9 @@ def index() -> None:
 @click.argument("input_dir", type=click.Path(path_type=Path))
 @click.option("--lang", required=True, help="Language code, e.g. en, ja.")
 @click.option("--root", required=True, type=click.Path(path_type=Path), help="Index root.")
-@click.option("--tokenizer", default="mbert", show_default=True,
+@click.option("--tokenizer", default=DEFAULT_TOKENIZER, show_default=True,
               help="'mbert' or a tokenizer.json path or model directory.")
-@click.option("--max-tokens", default=512, show_default=True,
+@click.option("--max-tokens", default=DEFAULT_MAX_TOKENS, show_default=True,
               type=click.IntRange(min=1, max=1_000_000))  # beyond int64, numba overflows
 @click.option("--workers", default=None, type=click.IntRange(min=1),
               help="Processes building shards at once (threads, for one shard) "
@@ -42,7 +57,7 @@ def index() -> None:
 @click.option("--shards", default=None, type=click.IntRange(min=1),
               help="Shards to cut the input files into, by size [default: one per worker, "
                    "none under 16 MiB of input, at most one per file].")
-@click.option("--engine", type=click.Choice(["local", "ray"]), default="local",
+@click.option("--engine", type=ENGINE, default=DEFAULT_ENGINE,
               show_default=True, help="Build shards in local processes or as Ray tasks "
                                       "(extra 'cluster').")
 @click.option("--address", default=None,
@@ -94,8 +109,8 @@ def index_info(path: Path) -> None:
 @click.argument("object", required=False)
 @click.option("--root", required=True, type=click.Path(path_type=Path), help="Index root.")
 @click.option("--lang", required=True)
-@click.option("--tokenizer", default="mbert", show_default=True)
-@click.option("--mode", type=MODE, default="words", show_default=True)
+@click.option("--tokenizer", default=DEFAULT_TOKENIZER, show_default=True)
+@click.option("--mode", type=MODE, default=DEFAULT_MODE, show_default=True)
 @click.option("--show", default=3, show_default=True, type=click.IntRange(min=0),
               help="Evidence lines to print.")
 def query(subject: str, object: str | None, root: Path, lang: str, tokenizer: str, mode: str,
@@ -162,7 +177,7 @@ def export() -> None:
 @export.command("lucene")
 @click.option("--root", required=True, type=click.Path(path_type=Path), help="Index root.")
 @click.option("--lang", required=True)
-@click.option("--tokenizer", default="mbert", show_default=True)
+@click.option("--tokenizer", default=DEFAULT_TOKENIZER, show_default=True)
 @click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path),
               help="Directory for the JsonCollection's docs*.jsonl files.")
 @click.option("--input", "input_dir", default=None, type=click.Path(path_type=Path),
@@ -183,11 +198,11 @@ def export_lucene_cmd(root: Path, lang: str, tokenizer: str, out_dir: Path,
               help="mLAMA 1.1 folder (one sub-folder per language).")
 @click.option("--root", required=True, type=click.Path(path_type=Path), help="Index root.")
 @click.option("--langs", required=True, help="Comma-separated codes, or 'all'.")
-@click.option("--mode", type=MODE, default="words", show_default=True)
-@click.option("--tokenizer", default="mbert", show_default=True)
+@click.option("--mode", type=MODE, default=DEFAULT_MODE, show_default=True)
+@click.option("--tokenizer", default=DEFAULT_TOKENIZER, show_default=True)
 @click.option("--out", required=True, type=click.Path(path_type=Path),
               help="Per-fact parquet; the summary goes to <stem>.summary.csv beside it.")
-@click.option("--engine", type=click.Choice(["local", "ray"]), default="local",
+@click.option("--engine", type=ENGINE, default=DEFAULT_ENGINE,
               show_default=True, help="Resolve shards here, or with one Ray actor per shard "
                                       "(extra 'cluster').")
 @click.option("--address", default=None,
@@ -273,7 +288,7 @@ def report(trace_path: Path, predictions: Path, neurons: Path | None,
 @click.option("--predictions", required=True, type=click.Path(path_type=Path),
               help="predictions.parquet of the same model.")
 @click.option("--out", required=True, type=click.Path(path_type=Path), help="neurons.parquet")
-@click.option("--top-k", default=50, show_default=True, type=click.IntRange(min=1))
+@click.option("--top-k", default=DEFAULT_TOP_K, show_default=True, type=click.IntRange(min=1))
 def attribute(activations: Path, predictions: Path, out: Path, top_k: int) -> None:
     """PROBELESS top-K FFN neurons of every correctly predicted fact, per (language, relation)."""
     check_writable(out)
@@ -331,16 +346,17 @@ def similarity(neurons: Path, out: Path, model: str | None, per_fact: Path | Non
 @click.option("--langs", required=True, help="Comma-separated codes, or 'all'.")
 @click.option("--out", required=True, type=click.Path(path_type=Path),
               help="Per-fact parquet; the summary goes to <stem>.summary.csv beside it.")
-@click.option("--device", type=click.Choice(["auto", "cuda", "cpu"]), default="auto",
+@click.option("--device", type=click.Choice(DEVICES), default=DEFAULT_DEVICE,
               show_default=True)
-@click.option("--batch-size", default=128, show_default=True, type=click.IntRange(min=1))
-@click.option("--dtype", type=click.Choice(["float32", "bfloat16", "float16"]),
-              default="float32", show_default=True, help="bfloat16/float16 are for GPUs.")
+@click.option("--batch-size", default=DEFAULT_BATCH_SIZE, show_default=True,
+              type=click.IntRange(min=1))
+@click.option("--dtype", type=click.Choice(DTYPES), default=DEFAULT_DTYPE, show_default=True,
+              help="bfloat16/float16 are for GPUs.")
 @click.option("--neurons", default=None, type=click.Path(path_type=Path),
               help="Also write PROBELESS top-K neurons of correct facts (same forward pass).")
 @click.option("--save-activations", default=None, type=click.Path(path_type=Path),
               help="Also save every fact's mask-averaged FFN activations (fp16) in this folder.")
-@click.option("--top-k", default=50, show_default=True, type=click.IntRange(min=1))
+@click.option("--top-k", default=DEFAULT_TOP_K, show_default=True, type=click.IntRange(min=1))
 def probe_cmd(mlama_dir: Path, model_spec: str, langs: str, out: Path, device: str,
               batch_size: int, dtype: str, neurons: Path | None, save_activations: Path | None,
               top_k: int) -> None:

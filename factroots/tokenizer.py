@@ -10,6 +10,7 @@ from pathlib import Path
 
 from tokenizers import Tokenizer
 
+from factroots.defaults import DEFAULT_TOKENIZER
 from factroots.errors import FactrootsError
 
 __all__ = ["BUNDLED", "ModelTokenizer", "TokenizerSpec", "as_tokenizer", "load_tokenizer",
@@ -69,7 +70,7 @@ def _unknown_id(config: dict, tokenizer: Tokenizer) -> int | None:
     return None
 
 
-def load_tokenizer(spec: str | Path = "mbert") -> ModelTokenizer:
+def load_tokenizer(spec: str | Path = DEFAULT_TOKENIZER) -> ModelTokenizer:
     """Load a tokenizer by bundled name ('mbert') or by tokenizer.json path or model directory."""
     name, path = _tokenizer_json_path(spec)
     raw = path.read_bytes()
@@ -95,12 +96,12 @@ def load_tokenizer(spec: str | Path = "mbert") -> ModelTokenizer:
 TokenizerSpec = str | Path | ModelTokenizer
 
 
-def as_tokenizer(tokenizer: TokenizerSpec = "mbert") -> ModelTokenizer:
+def as_tokenizer(tokenizer: TokenizerSpec = DEFAULT_TOKENIZER) -> ModelTokenizer:
     """`tokenizer` itself when already loaded, else `load_tokenizer(tokenizer)`."""
     return tokenizer if isinstance(tokenizer, ModelTokenizer) else load_tokenizer(tokenizer)
 
 
-def tokenizer_name(tokenizer: TokenizerSpec = "mbert") -> str:
+def tokenizer_name(tokenizer: TokenizerSpec = DEFAULT_TOKENIZER) -> str:
     """The name an index folder is filed under (`ROOT/<name>/<lang>`), without loading it."""
     if isinstance(tokenizer, ModelTokenizer):
         return tokenizer.name

@@ -66,3 +66,43 @@ def test_old_mlama_path_warns_and_gives_the_same_objects():
     with pytest.warns(DeprecationWarning, match="factroots.mlama"):
         old = importlib.import_module("factroots.probing.mlama")
     assert old.load_language is factroots.mlama.load_language and old.Fact is factroots.mlama.Fact
+
+
+def _cli_defaults(*path: str) -> dict:
+    from factroots.cli import cli
+
+    command = cli
+    for name in path:
+        command = command.commands[name]
+    return {p.name: p.default for p in command.params}
+
+
+def _defaults(function) -> dict:
+    import inspect
+
+    return {name: p.default for name, p in inspect.signature(function).parameters.items()
+            if p.default is not inspect.Parameter.empty}
+
+
+@pytest.mark.parametrize("command, function, names", [
+    (("index", "build"), "factroots.indexer.builder:build_index",
+     ["tokenizer", "max_tokens", "engine"]),
+    (("trace",), "factroots.search.trace:trace_languages", ["mode", "tokenizer", "engine"]),
+    (("query",), "factroots.search.index:FactIndex.open", ["tokenizer"]),
+    (("query",), "factroots.search.index:FactIndex.count", ["mode"]),
+    (("export", "lucene"), "factroots.export.lucene:export_lucene", ["tokenizer"]),
+    (("attribute",), "factroots.attribution.attribute:attribute_saved", ["top_k"]),
+    (("probe",), "factroots.attribution.capture:probe_and_attribute", ["batch_size", "top_k"]),
+    (("probe",), "factroots.probing.predict:probe", ["batch_size"]),
+    (("probe",), "factroots.probing.model:load_masked_lm", ["device", "dtype"]),
+])
+def test_cli_defaults_are_the_library_functions_defaults(command, function, names):
+    import importlib
+
+    module, _, attribute = function.partition(":")
+    target = importlib.import_module(module)
+    for part in attribute.split("."):
+        target = getattr(target, part)
+    cli_defaults, library = _cli_defaults(*command), _defaults(target)
+    for name in names:
+        assert cli_defaults[name] == library[name], (command, name)

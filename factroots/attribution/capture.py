@@ -15,6 +15,7 @@ from pathlib import Path
 from factroots.attribution.activations import ActivationWriter, FfnCapture, capture_ffn_activations
 from factroots.attribution.attribute import NeuronCollector, NeuronRows
 from factroots.attribution.probeless import DEFAULT_TOP_K
+from factroots.defaults import DEFAULT_BATCH_SIZE
 from factroots.probing.predict import ProbeResult, probe
 from factroots.tables import is_correct
 
@@ -88,7 +89,8 @@ class ProbeRun:
 
 
 def probe_and_attribute(lm, mlama_dir: str | Path, langs: Sequence[str], out: str | Path,
-                        batch_size: int = 64, neurons: str | Path | None = None,
+                        batch_size: int = DEFAULT_BATCH_SIZE,
+                        neurons: str | Path | None = None,
                         save_activations: str | Path | None = None, top_k: int = DEFAULT_TOP_K,
                         on_progress: Callable[[int], None] | None = None,
                         on_start: Callable[[str, int], None] | None = None) -> ProbeRun:

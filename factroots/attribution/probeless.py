@@ -13,7 +13,8 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit, prange
 
-DEFAULT_TOP_K = 50
+from factroots.defaults import DEFAULT_TOP_K  # noqa: F401 (re-exported)
+
 STATUS_OK = "ok"
 STATUS_SINGLE = "single-fact group"
 _BLOCK = 64

@@ -24,6 +24,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from factroots.defaults import DEFAULT_TOKENIZER
 from factroots.errors import FactrootsError
 from factroots.indexer.builder import BATCH_CHARS, document_batches
 from factroots.indexer.manifest import Manifest
@@ -31,6 +32,7 @@ from factroots.indexer.reader import CorpusReader, file_sha256, input_files
 from factroots.indexer.schema import token_terms
 from factroots.indexer.segmenter import Line, Segmenter
 from factroots.search.index import FactIndex
+from factroots.tokenizer import TokenizerSpec
 from factroots.units import index_units
 
 LINES_PER_FILE = 250_000
@@ -86,7 +88,8 @@ def verified_lines(index: FactIndex, input_dir: Path) -> Iterator[tuple[int, Lin
         raise FactrootsError("the index has more lines than its sources give; rebuild it")
 
 
-def export_lucene(root: str | Path, lang: str, out_dir: str | Path, tokenizer: str = "mbert",
+def export_lucene(root: str | Path, lang: str, out_dir: str | Path,
+                  tokenizer: TokenizerSpec = DEFAULT_TOKENIZER,
                   input_dir: str | Path | None = None,
                   lines_per_file: int = LINES_PER_FILE) -> ExportSummary:
     """Write `ROOT/<tokenizer>/<lang>/`'s lines as a JsonCollection under `out_dir`."""

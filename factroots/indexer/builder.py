@@ -13,6 +13,7 @@ from pathlib import Path
 import tantivy
 
 from factroots import __version__
+from factroots.defaults import DEFAULT_ENGINE, DEFAULT_TOKENIZER, ENGINES
 from factroots.errors import FactrootsError
 from factroots.indexer.layout import (
     BUILDING_PREFIX,
@@ -43,7 +44,6 @@ from factroots.units import index_units
 
 BATCH_CHARS = 4_000_000  # text per tokenizer batch: bounds memory, keeps both cores busy
 HEAP_PER_THREAD = 128 * 1024 * 1024
-ENGINES = ("local", "ray")
 MIN_SHARD_BYTES = 16 * 1024 * 1024  # input per shard at least, unless shards are asked for
 __all__ = ["BUILDING_PREFIX", "BuildProgress", "build_index", "document_batches", "index_path",
            "partition_by_size", "write_index"]
@@ -207,12 +207,12 @@ def build_index(
     input_dir: str | Path,
     lang: str,
     root: str | Path,
-    tokenizer: TokenizerSpec = "mbert",
+    tokenizer: TokenizerSpec = DEFAULT_TOKENIZER,
     max_tokens: int = DEFAULT_MAX_TOKENS,
     workers: int | None = None,
     on_progress: Callable[[BuildProgress], None] | None = None,
     shards: int | None = None,
-    engine: str = "local",
+    engine: str = DEFAULT_ENGINE,
     address: str | None = None,
 ) -> Manifest:
     """Build `ROOT/<tokenizer>/<lang>/` from a WikiExtractor tree, or from a MediaWiki XML

@@ -34,11 +34,12 @@ from pathlib import Path
 import numba
 import numpy as np
 
+from factroots.defaults import MODES
+
 POSTINGS_DIR = "postings"
 META_NAME = "meta.json"
 FORMAT_VERSION = 2
 KEY_SCHEME = "tokens: token id; words: fnv1a64+splitmix64 of the unit's UTF-8 bytes"
-MODES = ("words", "tokens")
 RUN_POSTINGS = 8_000_000  # postings buffered per mode before a sorted run goes to disk
 _FNV_OFFSET = np.uint64(0xCBF29CE484222325)
 _FNV_PRIME = np.uint64(0x100000001B3)

@@ -13,10 +13,9 @@ from dataclasses import dataclass
 import numba
 import numpy as np
 
+from factroots.defaults import DEFAULT_MAX_TOKENS
 from factroots.indexer.reader import Document
 from factroots.tokenizer import ModelTokenizer
-
-DEFAULT_MAX_TOKENS = 512
 
 
 @dataclass(frozen=True)

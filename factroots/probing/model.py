@@ -5,12 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from factroots.defaults import DEFAULT_DEVICE, DEFAULT_DTYPE, DTYPES
 from factroots.errors import FactrootsError
 from factroots.tokenizer import BUNDLED, ModelTokenizer, load_tokenizer
 
 WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin",
                 "pytorch_model.bin.index.json")
-DTYPES = ("float32", "bfloat16", "float16")
 BUNDLED_BY_MODEL_TYPE = {"bert": "mbert"}
 
 
@@ -73,7 +73,7 @@ def model_tokenizer(path: Path, model_type: str) -> ModelTokenizer:
     return load_tokenizer(bundled)
 
 
-def resolve_device(device: str = "auto") -> str:
+def resolve_device(device: str = DEFAULT_DEVICE) -> str:
     """'cuda' or 'cpu' for 'auto'; an unavailable CUDA is an error, not a silent fallback."""
     import torch
 
@@ -98,7 +98,8 @@ def model_name(spec: str | Path) -> str:
     return path.resolve().name if path.is_dir() else str(spec)
 
 
-def load_masked_lm(spec: str | Path, device: str = "auto", dtype: str = "float32") -> MaskedLM:
+def load_masked_lm(spec: str | Path, device: str = DEFAULT_DEVICE,
+                   dtype: str = DEFAULT_DTYPE) -> MaskedLM:
     """Load a masked LM by directory or cached hub name, in eval mode on `device` in `dtype`."""
     path = model_directory(spec)
     check_model_files(path)

@@ -21,6 +21,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from factroots.atomic import atomic_output, write_text
+from factroots.defaults import DEFAULT_BATCH_SIZE
 from factroots.errors import FactrootsError
 from factroots.mlama import load_language
 from factroots.probing.model import MaskedLM
@@ -139,7 +140,8 @@ def pad_id(lm: MaskedLM) -> int:
     return int(pad) if pad is not None else 0
 
 
-def predict_prompts(lm: MaskedLM, prompts: Sequence[EncodedPrompt], batch_size: int = 64,
+def predict_prompts(lm: MaskedLM, prompts: Sequence[EncodedPrompt],
+                    batch_size: int = DEFAULT_BATCH_SIZE,
                     on_batch: OnBatch | None = None,
                     on_progress: Callable[[int], None] | None = None) -> list[Prediction]:
     """Predictions for `prompts`, in their order; `on_progress(n)` after each batch of n."""
@@ -238,7 +240,7 @@ def probe_language(lm: MaskedLM, mlama_dir: Path, lang: str, batch_size: int,
 
 
 def probe(lm: MaskedLM, mlama_dir: str | Path, langs: Sequence[str], out: str | Path,
-          batch_size: int = 64, on_batch: OnBatch | None = None,
+          batch_size: int = DEFAULT_BATCH_SIZE, on_batch: OnBatch | None = None,
           on_progress: Callable[[int], None] | None = None,
           on_start: Callable[[str, int], None] | None = None) -> ProbeResult:
     """Probe `langs`, resuming from finished parts; write `out` and its summary CSV."""

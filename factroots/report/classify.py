@@ -17,6 +17,7 @@ from collections.abc import Collection
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
+from factroots.defaults import DEFAULT_NAMING_RELATIONS
 from factroots.tokenizer import WORD_BOUNDARY_PIECE, ModelTokenizer
 
 if TYPE_CHECKING:  # pandas is imported where used, so the CLI can read the defaults cheaply
@@ -32,7 +33,6 @@ TYPES = (SHARED_TOKENS, NAMING_CUES, OTHERS)
 # (P140), languages spoken (P1412). Their "others" examples include place of birth/death
 # (P19/P20), official language (P37) and language of a work (P364/P407), so those are not
 # naming cues here. Override with Classifier(naming_relations=...) or `report --naming-relations`.
-DEFAULT_NAMING_RELATIONS: tuple[str, ...] = ("P17", "P27", "P103", "P140", "P1412")
 CONTINUATION_MARKS = ("##", WORD_BOUNDARY_PIECE)
 MIN_SUBWORD_CHARS = 2
 

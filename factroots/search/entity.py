@@ -9,12 +9,11 @@ from itertools import chain
 
 import numpy as np
 
+from factroots.defaults import MODES
 from factroots.indexer.postings import unit_keys
 from factroots.indexer.schema import TOKENS, WORDS
 from factroots.tokenizer import ModelTokenizer
 from factroots.units import index_units
-
-MODES = ("words", "tokens")
 
 
 @dataclass(frozen=True)

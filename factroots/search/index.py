@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import tantivy
 
+from factroots.defaults import DEFAULT_TOKENIZER
 from factroots.errors import FactrootsError
 from factroots.indexer.layout import index_path, open_current
 from factroots.indexer.manifest import MANIFEST_NAME, Manifest, read_manifest
@@ -222,13 +223,14 @@ class FactIndex:
             raise self._damaged(exc) from None
 
     @classmethod
-    def open(cls, root: str | Path, lang: str, tokenizer: TokenizerSpec = "mbert") -> FactIndex:
+    def open(cls, root: str | Path, lang: str,
+             tokenizer: TokenizerSpec = DEFAULT_TOKENIZER) -> FactIndex:
         """Open `ROOT/<tokenizer>/<lang>/`, checking it was built with that very tokenizer."""
         tok = as_tokenizer(tokenizer)
         return open_current(index_path(root, tok.name, lang), lambda p: cls.open_path(p, tok))
 
     @staticmethod
-    def exists(root: str | Path, lang: str, tokenizer: TokenizerSpec = "mbert") -> bool:
+    def exists(root: str | Path, lang: str, tokenizer: TokenizerSpec = DEFAULT_TOKENIZER) -> bool:
         """Whether `ROOT/<tokenizer>/<lang>/` holds an index (its manifest), without opening it
         or loading the tokenizer; an invalid language code is an error, as for `open`."""
         return (index_path(root, tokenizer_name(tokenizer), lang) / MANIFEST_NAME).is_file()

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from factroots.defaults import DEFAULT_ENGINE, DEFAULT_MODE, DEFAULT_TOKENIZER, ENGINES
 from factroots.errors import FactrootsError
 from factroots.mlama import Fact, SkippedRecord, load_language, select_languages
 from factroots.search.index import OK, UNTRACEABLE, FactIndex
@@ -26,7 +27,7 @@ TRACE_COLUMNS = TRACE.columns
 SUMMARY_COLUMNS = ["lang", "facts", "traceable", "present", "absent", "absence_rate"]
 
 
-def trace_language(index: FactIndex, facts: Sequence[Fact], mode: str = "words",
+def trace_language(index: FactIndex, facts: Sequence[Fact], mode: str = DEFAULT_MODE,
                    on_progress: Callable[[int, int], None] | None = None) -> pd.DataFrame:
     """One row per fact (TRACE_COLUMNS): line counts and presence, as `cooccur` answers them.
 
@@ -89,10 +90,10 @@ def summary_path(out: str | Path) -> Path:
 
 
 def trace_languages(mlama_dir: str | Path, root: str | Path, langs: str | Sequence[str],
-                    mode: str = "words", tokenizer: TokenizerSpec = "mbert",
+                    mode: str = DEFAULT_MODE, tokenizer: TokenizerSpec = DEFAULT_TOKENIZER,
                     out: str | Path | None = None,
                     on_language: Callable[[str, int], Callable[[int, int], None] | None]
-                    | None = None, engine: str = "local",
+                    | None = None, engine: str = DEFAULT_ENGINE,
                     address: str | None = None) -> TraceRun:
     """Trace every mLAMA fact of each language against `ROOT/<tokenizer>/<lang>/`.
 
@@ -101,8 +102,8 @@ def trace_languages(mlama_dir: str | Path, root: str | Path, langs: str | Sequen
     may return a progress callback for that language. With `engine="ray"` each shard is a Ray
     actor (at `address`; factroots.cluster.ray_engine), and the answers are the same."""
     tok = as_tokenizer(tokenizer)
-    if engine not in ("local", "ray"):
-        raise FactrootsError(f"unknown engine {engine!r} (use local or ray)")
+    if engine not in ENGINES:
+        raise FactrootsError(f"unknown engine {engine!r} (use {' or '.join(ENGINES)})")
     if address and engine != "ray":
         raise FactrootsError("--address is the Ray cluster's: use it with --engine ray")
     chosen = select_languages(mlama_dir, langs)
