@@ -1,13 +1,75 @@
-"""The public API: FactIndex's small nouns (exists, close, `with`, repr)."""
+"""The public API: the facade (`from factroots import ...`), `__all__` in every package, imports
+that need no torch, FactIndex's small nouns (exists, close, `with`, repr), shared defaults."""
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
+import factroots
 from factroots.errors import FactrootsError
 from factroots.indexer.builder import build_index
 from factroots.search import FactIndex
 from factroots.tokenizer import as_tokenizer, load_tokenizer, tokenizer_name
+
+PACKAGES = sorted(m.name for m in pkgutil.walk_packages(factroots.__path__, "factroots.")
+                  if m.ispkg) + ["factroots"]
+
+
+def test_the_facade_has_the_pipeline_and_its_result_types():
+    from factroots import (  # noqa: F401
+        FactIndex,
+        ProbeResult,
+        Report,
+        SimilarityRun,
+        TraceRun,
+        attribute_saved,
+        build_index,
+        build_report,
+        language_similarity,
+        probe,
+        probe_and_attribute,
+        trace_languages,
+    )
+
+    assert FactIndex is importlib.import_module("factroots.search.index").FactIndex
+    for name in factroots.__all__:
+        assert getattr(factroots, name) is not None, name
+    assert set(factroots.__all__) <= set(dir(factroots))
+    with pytest.raises(AttributeError, match="no attribute 'nope'"):
+        factroots.nope  # noqa: B018
+
+
+@pytest.mark.parametrize("package", PACKAGES)
+def test_every_package_says_what_it_exports_and_has_it(package):
+    if package == "factroots.cluster":
+        pytest.importorskip("ray")
+    module = importlib.import_module(package)
+    if package == "factroots.cluster":
+        pytest.skip("factroots.cluster: the Ray engine's package (its own owner)")
+    assert module.__all__, package
+    for name in module.__all__:
+        assert getattr(module, name) is not None, (package, name)
+
+
+def test_importing_factroots_and_its_core_imports_no_torch():
+    code = ("import sys, factroots, factroots.search, factroots.indexer, factroots.probing, "
+            "factroots.attribution, factroots.report, factroots.cli; "
+            "from factroots import FactIndex, trace_languages, build_index, TRACE; "
+            "heavy = sorted({m.split('.')[0] for m in sys.modules} & {'torch', 'transformers', "
+            "'matplotlib', 'ray'}); print(heavy)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=True)
+    assert done.stdout.strip() == "[]", done.stdout + done.stderr
+
+
+def test_the_package_is_typed():
+    assert (Path(factroots.__file__).parent / "py.typed").is_file()
 
 
 @pytest.fixture(scope="module")
