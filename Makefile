@@ -3,6 +3,10 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
+# Pins written once, in pyproject.toml, and read from there.
+TORCH := $(shell sed -n 's/.*"\(torch==[^"]*\)".*/\1/p' pyproject.toml)
+RUFF := $(shell sed -n 's/.*"\(ruff==[^"]*\)".*/\1/p' pyproject.toml)
+LINT_VENV := .venv-lint
 
 .PHONY: demo test lint bench clean
 
@@ -12,12 +16,12 @@ $(PY):
 
 # torch is installed first and pinned, so nothing pulls an unpinned CUDA build.
 $(VENV)/.installed-demo: pyproject.toml | $(PY)
-	$(PIP) install -q torch==2.13.0
+	$(PIP) install -q '$(TORCH)'
 	$(PIP) install -q -e '.[probe,report]'
 	touch $@
 
 $(VENV)/.installed-test: pyproject.toml | $(PY)
-	$(PIP) install -q torch==2.13.0
+	$(PIP) install -q '$(TORCH)'
 	$(PIP) install -q -e '.[probe,report,test,cluster,dump]'
 	touch $@
 
@@ -25,7 +29,7 @@ $(VENV)/.installed-test: pyproject.toml | $(PY)
 # needed. The last step starts pyserini's JVM once (benchmarks/peers/jvm.py) so a broken Java
 # setup fails here, not halfway through the benchmark.
 $(VENV)/.installed-bench: pyproject.toml | $(PY)
-	$(PIP) install -q torch==2.13.0
+	$(PIP) install -q '$(TORCH)'
 	$(PIP) install -q -e '.[probe,report,test,bench]'
 	$(PY) -c "import benchmarks.peers.jvm"
 	touch $@
@@ -37,11 +41,17 @@ test: $(VENV)/.installed-test
 	$(VENV)/bin/ruff check .
 	$(PY) -m pytest -q
 
-lint: $(VENV)/.installed-test
-	$(VENV)/bin/ruff check .
+# ruff alone, in a small venv of its own: no torch, no project install.
+$(LINT_VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(LINT_VENV)
+	$(LINT_VENV)/bin/python -m pip install -q '$(RUFF)'
+	touch $@
+
+lint: $(LINT_VENV)/.installed
+	$(LINT_VENV)/bin/ruff check .
 
 bench: $(VENV)/.installed-bench
 	$(PY) -m benchmarks.run
 
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache
+	rm -rf $(VENV) $(LINT_VENV) build *.egg-info .pytest_cache
