@@ -1,14 +1,29 @@
-"""Shared fixtures: the ../shared data beside the checkout; skipped (failed under CI) if absent."""
+"""Shared fixtures: the ../shared data beside the checkout (skipped, failed under CI, if absent),
+the shared samples' indexes built once per test run, and the CLI run in this process."""
 
 from __future__ import annotations
 
 import os
+import sys
+import threading
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 IN_CI = os.environ.get("CI", "").lower() == "true"
+#: The shared sample's languages (one WikiExtractor folder each).
+SAMPLE_LANGS = sorted(p.name for p in (SHARED / "data" / "wikiextractor").glob("*")
+                      if p.is_dir()) or ["en"]
+
+
+def cannot_set_up(reason: str) -> None:
+    """A test that cannot set up what it tests: skipped here, failed under CI=true (where the
+    machine allows it), so that it never passes without testing anything."""
+    if IN_CI:
+        pytest.fail(f"cannot set up the test: {reason} (CI=true requires it)")
+    pytest.skip(reason)
 
 
 def require_shared(*parts: str) -> Path:
@@ -40,3 +55,69 @@ def xlmr_tokenizer_dir() -> Path:
 @pytest.fixture(scope="session")
 def mbert_tokenizer_dir() -> Path:
     return require_shared("tokenizers", "mbert")
+
+
+@pytest.fixture(scope="session")
+def mbert():
+    """The bundled mBERT tokenizer, loaded once."""
+    from factroots.tokenizer import load_tokenizer
+
+    return load_tokenizer("mbert")
+
+
+class SampleIndexes:
+    """The shared sample's languages indexed with mBERT under one root, each built the first
+    time a test asks for it and then shared by every test of the run (tests only read them)."""
+
+    def __init__(self, root: Path, wiki_dir: Path, tokenizer):
+        self.root, self.wiki_dir, self.tokenizer = root, wiki_dir, tokenizer
+        self._built: set[str] = set()
+        self._lock = threading.Lock()
+
+    def root_with(self, *langs: str) -> Path:
+        """The root, with `ROOT/mbert/<lang>` built for each of `langs` (all when none given)."""
+        from factroots.indexer.builder import build_index
+
+        with self._lock:
+            for lang in langs or SAMPLE_LANGS:
+                if lang not in self._built:
+                    build_index(self.wiki_dir / lang, lang, self.root, self.tokenizer)
+                    self._built.add(lang)
+        return self.root
+
+    def open(self, lang: str):
+        from factroots.search import FactIndex
+
+        return FactIndex.open(self.root_with(lang), lang, self.tokenizer)
+
+
+@pytest.fixture(scope="session")
+def sample_indexes(tmp_path_factory, wiki_dir, mbert) -> SampleIndexes:
+    return SampleIndexes(tmp_path_factory.mktemp("sample-indexes"), wiki_dir, mbert)
+
+
+@dataclass
+class CliResult:
+    code: int
+    stdout: str
+    stderr: str
+
+
+@pytest.fixture
+def factroots_cli(capsys, monkeypatch):
+    """Run the `factroots` entry point (`main()`, with its one-line errors and exit codes) in
+    this process: `factroots_cli(*args)` gives the exit code, stdout and stderr."""
+    from factroots.cli import main
+
+    def run(*args) -> CliResult:
+        monkeypatch.setattr(sys, "argv", ["factroots", *map(str, args)])
+        capsys.readouterr()
+        try:
+            main()
+            code = 0
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else int(exc.code is not None)
+        out = capsys.readouterr()
+        return CliResult(code, out.out, out.err)
+
+    return run

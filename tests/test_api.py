@@ -73,16 +73,14 @@ def test_the_package_is_typed():
 
 
 @pytest.fixture(scope="module")
-def sample_root(tmp_path_factory, wiki_dir):
-    root = tmp_path_factory.mktemp("api")
-    build_index(wiki_dir / "cy", "cy", root, "mbert")
-    return root
+def sample_root(sample_indexes):
+    return sample_indexes.root_with("cy")
 
 
 def test_exists_says_whether_an_index_is_there_without_opening_it(sample_root, tmp_path):
     assert FactIndex.exists(sample_root, "cy")
     assert FactIndex.exists(sample_root, "cy", load_tokenizer("mbert"))
-    assert not FactIndex.exists(sample_root, "en")
+    assert not FactIndex.exists(sample_root, "xx")
     assert not FactIndex.exists(tmp_path, "cy")
     with pytest.raises(FactrootsError, match="invalid language code"):
         FactIndex.exists(sample_root, "../cy")

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 import numpy as np
 import pandas as pd
@@ -136,10 +134,9 @@ def test_probe_command_with_neurons_then_similarity_gives_a_complete_matrix(prob
     assert not pd.read_csv(matrix, index_col="lang").isna().any().any()
 
 
-def test_similarity_of_a_missing_file_is_a_one_line_error(tmp_path):
-    run = subprocess.run([sys.executable, "-c", "from factroots.cli import main; main()",
-                          "similarity", "--neurons", str(tmp_path / "no.parquet"),
-                          "--out", str(tmp_path / "m.csv")], capture_output=True, text=True)
-    assert run.returncode == 2
+def test_similarity_of_a_missing_file_is_a_one_line_error(tmp_path, factroots_cli):
+    run = factroots_cli("similarity", "--neurons", tmp_path / "no.parquet", "--out",
+                        tmp_path / "m.csv")
+    assert run.code == 2
     message = f"error: neurons file not found: {tmp_path / 'no.parquet'}"
     assert run.stderr.strip().splitlines() == [message]

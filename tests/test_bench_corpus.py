@@ -88,14 +88,13 @@ def test_generation_refuses_a_folder_it_did_not_write(tmp_path, mlama_dir):
 
 @pytest.mark.parametrize("lang, documents", [("en", 250), ("ja", 250), ("zh", 600)])
 def test_realistic_corpus_matches_the_real_sample_density_within_a_quarter(
-        lang, documents, tmp_path, wiki_dir, mlama_dir):
+        lang, documents, tmp_path, wiki_dir, mlama_dir, sample_indexes):
     generate_realistic_corpus(tmp_path / "corpus", wiki_dir / lang,
                               RealisticSpec(documents=documents, lang=lang, docs_per_file=100))
     build_index(tmp_path / "corpus", lang, tmp_path / "generated")
-    build_index(wiki_dir / lang, lang, tmp_path / "real")
     facts = load_language(mlama_dir, lang).facts
     got = corpus_density(FactIndex.open(tmp_path / "generated", lang), facts)
-    real = corpus_density(FactIndex.open(tmp_path / "real", lang), facts)
+    real = corpus_density(sample_indexes.open(lang), facts)
     assert got.lines > 2 * real.lines or got.lines > 2000
     assert got.tokens_per_line == pytest.approx(real.tokens_per_line, rel=0.25)
     for mode in ("words", "tokens"):

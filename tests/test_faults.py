@@ -29,6 +29,7 @@ from factroots.indexer.builder import build_index
 from factroots.indexer.layout import BuildLock, index_path
 from factroots.search import FactIndex
 from factroots.tokenizer import load_tokenizer
+from tests.conftest import cannot_set_up
 
 SEED = 12
 
@@ -132,6 +133,7 @@ READER = r"""
 import json, os, sys, time
 from pathlib import Path
 from factroots.search import FactIndex
+from tests.conftest import cannot_set_up
 from factroots.tokenizer import load_tokenizer
 root, ready, stop = sys.argv[1:4]
 tok = load_tokenizer("mbert")
@@ -784,7 +786,7 @@ def read_only(tmp_path):
     mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "ro,size=1m", "tmpfs", str(path)],
                              capture_output=True)
     if mounted.returncode != 0:
-        pytest.skip("root cannot mount a read-only tmpfs here")
+        cannot_set_up("root cannot mount a read-only tmpfs here")
     try:
         yield path, "Read-only file system"
     finally:
@@ -959,7 +961,7 @@ def test_a_disk_that_fills_up_during_a_build_is_a_one_line_error_and_the_old_ind
     disk.mkdir()
     if os.geteuid() != 0 or subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs",
                                             str(disk)], capture_output=True).returncode != 0:
-        pytest.skip("needs root allowed to mount a tmpfs")
+        cannot_set_up("needs root allowed to mount a tmpfs")
     try:
         root = disk / "idx"
         build_index(corpus, "en", root, tok, max_tokens=16)

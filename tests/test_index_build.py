@@ -18,6 +18,7 @@ from factroots.demo.corpus import write_corpus
 from factroots.errors import FactrootsError
 from factroots.indexer.builder import build_index
 from factroots.search import FactIndex
+from tests.conftest import cannot_set_up
 
 GOOD = '<doc id="1" url="u" title="Berlin">\nBerlin\n\nBerlin is the capital of Germany.\n</doc>\n'
 
@@ -105,6 +106,8 @@ def read_only_view(path: Path):
     mount.mkdir()
     mounted = subprocess.run(["mount", "--bind", "-o", "ro", str(path), str(mount)],
                              capture_output=True).returncode == 0
+    if not mounted and os.geteuid() == 0:  # root ignores the modes: nothing would be read-only
+        cannot_set_up("root cannot bind-mount a read-only view here")
     if mounted:
         subprocess.run(["mount", "-o", "remount,bind,ro", str(mount)], capture_output=True)
     try:

@@ -16,10 +16,8 @@ from factroots.mlama import load_language
 from factroots.search import FactIndex
 from factroots.tokenizer import load_tokenizer
 from tests.brute_force import BruteForceMatcher, reference_units
-from tests.conftest import SHARED
+from tests.conftest import SAMPLE_LANGS
 
-SAMPLE_LANGS = sorted(p.name for p in (SHARED / "data" / "wikiextractor").glob("*")
-                      if p.is_dir()) or ["en"]
 MODES = ("words", "tokens")
 
 
@@ -73,16 +71,10 @@ def assert_batch_cooccur_matches_brute_force(index: FactIndex, facts, refs: dict
                                                                   len(lines[obj]))
 
 
-@pytest.fixture(scope="module")
-def mbert():
-    return load_tokenizer("mbert")
-
-
 @pytest.mark.parametrize("lang", SAMPLE_LANGS)
 def test_shared_sample_matches_brute_force_on_all_mlama_facts(lang, wiki_dir, mlama_dir, mbert,
-                                                              tmp_path):
-    build_index(wiki_dir / lang, lang, tmp_path, mbert)
-    index = FactIndex.open(tmp_path, lang, mbert)
+                                                              sample_indexes):
+    index = sample_indexes.open(lang)
     brute = BruteForceMatcher(segmented_lines(wiki_dir / lang, mbert, 512))
     facts = load_language(mlama_dir, lang).facts
     labels = {f.subject for f in facts} | {f.object for f in facts}

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
-from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -20,15 +17,6 @@ from tests.test_probing_support import save_model, small_mlama, tiny_config, tin
 pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def run_cli(*args: str) -> subprocess.CompletedProcess:
-    code = "from factroots.cli import main; main()"
-    return subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True,
-                          cwd=ROOT, timeout=300)
-
-
 @pytest.fixture(scope="module")
 def mlama(tmp_path_factory, mlama_dir):
     return small_mlama(mlama_dir, tmp_path_factory.mktemp("mlama"), ["en", "hi"], 1)
@@ -40,11 +28,11 @@ def bert_dir(tmp_path_factory, mbert_tokenizer_dir):
                       tmp_path_factory.mktemp("bert"))
 
 
-def test_model_dir_without_weights_is_a_one_line_error_exit_2(tmp_path, mlama):
+def test_model_dir_without_weights_is_a_one_line_error_exit_2(tmp_path, mlama, factroots_cli):
     (tmp_path / "config.json").write_text(json.dumps({"model_type": "bert"}))
-    done = run_cli("probe", "--mlama", str(mlama), "--model", str(tmp_path), "--langs", "en",
-                   "--out", str(tmp_path / "p.parquet"))
-    assert done.returncode == 2
+    done = factroots_cli("probe", "--mlama", mlama, "--model", tmp_path, "--langs", "en",
+                         "--out", tmp_path / "p.parquet")
+    assert done.code == 2
     assert done.stderr.strip().count("\n") == 0 and "no model weights" in done.stderr
 
 
