@@ -134,7 +134,7 @@ def main() -> None:
         (BENCH_DIR / "results_scaleout.md").write_text(text)
         return
     from benchmarks.corpus import RealisticSpec, ensure_realistic_corpus
-    from factroots.probing.mlama import load_language
+    from factroots.mlama import load_language
     from factroots.search import FactIndex
 
     spec = RealisticSpec(documents=args.documents)

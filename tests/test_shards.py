@@ -21,7 +21,7 @@ from factroots.errors import FactrootsError
 from factroots.indexer import builder
 from factroots.indexer.builder import build_index, partition_by_size
 from factroots.indexer.manifest import MANIFEST_NAME, read_manifest
-from factroots.probing.mlama import load_language
+from factroots.mlama import load_language
 from factroots.search import FactIndex
 from factroots.search.sharded import ShardedIndex
 from factroots.search.trace import trace_language
