@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 import unicodedata
 
+import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -14,6 +15,7 @@ from factroots.indexer.reader import CorpusReader
 from factroots.indexer.segmenter import Segmenter
 from factroots.mlama import load_language
 from factroots.search import FactIndex
+from factroots.search.trace import trace_language
 from factroots.tokenizer import load_tokenizer
 from tests.brute_force import BruteForceMatcher, reference_units
 from tests.conftest import SAMPLE_LANGS
@@ -71,6 +73,22 @@ def assert_batch_cooccur_matches_brute_force(index: FactIndex, facts, refs: dict
                                                                   len(lines[obj]))
 
 
+def assert_trace_matches_brute_force(index: FactIndex, facts, refs: dict, lines: dict,
+                                     mode: str):
+    """The trace (`cooccur_many` laid out as a table) row by row equals the brute force."""
+    trace = trace_language(index, facts, mode)
+    assert trace["uuid"].tolist() == [f.uuid for f in facts]
+    for fact, row in zip(facts, trace.itertuples(), strict=True):
+        subj, obj = refs[fact.subject], refs[fact.object]
+        if not (subj and obj):
+            assert row.status == "untraceable" and pd.isna(row.present), (fact, mode)
+            assert row.cooccur_lines == 0, (fact, mode)
+            continue
+        both = len(lines[subj] & lines[obj])
+        assert (row.status, bool(row.present), row.cooccur_lines) == ("ok", both > 0, both), fact
+        assert (row.subject_lines, row.object_lines) == (len(lines[subj]), len(lines[obj]))
+
+
 @pytest.mark.parametrize("lang", SAMPLE_LANGS)
 def test_shared_sample_matches_brute_force_on_all_mlama_facts(lang, wiki_dir, mlama_dir, mbert,
                                                               sample_indexes):
@@ -81,7 +99,7 @@ def test_shared_sample_matches_brute_force_on_all_mlama_facts(lang, wiki_dir, ml
     rng = random.Random(lang)
     for mode in MODES:
         refs, lines = assert_index_matches_brute_force(index, brute, labels, mode)
-        assert_batch_cooccur_matches_brute_force(index, facts, refs, lines, mode)
+        assert_trace_matches_brute_force(index, facts, refs, lines, mode)
         present = [f for f in facts if lines[refs[f.subject]] & lines[refs[f.object]]]
         sample = present[:200] + rng.sample(facts, min(200, len(facts)))
         for fact in sample:

@@ -42,6 +42,12 @@ def generated(tmp_path_factory, mlama_dir, mbert):
 
 
 @pytest.fixture(scope="module")
+def generated_brute(generated, mbert):
+    """The brute-force matcher over the generated corpus's lines, segmented once for both modes."""
+    return BruteForceMatcher(segmented_lines(generated / "corpus", mbert, 512))
+
+
+@pytest.fixture(scope="module")
 def shared_root(sample_indexes):
     return sample_indexes.root_with(*SAMPLE_LANGS)
 
@@ -69,11 +75,12 @@ def test_trace_equals_cooccur_on_every_fact_of_a_generated_corpus(generated, mla
 
 
 @pytest.mark.parametrize("mode", MODES)
-def test_trace_equals_brute_force_scan_on_a_generated_corpus(generated, mlama_dir, mbert, mode):
+def test_trace_equals_brute_force_scan_on_a_generated_corpus(generated, generated_brute,
+                                                             mlama_dir, mbert, mode):
     index = FactIndex.open(generated / "root", "en", mbert)
     facts = load_language(mlama_dir, "en").facts[::25]
     trace = trace_language(index, facts, mode)
-    brute = BruteForceMatcher(segmented_lines(generated / "corpus", mbert, 512))
+    brute = generated_brute
     refs = {label: reference_entity(label, mode, mbert)
             for f in facts for label in (f.subject, f.object)}
     lines = brute.lines_with_all(refs.values(), mode)
@@ -84,26 +91,6 @@ def test_trace_equals_brute_force_scan_on_a_generated_corpus(generated, mlama_di
             continue
         assert row.cooccur_lines == len(lines[subj] & lines[obj]), fact
         assert (row.subject_lines, row.object_lines) == (len(lines[subj]), len(lines[obj]))
-
-
-@pytest.mark.parametrize("mode", MODES)
-def test_trace_rows_are_cooccur_many_on_every_fact_of_the_shared_samples(shared_root, mlama_dir,
-                                                                        mbert, mode):
-    """Every row, every language: the trace is `cooccur_many` laid out as a table. (That
-    `cooccur_many` and `cooccur` equal the brute force on these samples is
-    test_index_differential's; every fact through `cooccur` one at a time is the slow test
-    below.)"""
-    for lang in SAMPLE_LANGS:
-        index = FactIndex.open(shared_root, lang, mbert)
-        facts = load_language(mlama_dir, lang).facts
-        trace = trace_language(index, facts, mode)
-        counts = index.cooccur_many([(f.subject, f.object) for f in facts], mode)
-        assert trace["uuid"].tolist() == [f.uuid for f in facts]
-        assert (trace["status"] == "ok").tolist() == counts.traceable.tolist()
-        assert trace["present"].isna().tolist() == (~counts.traceable).tolist()
-        assert (trace["present"].fillna(False).to_numpy(bool) == counts.present).all()
-        for column in ("subject_lines", "object_lines", "cooccur_lines"):
-            assert trace[column].tolist() == getattr(counts, column).tolist(), (lang, column)
 
 
 @pytest.mark.slow
