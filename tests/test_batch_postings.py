@@ -96,14 +96,20 @@ def test_progress_reports_every_label_once(small_root, mbert, monkeypatch):
     assert seen == [2, 2, 1]
 
 
-@pytest.mark.parametrize("tokenizer", ["mbert", "xlmr"])
-@pytest.mark.parametrize("mode", MODES)
-def test_batch_label_analysis_equals_one_label_at_a_time(tokenizer, mode, mlama_dir,
-                                                         xlmr_tokenizer_dir):
-    tok = load_tokenizer("mbert" if tokenizer == "mbert" else xlmr_tokenizer_dir)
+@pytest.fixture(scope="module")
+def mlama_labels(mlama_dir):
+    """Every subject and object label of four scripts' mLAMA facts, and a few odd ones."""
     labels = sorted({label for lang in ("en", "zh", "th", "ja") for f in
                      load_language(mlama_dir, lang).facts for label in (f.subject, f.object)})
-    labels += ["", " ", "\u2581", "\u200b", "a\u200bb", "[UNK]"]
+    return labels + ["", " ", "\u2581", "\u200b", "a\u200bb", "[UNK]"]
+
+
+@pytest.mark.parametrize("tokenizer", ["mbert", "xlmr"])
+@pytest.mark.parametrize("mode", MODES)
+def test_batch_label_analysis_equals_one_label_at_a_time(tokenizer, mode, mlama_labels,
+                                                         xlmr_tokenizer_dir):
+    tok = load_tokenizer("mbert" if tokenizer == "mbert" else xlmr_tokenizer_dir)
+    labels = mlama_labels
     keys = label_keys(labels, mode, tok)
     for i, label in enumerate(labels):
         entity = entity_terms(label, mode, tok)
