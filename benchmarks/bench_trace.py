@@ -148,16 +148,20 @@ def traceable_pairs(index: FactIndex, pairs, mode: str) -> list[tuple[EntityTerm
 def raw_count_calls(index: FactIndex, pairs: list[tuple[EntityTerms, EntityTerms]]
                     ) -> list[Callable[[], tuple]]:
     """Raw tantivy: the three counts `cooccur` answers (both, subject, object) from terms
-    analysed beforehand, queries built and run directly on the searcher."""
-    searcher, schema = index._searcher, index._schema
+    analysed beforehand, queries built and run directly on each shard's searcher."""
+    shards = [(shard._searcher, shard._schema) for shard in getattr(index, "shards", [index])]
     calls = []
     for s, o in pairs:
         def call(s=s, o=o):
-            qs, qo = _term_query(schema, s), _term_query(schema, o)
-            both = tantivy.Query.boolean_query(
-                [(tantivy.Occur.Must, qs), (tantivy.Occur.Must, qo)])
-            return (searcher.search(both, 1).count, searcher.search(qs, 1).count,
-                    searcher.search(qo, 1).count)
+            found = [0, 0, 0]
+            for searcher, schema in shards:
+                qs, qo = _term_query(schema, s), _term_query(schema, o)
+                both = tantivy.Query.boolean_query(
+                    [(tantivy.Occur.Must, qs), (tantivy.Occur.Must, qo)])
+                found[0] += searcher.search(both, 1).count
+                found[1] += searcher.search(qs, 1).count
+                found[2] += searcher.search(qo, 1).count
+            return tuple(found)
         calls.append(call)
     return calls
 
@@ -175,12 +179,16 @@ def measure_queries(index: FactIndex, facts: Sequence[Fact], n: int = 2000,
     raw, ours = raw_count_calls(index, pairs), cooccur_calls(index, pairs, mode)
     latencies(raw)  # warm tantivy's caches for both
     raw_lat = latencies(raw)
-    index._entities.clear()
+    def forget() -> None:
+        for cache in [index, *getattr(index, "shards", [])]:
+            cache._entities.clear()
+
+    forget()
     ours_lat = latencies(ours)
     raw_qps = throughput(raw, 1), throughput(raw, 2)
-    index._entities.clear()
+    forget()
     ours_qps_1 = throughput(ours, 1)
-    index._entities.clear()
+    forget()
     ours_qps_2 = throughput(ours, 2)
     return QueryFigures(len(ours), percentile_ms(ours_lat, 50), percentile_ms(ours_lat, 99),
                         ours_qps_1, ours_qps_2, percentile_ms(raw_lat, 50),

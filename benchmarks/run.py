@@ -185,7 +185,8 @@ def build_section(b: BuildFigures, ceiling: float, ours: BuildFigures,
          f"{b.tokens_per_s / ceiling:.2f}× the tokenizer alone ({ceiling / 1e6:.2f} M tokens/s, "
          "encode_batch on both cores, first 20k documents)"],
         ["index size", f"{b.index_bytes / 1e6:,.0f} MB = {b.bytes_per_token:.2f} bytes/token", ""],
-        ["peak RSS", f"{b.peak_rss_bytes / 2**20:,.0f} MiB", ""],
+        ["peak RSS", f"{b.peak_rss_bytes / 2**20:,.0f} MiB" if b.peak_rss_bytes else
+         "not measured (index reused from an earlier run: its manifest's figures)", ""],
     ]
     compare = [[name, f"{f.seconds:.1f} s", f"{f.tokens_per_s / 1e6:.3f} M",
                 f"{f.bytes_per_token:.2f}", f"{f.peak_rss_bytes / 2**20:,.0f} MiB"]
@@ -290,6 +291,18 @@ Written by `make bench` (`python -m benchmarks.run`) in {seconds / 60:.1f} minut
 {chr(10).join(sections)}"""
 
 
+def reused_build(corpus: Path, root: Path) -> BuildFigures:
+    """The figures of the index already in `root`, from its manifest."""
+    from benchmarks.bench_trace import directory_bytes
+
+    index = FactIndex.open(root, "en")
+    m, c = index.manifest, index.manifest.counts
+    if Path(m.input_root) != corpus.resolve():
+        raise SystemExit(f"{root} was built from {m.input_root}, not {corpus}")
+    return BuildFigures(m.build_seconds, sum(s["size"] for s in m.sources), c.text_bytes,
+                        c.documents, c.lines, c.tokens, directory_bytes(index.path), 0)
+
+
 def fresh_build(corpus: Path, root: Path) -> BuildFigures:
     shutil.rmtree(root, ignore_errors=True)
     return measure_build(corpus, root)
@@ -303,6 +316,9 @@ def main() -> None:
                         help="Size of the corpus on which the build before the sidecar is run.")
     parser.add_argument("--work", type=Path, default=HERE / "work")
     parser.add_argument("--out", type=Path, default=HERE / "RESULTS.md")
+    parser.add_argument("--reuse-build", action="store_true",
+                        help="Keep WORK/root if it holds this corpus's index: its build figures "
+                             "come from its manifest (peak RSS not measured).")
     parser.add_argument("--no-peers", action="store_true",
                         help="Skip the probing, attribution and peers sections.")
     args = parser.parse_args()
@@ -313,7 +329,8 @@ def main() -> None:
     corpus = realistic_corpus(work, args.lines)
     log(f"corpus {corpus}; build (child process)")
     root = work / "root"
-    build = fresh_build(corpus, root)
+    build = (reused_build(corpus, root) if args.reuse_build and FactIndex.exists(root, "en")
+             else fresh_build(corpus, root))
     log(f"built {build.lines:,} lines, {build.tokens:,} tokens in {build.seconds:.1f} s")
     ceiling = tokenizer_ceiling(corpus)
     log("build comparison with the code before the sidecar")
