@@ -183,7 +183,7 @@ def build_section(b: BuildFigures, ceiling: float, ours: BuildFigures,
         ["time", f"{b.seconds:,.1f} s", ""],
         ["throughput", f"{b.mb_per_s:.2f} MB/s, {b.tokens_per_s / 1e6:.3f} M tokens/s",
          f"{b.tokens_per_s / ceiling:.2f}× the tokenizer alone ({ceiling / 1e6:.2f} M tokens/s, "
-         "encode_batch on both cores, first 20k documents)"],
+         "encode_batch on both cores, first 40M characters)"],
         ["index size", f"{b.index_bytes / 1e6:,.0f} MB = {b.bytes_per_token:.2f} bytes/token", ""],
         ["peak RSS", f"{b.peak_rss_bytes / 2**20:,.0f} MiB" if b.peak_rss_bytes else
          "not measured (index reused from an earlier run: its manifest's figures)", ""],
