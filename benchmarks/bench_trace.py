@@ -245,31 +245,34 @@ class ScanFigures:
     present: int
 
 
-def segmented_lines(corpus: str | Path, out_dir: str | Path) -> dict[str, Path]:
-    """`write_segmented_lines` of the corpus, reused while its `.done` stamp names the corpus's
-    stamp (the generated corpus does not change under a stamp)."""
+def segmented_lines(corpus: str | Path, out_dir: str | Path,
+                    files: int | None = None) -> dict[str, Path]:
+    """`write_segmented_lines` of the corpus (of its first `files` files when given), reused
+    while its `.done` stamp names the corpus's stamp and the file count (the generated corpus
+    does not change under a stamp)."""
     out_dir = Path(out_dir)
-    stamp, source = out_dir / ".done", (Path(corpus) / ".corpus.json").read_text()
+    stamp = out_dir / ".done"
+    source = (Path(corpus) / ".corpus.json").read_text() + f"\nfiles: {files}"
     if not (stamp.is_file() and stamp.read_text() == source):
         out_dir.mkdir(parents=True, exist_ok=True)
         stamp.unlink(missing_ok=True)
-        write_segmented_lines(corpus, out_dir)
+        write_segmented_lines(corpus, out_dir, files=files)
         stamp.write_text(source)
     return {mode: out_dir / f"{mode}.txt" for mode in MODES}
 
 
-def write_segmented_lines(corpus: str | Path, out_dir: str | Path,
-                          processes: int = 2) -> dict[str, Path]:
+def write_segmented_lines(corpus: str | Path, out_dir: str | Path, processes: int = 2,
+                          files: int | None = None) -> dict[str, Path]:
     """The corpus segmented exactly as the index is, one line per row, once per mode:
     `words.txt` (` unit unit … `) and `tokens.txt` (` id id … `), in corpus order, files
     segmented in `processes` processes. Not timed."""
     paths = {mode: Path(out_dir) / f"{mode}.txt" for mode in MODES}
-    files = [(str(corpus), str(path)) for path in input_files(corpus)]
+    tasks = [(str(corpus), str(path)) for path in input_files(corpus)[:files]]
     context = multiprocessing.get_context("spawn")
     with paths["words"].open("w", encoding="utf-8") as words, \
             paths["tokens"].open("w", encoding="ascii") as tokens, \
             context.Pool(processes) as pool:
-        for file_words, file_tokens in pool.imap(_segmented_file, files):
+        for file_words, file_tokens in pool.imap(_segmented_file, tasks):
             words.write(file_words)
             tokens.write(file_tokens)
     return paths
