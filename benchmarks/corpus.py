@@ -246,12 +246,17 @@ def ensure_corpus(out_dir: str | Path, mlama_dir: str | Path,
                   spec: CorpusSpec | None = None) -> CorpusStats:
     """The corpus under `out_dir`, generated only if no corpus of the same spec is there."""
     spec = spec or CorpusSpec()
+    return _stamped(out_dir, spec) or generate_corpus(out_dir, mlama_dir, spec)
+
+
+def _stamped(out_dir: str | Path, spec) -> CorpusStats | None:
+    """The stats of the corpus already under `out_dir` when it was generated from `spec`."""
     stamp = Path(out_dir) / STAMP
     if stamp.is_file():
         stats = CorpusStats(**json.loads(stamp.read_text()))
         if stats.spec == asdict(spec):
             return stats
-    return generate_corpus(out_dir, mlama_dir, spec)
+    return None
 
 
 # -- the realistic corpus: real Wikipedia text at real density ------------------------------------
@@ -325,12 +330,7 @@ def generate_realistic_corpus(out_dir: str | Path, sample_dir: str | Path,
 def ensure_realistic_corpus(out_dir: str | Path, sample_dir: str | Path,
                             spec: RealisticSpec) -> CorpusStats:
     """The realistic corpus under `out_dir`, generated only if none of the same spec is there."""
-    stamp = Path(out_dir) / STAMP
-    if stamp.is_file():
-        stats = CorpusStats(**json.loads(stamp.read_text()))
-        if stats.spec == asdict(spec):
-            return stats
-    return generate_realistic_corpus(out_dir, sample_dir, spec)
+    return _stamped(out_dir, spec) or generate_realistic_corpus(out_dir, sample_dir, spec)
 
 
 @dataclass(frozen=True)
