@@ -7,6 +7,7 @@ scanning every position of every line.
 
 from __future__ import annotations
 
+import functools
 import unicodedata
 from collections import defaultdict
 from collections.abc import Iterable
@@ -19,6 +20,7 @@ _SCRIPT = {s: regex.compile(rf"\p{{Script={s}}}") for s in SCRIPTS_WITHOUT_SPACE
 _WHITE_SPACE = regex.compile(r"\p{White_Space}")
 
 
+@functools.cache  # a character's script never changes: look each one up once
 def _is_no_space_script(ch: str) -> bool:
     return any(p.fullmatch(ch) for p in _SCRIPT.values())
 
