@@ -77,7 +77,7 @@ def as_dtype(lm, dtype: str):
 
 def sample_prompts(n: int, mlama_dir: Path = SHARED_MLAMA):
     """n real prompts, spread evenly over LANGS, and the prompt-building rate (prompts/s)."""
-    from factroots.probing.mlama import load_language
+    from factroots.mlama import load_language
     from factroots.probing.prompts import build_prompts
     from factroots.tokenizer import load_tokenizer
 

@@ -171,7 +171,7 @@ def measure_size(million_lines: float, work: Path = WORK, mlama: Path = MLAMA) -
     from benchmarks.run import documents_for
     from factroots.export.lucene import export_lucene
     from factroots.indexer.builder import build_index
-    from factroots.probing.mlama import load_language
+    from factroots.mlama import load_language
     from factroots.search import FactIndex
 
     documents = documents_for(int(million_lines * 1_000_000))

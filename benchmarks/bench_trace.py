@@ -22,7 +22,7 @@ import tantivy
 from factroots.indexer.builder import build_index, index_path
 from factroots.indexer.reader import CorpusReader, input_files
 from factroots.indexer.segmenter import Segmenter
-from factroots.probing.mlama import Fact
+from factroots.mlama import Fact
 from factroots.search.entity import MODES, EntityTerms, entity_terms
 from factroots.search.index import FactIndex, _term_query
 from factroots.search.postings import flattened, pair_counts
@@ -368,7 +368,7 @@ def _version(package: str) -> str:
 def _trace_child(root: str, lang: str, mlama: str, out_dir: str) -> None:
     """Runs in a child process: both modes' trace figures (with this process's peak RSS) as
     JSON, and each mode's per-fact co-occurrence counts (-1 untraceable) to `<mode>.npy`."""
-    from factroots.probing.mlama import load_language
+    from factroots.mlama import load_language
 
     facts = load_language(mlama, lang).facts
     figures = []

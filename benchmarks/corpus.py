@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from factroots.probing.mlama import Fact, load_language
+from factroots.mlama import Fact, load_language
 
 STOPWORDS = ("the of and in to a was is for on as by with from that at his which an are it "
              "he were also be has had its this or their first after one two new not they but "

@@ -40,7 +40,7 @@ from benchmarks.corpus import (
     corpus_density,
     ensure_realistic_corpus,
 )
-from factroots.probing.mlama import load_language
+from factroots.mlama import load_language
 from factroots.search.entity import MODES
 from factroots.search.index import FactIndex
 

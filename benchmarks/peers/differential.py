@@ -18,7 +18,7 @@ from pathlib import Path
 from benchmarks.peers.lucene import LuceneLines, build_lucene_index, entity_query
 from factroots.export.lucene import export_lucene
 from factroots.indexer.builder import build_index
-from factroots.probing.mlama import Fact, load_language
+from factroots.mlama import Fact, load_language
 from factroots.search import FactIndex
 from factroots.search.entity import MODES
 from factroots.search.trace import trace_language

@@ -66,7 +66,7 @@ def differential_section(work: Path = WORK) -> str:
 def infinigram_section(scaling_dir: Path) -> str:
     """infini-gram vs factroots single-entity counts on one corpus of the sweep."""
     from benchmarks.peers.infinigram import build_infinigram_index, compare_entities, open_engine
-    from factroots.probing.mlama import load_language
+    from factroots.mlama import load_language
     from factroots.search import FactIndex
 
     collection = scaling_dir / "collection"
