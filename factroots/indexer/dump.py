@@ -22,14 +22,13 @@ import gzip
 import hashlib
 import io
 import zlib
-from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
 import regex
 
 from factroots.errors import FactrootsError
-from factroots.indexer.reader import Document, SourceFile, make_document
+from factroots.indexer.reader import Document, SourceFile, SourceTotals, make_document
 
 HEAD_BYTES = 64 * 1024
 _ATTR = regex.compile(r'(\w+)="([^"]*)"')  # as factroots.indexer.reader reads `<doc …>`
@@ -152,7 +151,7 @@ PAGES_PER_TASK = 64  # pages per extraction task in a worker process
 TASKS_AHEAD = 4  # extraction tasks in flight per worker: bounds the pages held in memory
 
 
-class DumpReader:
+class DumpReader(SourceTotals):
     """The articles of a MediaWiki dump as Documents; the interface of CorpusReader (files,
     total_bytes, bytes_done, sources, skipped) so that a build takes either. With `workers`
     above 0, pages are extracted by that many processes (in order, a bounded number ahead)
@@ -194,17 +193,6 @@ class DumpReader:
             hashing.drain()
         source.sha256 = hashing.digest.hexdigest()
         self.bytes_done = self.total_bytes
-
-    @property
-    def documents(self) -> int:
-        return sum(s.documents for s in self.sources)
-
-    @property
-    def skipped(self) -> Counter:
-        total: Counter = Counter()
-        for source in self.sources:
-            total.update(source.skipped)
-        return total
 
 
 Extracted = tuple[Document | None, str | None]

@@ -258,7 +258,24 @@ def read_file(path: Path, source: SourceFile) -> Iterator[Document]:
         source.skipped[f"unreadable stream ({type(exc).__name__})"] += 1
 
 
-class CorpusReader:
+class SourceTotals:
+    """Documents read and records skipped over a reader's `sources`, as they fill."""
+
+    sources: list[SourceFile]
+
+    @property
+    def documents(self) -> int:
+        return sum(s.documents for s in self.sources)
+
+    @property
+    def skipped(self) -> Counter:
+        total: Counter = Counter()
+        for source in self.sources:
+            total.update(source.skipped)
+        return total
+
+
+class CorpusReader(SourceTotals):
     """The documents of a WikiExtractor tree; per-file sources and counts fill as it goes.
 
     `files`, when given, are the ones read (a shard's part of the tree, in that order); source
@@ -286,14 +303,3 @@ class CorpusReader:
             if not source.empty:
                 yield from read_file(path, source)
             self.bytes_done += size
-
-    @property
-    def documents(self) -> int:
-        return sum(s.documents for s in self.sources)
-
-    @property
-    def skipped(self) -> Counter:
-        total: Counter = Counter()
-        for source in self.sources:
-            total.update(source.skipped)
-        return total
