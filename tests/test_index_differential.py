@@ -10,6 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import factroots.search.postings as postings_module
 from factroots.indexer.builder import build_index
 from factroots.indexer.reader import CorpusReader
 from factroots.indexer.segmenter import Segmenter
@@ -141,8 +142,16 @@ def write_generated_corpus(path, docs: list[list[str]]) -> None:
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(docs=st.lists(st.lists(st.sampled_from(VOCAB), min_size=1, max_size=30), min_size=1,
                      max_size=6),
-       max_tokens=st.integers(2, 8))
-def test_generated_corpora_match_brute_force(docs, max_tokens, mbert, tmp_path_factory):
+       max_tokens=st.integers(2, 8), bitsets=st.booleans())
+def test_generated_corpora_match_brute_force(docs, max_tokens, bitsets, mbert, tmp_path_factory):
+    """With and without bitsets (without: every intersection gallops through line lists)."""
+    with pytest.MonkeyPatch.context() as patch:
+        if not bitsets:
+            patch.setattr(postings_module, "BITSET_BYTES", 0)
+        check_generated_corpus(docs, max_tokens, mbert, tmp_path_factory)
+
+
+def check_generated_corpus(docs, max_tokens, mbert, tmp_path_factory):
     root = tmp_path_factory.mktemp("gen")
     write_generated_corpus(root / "corpus", docs)
     build_index(root / "corpus", "xx", root / "idx", mbert, max_tokens=max_tokens, workers=1)

@@ -6,8 +6,9 @@ still fails fails the build with its input files named, and the driver cancels t
 root manifest is written and nothing is published.
 
 Traces: one actor per shard opens the shard once and keeps it open; every batch of labels is
-tokenized once on the driver, sent to all actors at once (`lines`), and the per-shard line ids
-come back to be merged exactly as the local engine merges them (`merged_shards`).
+tokenized once on the driver and sent to all actors at once; each counts its shard's lines of
+every entity and pair (`counts`) and the driver adds them up, as the local engine does. Line
+ids (`entity_lines`) come back per shard and are merged as the local engine merges them.
 
 On a cluster, every node must see the input files, the index root and the tokenizer at the same
 paths as the driver (a shared file system), and have factroots installed with this extra.
@@ -113,8 +114,12 @@ class ShardActor:
 
     def lines(self, keys: np.ndarray, offsets: np.ndarray,
               mode: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        found = self.index._postings[mode].lines(keys, offsets)
+        found = self.index._postings[mode].resolve(keys, offsets).entity_lines()
         return found.flat, found.start, found.count
+
+    def counts(self, keys: np.ndarray, offsets: np.ndarray, mode: str, left: np.ndarray,
+               right: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return self.index.sidecar_counts(keys, offsets, mode, left, right)
 
     def call(self, method: str, *args):
         """Any other FactIndex call on the shard (count, cooccur, line_ids, lines_of)."""
@@ -189,6 +194,23 @@ class RayShardedIndex(ShardedIndex):
             if on_done:
                 on_done(hi - lo)
         return [_joined(parts) for parts in per_shard]
+
+    def sidecar_counts(self, keys: np.ndarray, offsets: np.ndarray, mode: str,
+                       left: np.ndarray, right: np.ndarray,
+                       on_done: Callable[[int], None] | None = None
+                       ) -> tuple[np.ndarray, np.ndarray]:
+        """Every actor counts its shard at once; the counts are added up."""
+        refs = [ray.put(a) for a in (keys, offsets, left, right)]
+        calls = [a.counts.remote(refs[0], refs[1], mode, refs[2], refs[3])
+                 for a in self.actors]
+        lines = np.zeros(offsets.size - 1, dtype=np.int64)
+        both = np.zeros(left.size, dtype=np.int64)
+        for shard_lines, shard_both in ray.get(calls):
+            lines += shard_lines
+            both += shard_both
+        if on_done:
+            on_done(offsets.size - 1)
+        return lines, both
 
     def close(self) -> None:
         for actor in self.actors:

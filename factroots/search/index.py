@@ -388,8 +388,9 @@ class FactIndex:
 
     def count_many(self, labels: Sequence[str], mode: str = "words") -> EntityCounts:
         """`count` of many labels at once, as numpy arrays."""
-        found, traceable = self._resolved(labels, mode)
-        return EntityCounts(mode, found.count, traceable)
+        none = np.empty(0, dtype=np.int64)
+        traceable, lines, _ = self._batch_counts(labels, mode, none, none)
+        return EntityCounts(mode, lines, traceable)
 
     def cooccur_many(self, pairs: Sequence[tuple[str, str]], mode: str = "words",
                      on_done: Callable[[int], None] | None = None) -> CooccurCounts:
@@ -398,11 +399,35 @@ class FactIndex:
         ids: dict[str, int] = {}
         subj = np.fromiter((ids.setdefault(s, len(ids)) for s, _ in pairs), np.int64, len(pairs))
         obj = np.fromiter((ids.setdefault(o, len(ids)) for _, o in pairs), np.int64, len(pairs))
-        found, traceable = self._resolved(list(ids), mode, on_done)
+        traceable, lines, both = self._batch_counts(list(ids), mode, subj, obj, on_done)
         ok = traceable[subj] & traceable[obj]
-        both = pair_counts(found.flat, found.start, found.count, subj, obj)
-        return CooccurCounts(mode, np.where(ok, found.count[subj], 0),
-                             np.where(ok, found.count[obj], 0), np.where(ok, both, 0), ok)
+        return CooccurCounts(mode, np.where(ok, lines[subj], 0), np.where(ok, lines[obj], 0),
+                             np.where(ok, both, 0), ok)
+
+    def _batch_counts(self, labels: Sequence[str], mode: str, left: np.ndarray,
+                      right: np.ndarray, on_done: Callable[[int], None] | None = None
+                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Whether each label is traceable, the lines it is on, and the lines labels left[k]
+        and right[k] share, for each k."""
+        if self.has_postings:
+            keys = label_keys(labels, mode, self.tokenizer)
+            lines, both = self.sidecar_counts(keys.keys, keys.offsets, mode, left, right,
+                                              on_done)
+            return keys.traceable, lines, both
+        found, traceable = self._resolved(labels, mode, on_done)
+        return traceable, found.count, pair_counts(found.flat, found.start, found.count, left,
+                                                   right)
+
+    def sidecar_counts(self, keys: np.ndarray, offsets: np.ndarray, mode: str,
+                       left: np.ndarray, right: np.ndarray,
+                       on_done: Callable[[int], None] | None = None
+                       ) -> tuple[np.ndarray, np.ndarray]:
+        """On the postings sidecar, for entities given by their term keys (as `label_keys`
+        gives them): the lines of each, and the lines entities left[k] and right[k] share.
+        A sharded index sums its shards'; another engine (Ray actors) replaces this one
+        method."""
+        found = self._postings[mode].resolve(keys, offsets, on_done)
+        return found.count, found.pair_counts(left, right)
 
     def _resolved(self, labels: Sequence[str], mode: str,
                   on_done: Callable[[int], None] | None = None
@@ -411,7 +436,8 @@ class FactIndex:
         else one tantivy search per distinct entity (indexes built before the sidecar)."""
         if self._postings is not None:
             keys = label_keys(labels, mode, self.tokenizer)
-            return self._postings[mode].lines(keys.keys, keys.offsets, on_done), keys.traceable
+            found = self._postings[mode].resolve(keys.keys, keys.offsets, on_done)
+            return found.entity_lines(), keys.traceable
         entities = [self.entity(label, mode) for label in labels]
         traceable = np.array([e.traceable for e in entities], dtype=bool)
         return flattened(self.lines_of(entities, on_done=on_done)), traceable

@@ -1,10 +1,14 @@
 """Batch phrase matching over the postings sidecar (factroots/indexer/postings.py).
 
-Every entity of a batch is resolved in one numba call, in parallel: its terms are looked up in
-the mode's sorted keys; the lines all its terms share are intersected from the terms' line lists
-(rarest first); for an entity of several terms, each such line is kept if the terms occur there
-in a row (positions, anchored on the term with the fewest). Nothing is done per posting in
-Python.
+A batch of entities is resolved on one shard's sidecar in a few numba calls, in parallel, with
+nothing done per posting in Python: each entity's terms are looked up in the mode's sorted keys;
+an entity of one term is its term's line list, referenced where the sidecar maps it, not copied;
+an entity of several terms starts from its rarest term's lines, keeps those its other terms
+share (a bit test for terms on many lines, else galloping through their line lists) and then
+those where the terms occur in a row (positions, anchored on the term with the fewest).
+A fact's co-occurrence count in a shard is the size of the intersection of its subject's and
+object's lines there (a bit test against the larger where it is frequent); counts of a sharded
+index are sums over shards, so no line list is ever merged across shards.
 """
 
 from __future__ import annotations
@@ -19,7 +23,12 @@ import numpy as np
 from factroots.indexer.postings import POSTINGS_DIR, PostingsLayout, read_meta
 
 GALLOP_RATIO = 16
-CHUNK = 4096  # entities per numba call: bounds the scratch space of the rarest terms' positions
+CHUNK = 16384  # entities per progress report (and per numba call, at most)
+SCRATCH_LINES = 1 << 24  # candidate lines (4 bytes each) per numba call, at most
+BITSET_SHARE = 64  # a term or entity on at least 1/64 of a shard's lines is tested by bitset
+BITSET_BYTES = 256 << 20  # bitsets per call, at most
+AND_DENSITY = 4  # an entity whose rarest term has 4 lines per 64-bit word of its shard's
+# bitsets is intersected by ANDing bitsets, not by testing its rarest term's lines
 
 
 @dataclass(frozen=True)
@@ -80,6 +89,53 @@ def _keep_common(buf: np.ndarray, m: int, lines: np.ndarray) -> int:
 
 
 @numba.njit(cache=True, nogil=True)
+def _keep_set(buf: np.ndarray, m: int, bits: np.ndarray) -> int:
+    """Keep, in place, the lines of buf[:m] whose bit is set in `bits`."""
+    kept = 0
+    for k in range(m):
+        line = np.int64(buf[k])
+        if (bits[line >> 6] >> np.uint64(line & 63)) & np.uint64(1):
+            buf[kept] = buf[k]
+            kept += 1
+    return kept
+
+
+@numba.njit(cache=True, nogil=True)
+def _count_set(values: np.ndarray, bits: np.ndarray) -> int:
+    """How many of `values` have their bit set in `bits`."""
+    count = 0
+    for k in range(values.shape[0]):
+        line = np.int64(values[k])
+        count += (bits[line >> 6] >> np.uint64(line & 63)) & np.uint64(1)
+    return count
+
+
+_DEBRUIJN = np.uint64(0x03F79D71B4CB0A89)
+_DEBRUIJN_INDEX = np.zeros(64, dtype=np.int64)
+for _bit in range(64):
+    _DEBRUIJN_INDEX[((1 << _bit) * 0x03F79D71B4CB0A89 & (2**64 - 1)) >> 58] = _bit
+
+
+@numba.njit(cache=True, nogil=True)
+def _common_bits(slots: np.ndarray, bitsets: np.ndarray, buf: np.ndarray) -> int:
+    """Write to buf the lines set in every bitset that `slots` gives (-1: none); how many."""
+    chosen = slots[slots >= 0]
+    m = 0
+    for w in range(bitsets.shape[1]):
+        x = bitsets[chosen[0], w]
+        for i in range(1, chosen.shape[0]):
+            if x == 0:
+                break
+            x &= bitsets[chosen[i], w]
+        while x:
+            low = x & (~x + np.uint64(1))
+            buf[m] = (w << 6) + _DEBRUIJN_INDEX[(low * _DEBRUIJN) >> np.uint64(58)]
+            m += 1
+            x ^= low
+    return m
+
+
+@numba.njit(cache=True, nogil=True)
 def _phrase_in_line(terms: np.ndarray, anchor: int, offsets: np.ndarray,
                     positions: np.ndarray, cursor: np.ndarray, lo: int, hi: int) -> bool:
     """Whether the terms occur in a row in positions [lo, hi) (one line); `cursor` holds each
@@ -105,27 +161,35 @@ def _phrase_in_line(terms: np.ndarray, anchor: int, offsets: np.ndarray,
 
 
 @numba.njit(cache=True, nogil=True)
-def _entity_lines(terms: np.ndarray, offsets: np.ndarray, positions: np.ndarray,
-                  line_offsets: np.ndarray, lines: np.ndarray, line_starts: np.ndarray,
-                  buf: np.ndarray) -> int:
-    """Lines of one entity (its term indices), written to buf: the lines all its terms share
-    (from the rarest term's), then, for several terms, those where they occur in a row."""
+def _entity_lines(terms: np.ndarray, slots: np.ndarray, bitsets: np.ndarray,
+                  offsets: np.ndarray, positions: np.ndarray, line_offsets: np.ndarray,
+                  lines: np.ndarray, line_starts: np.ndarray, buf: np.ndarray) -> int:
+    """Lines of one entity of several terms (their term indices), written to buf: the lines
+    all its terms share (the rarest term's, tested against the others' bitsets where `slots`
+    gives one, else galloped through their line lists), then those where they occur in a
+    row."""
     n = terms.shape[0]
     line_counts = np.empty(n, dtype=np.int64)
     for i in range(n):
         line_counts[i] = line_offsets[terms[i] + 1] - line_offsets[terms[i]]
     order = np.argsort(line_counts, kind="mergesort")
-    first = terms[order[0]]
-    m = line_offsets[first + 1] - line_offsets[first]
-    for k in range(m):
-        buf[k] = lines[line_offsets[first] + k]
+    dense = slots[order[0]] >= 0 and line_counts[order[0]] >= AND_DENSITY * bitsets.shape[1]
+    if dense:  # every term is on many lines: AND their bitsets a word at a time
+        m = _common_bits(slots, bitsets, buf)
+    else:
+        first = terms[order[0]]
+        m = line_counts[order[0]]
+        for k in range(m):
+            buf[k] = lines[line_offsets[first] + k]
     for i in order[1:]:
         if m == 0:
             return 0
-        t = terms[i]
-        m = _keep_common(buf, m, lines[line_offsets[t]:line_offsets[t + 1]])
-    if n == 1:
-        return m
+        if slots[i] >= 0:
+            if not dense:
+                m = _keep_set(buf, m, bitsets[slots[i]])
+        else:
+            t = terms[i]
+            m = _keep_common(buf, m, lines[line_offsets[t]:line_offsets[t + 1]])
     anchor = 0
     for i in range(n):
         if offsets[terms[i] + 1] - offsets[terms[i]] < offsets[terms[anchor] + 1] - offsets[
@@ -137,50 +201,75 @@ def _entity_lines(terms: np.ndarray, offsets: np.ndarray, positions: np.ndarray,
     end = np.int64(line_starts[-1]) + (1 << 40)
     kept = 0
     for k in range(m):
-        line = buf[k]
+        line = np.int64(buf[k])
         lo = np.int64(line_starts[line])
         hi = np.int64(line_starts[line + 1]) if line + 1 < line_starts.shape[0] else end
         if _phrase_in_line(terms, anchor, offsets, positions, cursor, lo, hi):
-            buf[kept] = line
+            buf[kept] = buf[k]
             kept += 1
     return kept
 
 
 @numba.njit(cache=True, parallel=True)
-def phrase_lines(keys: np.ndarray, offsets: np.ndarray, positions: np.ndarray,
-                 line_offsets: np.ndarray, lines: np.ndarray, line_starts: np.ndarray,
-                 query_keys: np.ndarray,
-                 query_offsets: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Lines of each entity e, given as keys query_keys[query_offsets[e]:query_offsets[e+1]]:
-    (flat, start, count), entity e's sorted line ids at flat[start[e]:start[e] + count[e]]."""
+def _query_terms(keys: np.ndarray, line_offsets: np.ndarray, query_keys: np.ndarray,
+                 query_offsets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each query key's term index (-1 where absent, or after an absent one) and each entity's
+    fewest lines of one of its terms (0 where a term is absent)."""
     n = query_offsets.shape[0] - 1
-    terms = np.empty(query_keys.shape[0], dtype=np.int64)
-    bound = np.zeros(n, dtype=np.int64)
+    terms = np.full(query_keys.shape[0], -1, dtype=np.int64)
+    fewest = np.zeros(n, dtype=np.int64)
     for e in numba.prange(n):
-        fewest = np.int64(-1)
-        for i in range(query_offsets[e + 1] - query_offsets[e]):
-            t = _term_index(keys, query_keys[query_offsets[e] + i])
-            terms[query_offsets[e] + i] = t
+        least = np.int64(-1)
+        for j in range(query_offsets[e], query_offsets[e + 1]):
+            t = _term_index(keys, query_keys[j])
             if t < 0:
-                fewest = 0
+                least = 0
                 break
+            terms[j] = t
             size = line_offsets[t + 1] - line_offsets[t]
-            if fewest < 0 or size < fewest:
-                fewest = size
-        bound[e] = max(fewest, 0)
-    start = np.zeros(n, dtype=np.int64)
-    total = 0
-    for e in range(n):
-        start[e] = total
-        total += bound[e]
-    flat = np.empty(total, dtype=np.int64)
+            if least < 0 or size < least:
+                least = size
+        fewest[e] = max(least, 0)
+    return terms, fewest
+
+
+@numba.njit(cache=True, parallel=True)
+def _bitsets(lists: np.ndarray, start: np.ndarray, count: np.ndarray,
+             words: int) -> np.ndarray:
+    """One bitset of `words` 64-bit words per line list lists[start[i]:start[i] + count[i]]."""
+    out = np.zeros((start.shape[0], words), dtype=np.uint64)
+    for i in numba.prange(start.shape[0]):
+        for k in range(start[i], start[i] + count[i]):
+            line = np.int64(lists[k])
+            out[i, line >> 6] |= np.uint64(1) << np.uint64(line & 63)
+    return out
+
+
+@numba.njit(cache=True, parallel=True)
+def _phrases(terms: np.ndarray, slots: np.ndarray, bitsets: np.ndarray,
+             query_offsets: np.ndarray, entities: np.ndarray, fewest: np.ndarray,
+             offsets: np.ndarray, positions: np.ndarray, line_offsets: np.ndarray,
+             lines: np.ndarray, line_starts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Lines of the given entities (each of several terms, all present), packed one entity
+    after the other, and how many each has."""
+    n = entities.shape[0]
+    start = np.zeros(n + 1, dtype=np.int64)
+    for i in range(n):
+        start[i + 1] = start[i] + fewest[entities[i]]
+    scratch = np.empty(start[n], dtype=np.uint32)
     count = np.zeros(n, dtype=np.int64)
-    for e in numba.prange(n):
-        if bound[e] > 0:
-            count[e] = _entity_lines(terms[query_offsets[e]:query_offsets[e + 1]], offsets,
-                                     positions, line_offsets, lines, line_starts,
-                                     flat[start[e]:start[e] + bound[e]])
-    return flat, start, count
+    for i in numba.prange(n):
+        e = entities[i]
+        lo, hi = query_offsets[e], query_offsets[e + 1]
+        count[i] = _entity_lines(terms[lo:hi], slots[lo:hi], bitsets, offsets, positions,
+                                 line_offsets, lines, line_starts,
+                                 scratch[start[i]:start[i + 1]])
+    packed = np.empty(count.sum(), dtype=np.uint32)
+    at = 0
+    for i in range(n):
+        packed[at:at + count[i]] = scratch[start[i]:start[i] + count[i]]
+        at += count[i]
+    return packed, count
 
 
 @numba.njit(cache=True, nogil=True)
@@ -224,20 +313,6 @@ def pair_counts(flat: np.ndarray, start: np.ndarray, count: np.ndarray, left: np
         b = flat[start[right[k]]:start[right[k]] + count[right[k]]]
         out[k] = common_count(a, b)
     return out
-
-
-@numba.njit(cache=True)
-def _compacted(flat: np.ndarray, start: np.ndarray,
-               count: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The same lines with no scratch space between entities."""
-    out = np.empty(count.sum(), dtype=np.int64)
-    new_start = np.empty_like(start)
-    at = 0
-    for e in range(start.shape[0]):
-        new_start[e] = at
-        out[at:at + count[e]] = flat[start[e]:start[e] + count[e]]
-        at += count[e]
-    return out, new_start, count
 
 
 def _joined(parts: list[EntityLines]) -> EntityLines:
@@ -284,12 +359,126 @@ def flattened(arrays: list[np.ndarray]) -> EntityLines:
     return EntityLines(flat, start, count)
 
 
+@numba.njit(cache=True, nogil=True)
+def _view(term_lines: np.ndarray, found: np.ndarray, shared: np.ndarray, start: np.ndarray,
+          count: np.ndarray, e: int) -> np.ndarray:
+    """Entity e's lines in a ShardLines."""
+    if shared[e]:
+        return term_lines[start[e]:start[e] + count[e]]
+    return found[start[e]:start[e] + count[e]]
+
+
+@numba.njit(cache=True, parallel=True)
+def _list_bitsets(term_lines: np.ndarray, found: np.ndarray, shared: np.ndarray,
+                  start: np.ndarray, count: np.ndarray, chosen: np.ndarray,
+                  words: int) -> np.ndarray:
+    """A bitset of `words` 64-bit words for each chosen entity of a ShardLines."""
+    out = np.zeros((chosen.shape[0], words), dtype=np.uint64)
+    for i in numba.prange(chosen.shape[0]):
+        values = _view(term_lines, found, shared, start, count, chosen[i])
+        for k in range(values.shape[0]):
+            line = np.int64(values[k])
+            out[i, line >> 6] |= np.uint64(1) << np.uint64(line & 63)
+    return out
+
+
+@numba.njit(cache=True, parallel=True)
+def _shard_pair_counts(term_lines: np.ndarray, found: np.ndarray, shared: np.ndarray,
+                       start: np.ndarray, count: np.ndarray, left: np.ndarray,
+                       right: np.ndarray, bitsets: np.ndarray,
+                       slots: np.ndarray) -> np.ndarray:
+    """For each pair k, how many lines entities left[k] and right[k] share: the smaller's
+    lines tested against the larger's bitset where it has one, else intersected."""
+    out = np.zeros(left.shape[0], dtype=np.int64)
+    for k in numba.prange(left.shape[0]):
+        a, b = left[k], right[k]
+        if count[a] > count[b]:
+            a, b = b, a
+        if count[a] == 0:
+            continue
+        small = _view(term_lines, found, shared, start, count, a)
+        if slots[b] >= 0:
+            out[k] = _count_set(small, bitsets[slots[b]])
+        else:
+            out[k] = common_count(small, _view(term_lines, found, shared, start, count, b))
+    return out
+
+
+@numba.njit(cache=True)
+def _gathered(term_lines: np.ndarray, found: np.ndarray, shared: np.ndarray,
+              start: np.ndarray, count: np.ndarray,
+              base: int) -> tuple[np.ndarray, np.ndarray]:
+    """Every entity's lines + base, packed one entity after the other, and where each
+    entity's start."""
+    flat = np.empty(count.sum(), dtype=np.int64)
+    first = np.empty(count.shape[0], dtype=np.int64)
+    at = 0
+    for e in range(count.shape[0]):
+        first[e] = at
+        values = _view(term_lines, found, shared, start, count, e)
+        for k in range(values.shape[0]):
+            flat[at + k] = np.int64(values[k]) + base
+        at += count[e]
+    return flat, first
+
+
+def _readonly(values: np.ndarray) -> np.ndarray:
+    """`values` marked read-only (numba compiles one variant for the sidecar's mapped arrays
+    and what is computed from them)."""
+    values.setflags(write=False)
+    return values
+
+
+def _budgeted(candidates: np.ndarray, sizes: np.ndarray, words: int) -> np.ndarray:
+    """The candidates given a bitset, largest first, as many as BITSET_BYTES allows."""
+    most = BITSET_BYTES // max(8 * words, 1)
+    return candidates[np.argsort(-sizes[candidates], kind="stable")][:most]
+
+
+@dataclass(frozen=True)
+class ShardLines:
+    """Sorted line ids (the shard's own) of many entities, without copying what the sidecar
+    holds: entity e's lines are term_lines[start[e]:start[e] + count[e]] where shared[e] (an
+    entity of one term: that term's line list), else found[start[e]:start[e] + count[e]]."""
+
+    num_lines: int
+    term_lines: np.ndarray
+    found: np.ndarray
+    shared: np.ndarray
+    start: np.ndarray
+    count: np.ndarray
+
+    def _arrays(self) -> tuple[np.ndarray, ...]:
+        return self.term_lines, self.found, self.shared, self.start, self.count
+
+    def pair_counts(self, left: np.ndarray, right: np.ndarray) -> np.ndarray:
+        """For each pair k, how many lines entities left[k] and right[k] share; an entity on
+        at least 1/BITSET_SHARE of the lines that is the larger of several pairs gets a
+        bitset first."""
+        words = (self.num_lines + 63) // 64
+        larger = np.where(self.count[left] > self.count[right], left, right)
+        uses = np.bincount(larger, minlength=self.count.size)
+        frequent = np.flatnonzero((self.count * BITSET_SHARE >= max(self.num_lines, 1))
+                                  & (uses > 1))
+        chosen = _budgeted(frequent, self.count, words)
+        slots = np.full(self.count.size, -1, dtype=np.int64)
+        slots[chosen] = np.arange(chosen.size)
+        bitsets = _list_bitsets(*self._arrays(), chosen, words)
+        return _shard_pair_counts(*self._arrays(), left.astype(np.int64),
+                                  right.astype(np.int64), bitsets, slots)
+
+    def entity_lines(self, base: int = 0) -> EntityLines:
+        """The same lines as an EntityLines of int64 ids, shifted by `base`."""
+        flat, first = _gathered(*self._arrays(), base)
+        return EntityLines(flat, first, self.count.copy())
+
+
 class ModePostings:
     """One mode's memory-mapped postings."""
 
     def __init__(self, layout: PostingsLayout, mode: str):
         def load(name: str) -> np.ndarray:
-            return np.load(layout.array(mode, name), mmap_mode="r").view(np.ndarray)
+            return _readonly(np.load(layout.array(mode, name), mmap_mode="r").view(np.ndarray))
 
         self.keys = load("keys")
         self.offsets = load("offsets")
@@ -298,23 +487,88 @@ class ModePostings:
         self.lines_of_terms = load("lines")
         self.line_starts = load("line_starts")
 
-    def lines(self, query_keys: np.ndarray, query_offsets: np.ndarray,
-              on_done: Callable[[int], None] | None = None) -> EntityLines:
-        """Sorted line ids of each entity given by its term keys (see `phrase_lines`), in
-        chunks of CHUNK entities so that scratch memory stays bounded; `on_done(n)` after each."""
-        parts = []
-        for lo in range(0, query_offsets.size - 1, CHUNK):
-            hi = min(lo + CHUNK, query_offsets.size - 1)
-            offsets = query_offsets[lo:hi + 1]
-            flat, start, count = phrase_lines(self.keys, self.offsets, self.positions,
-                                              self.line_offsets, self.lines_of_terms,
-                                              self.line_starts,
-                                              query_keys[offsets[0]:offsets[-1]],
-                                              offsets - offsets[0])
-            parts.append(EntityLines(*_compacted(flat, start, count)))
+    @property
+    def num_lines(self) -> int:
+        return int(self.line_starts.size)
+
+    def resolve(self, query_keys: np.ndarray, query_offsets: np.ndarray,
+                on_done: Callable[[int], None] | None = None) -> ShardLines:
+        """Sorted line ids of each entity given by its term keys (entity e's are
+        query_keys[query_offsets[e]:query_offsets[e + 1]]; none: untraceable). Entities of
+        several terms are resolved in numba calls of at most CHUNK entities and SCRATCH_LINES
+        candidate lines, so that scratch memory stays bounded; `on_done(n)` after each CHUNK."""
+        n = query_offsets.size - 1
+        terms, fewest = _query_terms(self.keys, self.line_offsets, query_keys, query_offsets)
+        sizes = np.diff(query_offsets)
+        shared = sizes == 1
+        start = np.zeros(n, dtype=np.int64)
+        count = np.where(sizes > 0, fewest, 0)
+        single = np.flatnonzero(shared & (fewest > 0))
+        start[single] = self.line_offsets[terms[query_offsets[single]]]
+        several = np.flatnonzero((sizes > 1) & (fewest > 0))
+        slots, bitsets = self._term_bitsets(terms, query_offsets, several)
+        found, at = [], 0
+        for lo in range(0, n, CHUNK):
+            hi = min(lo + CHUNK, n)
+            chunk = several[np.searchsorted(several, lo):np.searchsorted(several, hi)]
+            for batch in _scratch_batches(chunk, fewest):
+                packed, lines = _phrases(terms, slots, bitsets, query_offsets, batch, fewest,
+                                         self.offsets, self.positions, self.line_offsets,
+                                         self.lines_of_terms, self.line_starts)
+                count[batch] = lines
+                start[batch] = at + np.cumsum(lines) - lines
+                at += packed.size
+                found.append(packed)
             if on_done:
                 on_done(hi - lo)
-        return _joined(parts)
+        flat = np.concatenate(found) if found else np.empty(0, dtype=np.uint32)
+        return ShardLines(self.num_lines, self.lines_of_terms, _readonly(flat), shared, start,
+                          count)
+
+    def _term_bitsets(self, terms: np.ndarray, query_offsets: np.ndarray,
+                      several: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Bitsets of the terms of entities of several terms that lie on at least
+        1/BITSET_SHARE of the lines, and each query term's bitset (-1: none)."""
+        words = (self.num_lines + 63) // 64
+        sizes = np.diff(query_offsets)
+        of_several = np.zeros(sizes.size, dtype=bool)
+        of_several[several] = True
+        used = np.repeat(of_several, sizes) & (terms >= 0)
+        distinct = np.unique(terms[used])
+        lines = np.diff(self.line_offsets)[distinct] if distinct.size else distinct
+        frequent = np.flatnonzero(lines * BITSET_SHARE >= max(self.num_lines, 1))
+        chosen = distinct[_budgeted(frequent, lines, words)]
+        chosen.sort()
+        slots = np.full(terms.size, -1, dtype=np.int64)
+        if chosen.size:
+            at = np.searchsorted(chosen, terms[used])
+            hit = (at < chosen.size) & (chosen[np.minimum(at, chosen.size - 1)] == terms[used])
+            slots[np.flatnonzero(used)[hit]] = at[hit]
+        starts = self.line_offsets[chosen]
+        bitsets = _list_bitsets(self.lines_of_terms, _EMPTY_LINES,
+                                np.ones(chosen.size, dtype=np.bool_), starts,
+                                self.line_offsets[chosen + 1] - starts,
+                                np.arange(chosen.size), words)
+        return slots, bitsets
+
+
+_EMPTY_LINES = _readonly(np.empty(0, dtype=np.uint32))
+
+
+def _scratch_batches(entities: np.ndarray, fewest: np.ndarray) -> list[np.ndarray]:
+    """`entities` in runs whose candidate lines (fewest) add up to at most SCRATCH_LINES (or
+    one entity alone), each reordered so that the costliest alternate between the two halves
+    of the run (numba's threads take equal slices of a parallel loop)."""
+    batches = []
+    ends = np.cumsum(fewest[entities])
+    lo = 0
+    while lo < entities.size:
+        before = ends[lo - 1] if lo else 0
+        hi = max(int(np.searchsorted(ends, before + SCRATCH_LINES, side="right")), lo + 1)
+        run = entities[lo:hi][np.argsort(-fewest[entities[lo:hi]], kind="stable")]
+        batches.append(np.concatenate([run[0::2], run[1::2]]))
+        lo = hi
+    return batches
 
 
 def open_postings(index_dir: Path) -> dict[str, ModePostings] | None:

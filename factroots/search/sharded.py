@@ -3,8 +3,9 @@
 Each shard is opened as a FactIndex of its own (factroots/indexer/shards.py has the layout).
 Counts add up (a line lies in exactly one shard); a line id is the shard's `line_base` plus the
 shard's own id, so ids, evidence order and stored-text order are those of an unsharded build.
-Batch calls tokenize every label once, resolve it on each shard's postings sidecar and merge
-the per-shard line ids (`merged_shards`); `cooccur_many` then intersects the merged arrays.
+Batch calls tokenize every label once and resolve it on each shard's postings sidecar;
+`count_many` and `cooccur_many` add up the shards' counts, and only `entity_lines` merges the
+per-shard line ids (`merged_shards`).
 """
 
 from __future__ import annotations
@@ -109,7 +110,23 @@ class ShardedIndex(FactIndex):
         """Each shard's lines (its own ids) of the entities given by their term keys; another
         engine (Ray actors) replaces this one method."""
         progress = ShardProgress(len(self.shards), on_done)
-        return [shard._postings[mode].lines(keys, offsets, progress) for shard in self.shards]
+        return [shard._postings[mode].resolve(keys, offsets, progress).entity_lines()
+                for shard in self.shards]
+
+    def sidecar_counts(self, keys: np.ndarray, offsets: np.ndarray, mode: str,
+                       left: np.ndarray, right: np.ndarray,
+                       on_done: Callable[[int], None] | None = None
+                       ) -> tuple[np.ndarray, np.ndarray]:
+        """Every shard's counts, added up (a line lies in exactly one shard)."""
+        progress = ShardProgress(len(self.shards), on_done)
+        lines = np.zeros(offsets.size - 1, dtype=np.int64)
+        both = np.zeros(left.size, dtype=np.int64)
+        for shard in self.shards:
+            shard_lines, shard_both = shard.sidecar_counts(keys, offsets, mode, left, right,
+                                                           progress)
+            lines += shard_lines
+            both += shard_both
+        return lines, both
 
     def _resolved(self, labels: Sequence[str], mode: str,
                   on_done: Callable[[int], None] | None = None
