@@ -212,6 +212,7 @@ class TraceFigures:
     absent: int
     untraceable: int
     peak_rss_bytes: int = 0
+    peak_anon_bytes: int = 0
 
     @property
     def facts_per_s(self) -> float:
@@ -372,13 +373,44 @@ def _trace_child(root: str, lang: str, mlama: str, out_dir: str) -> None:
 
     facts = load_language(mlama, lang).facts
     figures = []
-    for mode in MODES:
-        found, trace = measure_trace(root, lang, facts, mode)
-        counts = np.where(trace.status == "ok", trace.cooccur_lines, -1).astype(np.int64)
-        np.save(Path(out_dir) / f"{mode}.npy", counts)
-        found.peak_rss_bytes = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-        figures.append(asdict(found))
+    anon = Path(out_dir) / "peak-anon"
+    poller = subprocess.Popen([sys.executable, "-m", "benchmarks.bench_trace", "poll",
+                               str(os.getpid()), str(anon)])
+    try:
+        for mode in MODES:
+            found, trace = measure_trace(root, lang, facts, mode)
+            counts = np.where(trace.status == "ok", trace.cooccur_lines, -1).astype(np.int64)
+            np.save(Path(out_dir) / f"{mode}.npy", counts)
+            found.peak_rss_bytes = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+            time.sleep(POLL_S * 4)
+            found.peak_anon_bytes = int(anon.read_text() or 0) if anon.is_file() else 0
+            figures.append(asdict(found))
+    finally:
+        poller.kill()
     print(json.dumps(figures))
+
+
+POLL_S = 0.005
+
+
+def _poll_anonymous(pid: str, out: str) -> None:
+    """Runs beside a trace child: the peak of its anonymous resident memory (RssAnon, bytes),
+    sampled every POLL_S seconds and rewritten to `out`, until the child is gone. (Its peak RSS
+    also counts the index's memory-mapped pages it touched, which are page cache.)"""
+    status, path, peak = Path(f"/proc/{pid}/status"), Path(out), 0
+    while True:
+        try:
+            text = status.read_text()
+        except OSError:
+            return
+        kib = next(int(line.split()[1]) for line in text.splitlines()
+                   if line.startswith("RssAnon:"))
+        if kib * 1024 > peak:
+            peak = kib * 1024
+            tmp = path.with_suffix(".tmp")
+            tmp.write_text(str(peak))
+            tmp.replace(path)
+        time.sleep(POLL_S)
 
 
 def measure_traces(root: str | Path, lang: str, mlama: str | Path, out_dir: str | Path
@@ -396,3 +428,5 @@ if __name__ == "__main__" and sys.argv[1:2] == ["build"]:
     _build_child(*sys.argv[2:5])
 if __name__ == "__main__" and sys.argv[1:2] == ["trace"]:
     _trace_child(*sys.argv[2:6])
+if __name__ == "__main__" and sys.argv[1:2] == ["poll"]:
+    _poll_anonymous(*sys.argv[2:4])

@@ -68,12 +68,18 @@ commit and date: [results_probe.md](results_probe.md),
 BOUNDS = """## What bounds these figures
 
 - **Trace.** Entities are analysed in one batch (word units by one regular expression per label;
-  tokens by one `encode_batch` of all labels, ≈ 0.4 s for 34,299 English labels here, which is
-  most of the fixed cost in tokens mode), then resolved in one numba call per 4,096 labels on the
-  postings sidecar: a one-term entity is a copy of its term's line list; a longer one intersects
-  its terms' line lists and verifies the phrase by galloping through positions in the lines left.
-  The work grows with the lines of each entity's rarest term, so linearly with the corpus at a
-  fixed density, like the scan, but with a constant about 50–100× smaller.
+  tokens by one `encode_batch` of all labels, ≈ 0.3 s for 34,299 English labels, most of the
+  fixed cost in tokens mode), then resolved per shard in a few parallel numba calls on the
+  postings sidecar: a one-term entity is its term's line list, referenced in the mapped file;
+  a longer one starts from its rarest term's lines, keeps those its other terms share (a bit
+  test where a term lies on ≥ 1/64 of the lines, a bitset AND where all do, else galloping) and
+  verifies the phrase by galloping through positions in the lines left. A fact's count is the
+  intersection of its two entities' lines in each shard (a bit test against a frequent object),
+  summed over shards: no line list is merged or copied across shards. What remains is the
+  phrase verification of multi-term entities (a few cache misses per candidate line in
+  positions arrays of hundreds of MB): in tokens mode ≈ 3 M candidate lines per 460 k-line
+  shard for 21 k multi-token labels, ≈ 0.5 s. It grows linearly with the corpus at a fixed
+  density, like the scan, with a constant 40–70× smaller.
 - **Aho–Corasick.** pyahocorasick's automaton runs in C, but every match becomes a Python tuple
   and every line a Python set of entities: at real density (13–15 entity-lines per line) this is
   most of its time.
@@ -243,7 +249,8 @@ def trace_section(traces: list[TraceFigures], scans: dict[str, ScanFigures],
         ratio = seconds / t.cold_s
         measured = scan.lines >= lines
         rows.append([t.mode, f"{t.facts:,}", f"{t.cold_s:.2f} s", f"{t.warm_s:.2f} s",
-                     f"{t.peak_rss_bytes / 2**20:,.0f} MiB", f"{scan.total_s:.1f} s over "
+                     f"{t.peak_rss_bytes / 2**20:,.0f} MiB (anonymous "
+                     f"{t.peak_anon_bytes / 2**20:,.0f} MiB)", f"{scan.total_s:.1f} s over "
                      f"{scan.lines:,} lines (automaton {scan.automaton_s:.1f}, scan "
                      f"{scan.scan_s:.1f})" + ("" if measured else
                                               f"; **projected** to all: {seconds:.0f} s"),
@@ -264,7 +271,10 @@ this is a projection of the measured rate, not a measurement; `--scan-lines 0` m
 
 factroots = `trace_language` on a freshly opened index (cold; numba compiled beforehand on
 another index object), then again on the same object (warm), in a child process whose peak RSS
-is shown. The baseline is the paper's method: one Aho–Corasick pass (pyahocorasick) over the
+is shown: all of it (which counts the pages of the memory-mapped index the trace touched, page
+cache shared with the system) and its anonymous part alone (sampled every 5 ms from
+`/proc/<pid>/status`; both modes run in the one child, so the second row's figures are peaks
+over both). The baseline is the paper's method: one Aho–Corasick pass (pyahocorasick) over the
 lines, segmented exactly as the index was and written one per row (` t t … `, words or token
 ids); segmenting and reading the file are **not** timed; building the automaton (with each
 label's analysis), the scan and the same per-fact intersection are.
