@@ -301,7 +301,7 @@ def subset_index(corpus: Path, work: Path, files: int) -> Path:
         for path in input_files(corpus)[:files]:
             link = subset / path.relative_to(corpus)
             link.parent.mkdir(parents=True, exist_ok=True)
-            link.symlink_to(path.resolve())
+            os.link(path, link)  # a hard link: the reader takes regular files only
         fresh_build(subset, root)
     return root
 
