@@ -24,6 +24,7 @@ from factroots.defaults import (
     DTYPES,
     ENGINES,
     MODES,
+    PIECE_CHARS,
 )
 from factroots.errors import FactrootsError
 from factroots.extras import missing_message, require
@@ -93,6 +94,9 @@ def index_build(input_dir: Path, lang: str, root: Path, tokenizer: str, max_toke
     if c.long_units:
         click.echo(f"  {c.long_units:,} word unit(s) over 65,530 bytes, indexed and matched as "
                    "a stand-in (their first bytes and a hash)")
+    if c.cut_runs:
+        click.echo(f"  {c.cut_runs:,} cut(s) in runs of over {PIECE_CHARS:,} characters without "
+                   "whitespace, tokenized in pieces")
 
 
 @index.command("info")

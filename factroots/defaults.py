@@ -9,7 +9,7 @@ from __future__ import annotations
 
 __all__ = ["DEFAULT_BATCH_SIZE", "DEFAULT_DEVICE", "DEFAULT_DTYPE", "DEFAULT_ENGINE",
            "DEFAULT_MAX_TOKENS", "DEFAULT_MODE", "DEFAULT_NAMING_RELATIONS", "DEFAULT_TOKENIZER",
-           "DEFAULT_TOP_K", "DEVICES", "DTYPES", "ENGINES", "MODES"]
+           "DEFAULT_TOP_K", "DEVICES", "DTYPES", "ENGINES", "MODES", "PIECE_CHARS"]
 
 #: How an entity is matched: `words` (word units) or `tokens` (the model's token ids).
 MODES = ("words", "tokens")
@@ -18,6 +18,8 @@ DEFAULT_MODE = "words"
 DEFAULT_TOKENIZER = "mbert"
 #: Longest line of an index, in model tokens (mBERT's input length).
 DEFAULT_MAX_TOKENS = 512
+#: Characters the tokenizer is given at once, at most: longer documents go in pieces.
+PIECE_CHARS = 1 << 20
 #: Where shards are built and traced: local processes, or Ray (extra `cluster`).
 ENGINES = ("local", "ray")
 DEFAULT_ENGINE = "local"

@@ -1,12 +1,16 @@
 """Segmentation: greedy packing of whole words into lines of at most max_tokens tokens."""
 
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import factroots.indexer.segmenter as segmenter_module
 from factroots.indexer.reader import Document
-from factroots.indexer.segmenter import Segmenter, line_starts
+from factroots.indexer.segmenter import Segmenter, line_starts, text_pieces
 from factroots.tokenizer import load_tokenizer
 
 
@@ -113,3 +117,67 @@ def test_segmenting_random_text_keeps_all_tokens_within_bounds(mbert, text, max_
     full = mbert.tokenizer.encode(text, add_special_tokens=False).ids
     assert sum((line.ids.tolist() for line in lines), []) == full
     assert all(0 < line.ids.size <= max_tokens for line in lines)
+
+
+def lines_as_tuples(lines) -> list[tuple[str, list[int]]]:
+    return [(line.text, line.ids.tolist()) for line in lines]
+
+
+@pytest.mark.parametrize("tokenizer_name", ["mbert", "xlmr"])
+@pytest.mark.parametrize("lang", ["en", "zh", "ja", "th", "ru"])
+def test_documents_tokenized_in_pieces_give_the_lines_of_the_whole(tokenizer_name, lang,
+                                                                  wiki_dir, xlmr_tokenizer_dir,
+                                                                  monkeypatch):
+    """Cut at whitespace into pieces of at most 2,000 characters, every document of a shared
+    sample is segmented exactly as when the tokenizer sees it whole."""
+    from factroots.indexer.reader import CorpusReader
+
+    tok = load_tokenizer("mbert" if tokenizer_name == "mbert" else xlmr_tokenizer_dir)
+    docs = list(CorpusReader(wiki_dir / lang))[:40]
+    whole = [lines_as_tuples(lines) for lines in Segmenter(tok, 128).lines(docs)]
+    monkeypatch.setattr(segmenter_module, "PIECE_CHARS", 2_000)
+    monkeypatch.setattr(segmenter_module, "ENCODE_CHARS", 5_000)
+    pieced = Segmenter(tok, 128)
+    assert [lines_as_tuples(lines) for lines in pieced.lines(docs)] == whole
+    assert any(len(d.text) > 2_000 and " " in d.text for d in docs) or lang in ("zh", "ja")
+
+
+@settings(max_examples=200, deadline=None)
+@given(text=st.text(alphabet=st.sampled_from(list("ab ,.\n\t北京\u3000")),
+                    max_size=300),
+       limit=st.integers(1, 40))
+def test_text_pieces_cover_the_text_and_are_cut_before_whitespace(text, limit):
+    spans, cuts = text_pieces(text, limit)
+    assert "".join(text[start:end] for start, end in spans) == text
+    assert all(0 < end - start <= limit for start, end in spans)
+    assert all(a[1] == b[0] for a, b in zip(spans, spans[1:], strict=False))
+    hard = [end for start, end in spans[:-1]
+            if not text[end].isspace() or text[start:end].isspace()]
+    assert cuts == len(hard)
+
+
+def test_a_run_without_whitespace_longer_than_a_piece_is_cut_and_counted(mbert, monkeypatch):
+    monkeypatch.setattr(segmenter_module, "PIECE_CHARS", 1_000)
+    segmenter = Segmenter(mbert, 512)
+    lines = segmenter.lines([Document("1", "t", "x" * 2_500 + " tail", "")])[0]
+    assert segmenter.hard_cuts == 2
+    assert "".join(line.text for line in lines).endswith("tail")
+
+
+def test_a_50_mb_word_is_segmented_in_bounded_memory(tmp_path):
+    """Peak RSS of a child segmenting one document that is a single 50 MB word."""
+    script = tmp_path / "segment.py"
+    script.write_text(
+        "import resource\n"
+        "from factroots.indexer.reader import Document\n"
+        "from factroots.indexer.segmenter import Segmenter\n"
+        "from factroots.tokenizer import load_tokenizer\n"
+        "segmenter = Segmenter(load_tokenizer('mbert'), 512)\n"
+        "lines = segmenter.lines([Document('1', 't', 'x' * 50_000_000, '')])[0]\n"
+        "assert sum(len(line.text) for line in lines) == 50_000_000\n"
+        "print(segmenter.hard_cuts, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\n")
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                          check=True)
+    cuts, peak_kib = map(int, done.stdout.split())
+    assert cuts == 47
+    assert peak_kib < 2 * 1024 * 1024

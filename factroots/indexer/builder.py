@@ -151,7 +151,9 @@ def write_index(directory: Path, reader: CorpusReader, input_root: str | Path, l
     writer = index.writer(heap_size=HEAP_PER_THREAD * threads, num_threads=threads)
     counts = Counts()
     postings = PostingsWriter(directory)
-    _write_lines(writer, postings, Segmenter(tok, max_tokens), reader, counts, on_progress)
+    segmenter = Segmenter(tok, max_tokens)
+    _write_lines(writer, postings, segmenter, reader, counts, on_progress)
+    counts.cut_runs = segmenter.hard_cuts
     writer.commit()
     writer.wait_merging_threads()
     postings.finish()

@@ -33,11 +33,12 @@ class Counts:
     skipped_by_reason: dict[str, int] = field(default_factory=dict)
     empty_files: int = 0
     long_units: int = 0  # word units over 65,530 bytes, indexed as stand-ins (factroots.units)
+    cut_runs: int = 0  # runs without whitespace cut for the tokenizer (indexer.segmenter)
 
     def add(self, other: Counts) -> None:
         """Add another part's counts (a shard's) to these."""
         for name in ("documents", "lines", "tokens", "text_bytes", "first_paragraph_bytes",
-                     "skipped_records", "empty_files", "long_units"):
+                     "skipped_records", "empty_files", "long_units", "cut_runs"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
         for reason, n in other.skipped_by_reason.items():
             self.skipped_by_reason[reason] = self.skipped_by_reason.get(reason, 0) + n

@@ -3,19 +3,30 @@
 DESIGN.md, Corpus and lines: a word is the run of tokens sharing a word id in the tokenizer's own
 encoding of the document; a word longer than `max_tokens` is cut into `max_tokens`-sized pieces,
 each a line of its own, and the next word starts a new line.
+
+So that memory stays bounded whatever the input, the tokenizer never sees more than PIECE_CHARS
+characters at once: a longer document is encoded piece by piece, cut before whitespace (where the
+encodings of both sides are those of the whole, words never spanning whitespace), and the
+pieces' tokens are numbered on as one encoding. A run of more than PIECE_CHARS characters with no
+whitespace at all is cut where the limit falls; each such cut is counted (`Segmenter.hard_cuts`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import numba
 import numpy as np
+import regex
 
-from factroots.defaults import DEFAULT_MAX_TOKENS
+from factroots.defaults import DEFAULT_MAX_TOKENS, PIECE_CHARS
 from factroots.indexer.reader import Document
 from factroots.tokenizer import ModelTokenizer
+
+ENCODE_CHARS = 4 << 20  # characters of pieces per encode_batch call, at most
+_LAST_SPACE = regex.compile(r"\s+", regex.REVERSE)
+_LEADING_SPACE = regex.compile(r"\s*")
 
 
 @dataclass(frozen=True)
@@ -56,18 +67,56 @@ def line_starts(word_ids: np.ndarray, max_tokens: int) -> np.ndarray:
     return starts[:count]
 
 
-def _word_id_array(word_ids: Sequence[int | None]) -> np.ndarray:
-    return np.fromiter((-1 if w is None else w for w in word_ids), dtype=np.int64,
-                       count=len(word_ids))
+def text_pieces(text: str, limit: int) -> tuple[list[tuple[int, int]], int]:
+    """Consecutive (start, end) spans covering `text`, each of at most `limit` characters, cut
+    before a whitespace run (which starts the next piece: a tokenizer that gives a word its
+    preceding space, like XLM-R's, then sees what it sees in the whole text), and how many had
+    to be cut where no whitespace run was left."""
+    spans, start, cuts = [], 0, 0
+    while len(text) - start > limit:
+        lead = _LEADING_SPACE.match(text, start).end()  # the piece's own leading whitespace
+        space = _LAST_SPACE.search(text, lead, start + limit + 1) if lead < start + limit \
+            else None
+        end = space.start() if space is not None else start + limit
+        cuts += space is None
+        spans.append((start, end))
+        start = end
+    if start < len(text):
+        spans.append((start, len(text)))
+    return spans, cuts
 
 
-def document_lines(doc: Document, encoding, max_tokens: int) -> list[Line]:
+@dataclass(frozen=True)
+class _Encoded:
+    """A document's tokens: ids, character offsets into its text, word ids (-1: none)."""
+
+    ids: np.ndarray
+    offsets: np.ndarray
+    word_ids: np.ndarray
+
+
+def _arrays(encoding, start: int, first_word: int) -> _Encoded:
+    """One piece's encoding as arrays, its offsets and word ids moved on by its place."""
+    word_ids = np.fromiter((-1 if w is None else w + first_word for w in encoding.word_ids),
+                           dtype=np.int64, count=len(encoding.word_ids))
+    offsets = np.asarray(encoding.offsets, dtype=np.int64).reshape(-1, 2) + start
+    return _Encoded(np.asarray(encoding.ids, dtype=np.int32), offsets, word_ids)
+
+
+def _joined(parts: list[_Encoded]) -> _Encoded:
+    if len(parts) == 1:
+        return parts[0]
+    return _Encoded(np.concatenate([p.ids for p in parts]),
+                    np.concatenate([p.offsets for p in parts]).reshape(-1, 2),
+                    np.concatenate([p.word_ids for p in parts]))
+
+
+def document_lines(doc: Document, encoded: _Encoded, max_tokens: int) -> list[Line]:
     """The lines of one document from its encoding."""
-    ids = np.asarray(encoding.ids, dtype=np.int32)
+    ids, offsets = encoded.ids, encoded.offsets
     if ids.size == 0:
         return []
-    offsets = np.asarray(encoding.offsets, dtype=np.int64).reshape(-1, 2)
-    starts = line_starts(_word_id_array(encoding.word_ids), max_tokens)
+    starts = line_starts(encoded.word_ids, max_tokens)
     first = np.minimum.reduceat(offsets[:, 0], starts)
     last = np.maximum.reduceat(offsets[:, 1], starts)
     bounds = np.append(starts, ids.size)
@@ -85,10 +134,38 @@ class Segmenter:
             raise ValueError("max_tokens must be at least 1")
         self.tokenizer = tokenizer
         self.max_tokens = max_tokens
+        self.hard_cuts = 0  # runs of over PIECE_CHARS characters without whitespace, cut
 
     def lines(self, docs: Sequence[Document]) -> list[list[Line]]:
         """For each document, its lines."""
-        encodings = self.tokenizer.tokenizer.encode_batch(
-            [d.text for d in docs], add_special_tokens=False
-        )
-        return [document_lines(d, e, self.max_tokens) for d, e in zip(docs, encodings, strict=True)]
+        pieces: list[tuple[int, int, int]] = []  # (document, start, end)
+        for d, doc in enumerate(docs):
+            spans, cuts = text_pieces(doc.text, PIECE_CHARS)
+            self.hard_cuts += cuts
+            pieces.extend((d, start, end) for start, end in spans)
+        parts: list[list[_Encoded]] = [[] for _ in docs]
+        words = [0] * len(docs)
+        for group in self._groups(pieces):
+            encodings = self.tokenizer.tokenizer.encode_batch(
+                [docs[d].text[start:end] for d, start, end in group], add_special_tokens=False)
+            for (d, start, _), encoding in zip(group, encodings, strict=True):
+                part = _arrays(encoding, start, words[d])
+                words[d] = int(part.word_ids.max(initial=words[d] - 1)) + 1
+                parts[d].append(part)
+        empty = _Encoded(np.empty(0, np.int32), np.empty((0, 2), np.int64),
+                         np.empty(0, np.int64))
+        return [document_lines(doc, _joined(p) if p else empty, self.max_tokens)
+                for doc, p in zip(docs, parts, strict=True)]
+
+    @staticmethod
+    def _groups(pieces: list[tuple[int, int, int]]) -> Iterator[list[tuple[int, int, int]]]:
+        """The pieces in runs of about ENCODE_CHARS characters, one encode_batch each."""
+        group, chars = [], 0
+        for piece in pieces:
+            group.append(piece)
+            chars += piece[2] - piece[1]
+            if chars >= ENCODE_CHARS:
+                yield group
+                group, chars = [], 0
+        if group:
+            yield group
