@@ -79,7 +79,14 @@ BOUNDS = """## What bounds these figures
   phrase verification of multi-term entities (a few cache misses per candidate line in
   positions arrays of hundreds of MB): in tokens mode ≈ 3 M candidate lines per 460 k-line
   shard for 21 k multi-token labels, ≈ 0.5 s. It grows linearly with the corpus at a fixed
-  density, like the scan, with a constant 40–70× smaller.
+  density, like the scan, with a constant 25–60× smaller; on small indexes the fixed cost
+  (label analysis, ≈ 0.15 s in words mode and ≈ 0.4 s in tokens mode) dominates, which is
+  why the side-by-side ratio on 119 k lines is lower than at 931 k.
+- **Trace memory.** The trace's anonymous memory peaks at 0.3–0.45 GiB (one shard's entity
+  lines of several terms, bitsets, scratch of at most 2^24 candidate lines); its whole RSS
+  also counts every page of the memory-mapped sidecar it touched (positions of frequent terms),
+  which is page cache the kernel may drop at any time. The 2 GiB target is met by the first and
+  missed by the second.
 - **Aho–Corasick.** pyahocorasick's automaton runs in C, but every match becomes a Python tuple
   and every line a Python set of entities: at real density (13–15 entity-lines per line) this is
   most of its time.
@@ -87,8 +94,12 @@ BOUNDS = """## What bounds these figures
   uncompressed in both modes, so that galloping needs no decoding; tantivy keeps its own
   compressed postings for single queries and evidence. Block compression (delta + bit packing)
   would shrink the sidecar ≈ 3×, at a decoding cost in the trace; not done.
-- **Build.** The tokenizer (`encode_batch`) and word units (`regex`) take most of the build;
-  the sidecar adds a counting sort per run of 8M postings and one merge at the end.
+- **Build.** On a quiet machine the build runs at about a third of what the tokenizer alone
+  does on both cores: besides `encode_batch`, every line costs Python work (word units by
+  `regex`, the token-id string, a tantivy Document), tantivy indexes two positional fields and
+  stores the text, and the sidecar adds a counting sort per run of 8M postings and one merge at
+  the end. Against the build before the sidecar it is no slower (1.2× on a quiet machine; the
+  loaded run of the previous session measured 0.83×).
 """
 
 
