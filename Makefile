@@ -6,6 +6,7 @@ PIP := $(PY) -m pip
 # Pins written once, in pyproject.toml, and read from there.
 TORCH := $(shell sed -n 's/.*"\(torch==[^"]*\)".*/\1/p' pyproject.toml)
 RUFF := $(shell sed -n 's/.*"\(ruff==[^"]*\)".*/\1/p' pyproject.toml)
+MYPY := $(shell sed -n 's/.*"\(mypy==[^"]*\)".*/\1/p' pyproject.toml)
 LINT_VENV := .venv-lint
 
 .PHONY: demo test lint bench clean
@@ -39,16 +40,18 @@ demo: $(VENV)/.installed-demo
 
 test: $(VENV)/.installed-test
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
 	$(PY) -m pytest -q
 
-# ruff alone, in a small venv of its own: no torch, no project install.
+# ruff and mypy (with numpy's types), in a small venv of their own: no torch, no project install.
 $(LINT_VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(LINT_VENV)
-	$(LINT_VENV)/bin/python -m pip install -q '$(RUFF)'
+	$(LINT_VENV)/bin/python -m pip install -q '$(RUFF)' '$(MYPY)' numpy
 	touch $@
 
 lint: $(LINT_VENV)/.installed
 	$(LINT_VENV)/bin/ruff check .
+	$(LINT_VENV)/bin/mypy
 
 bench: $(VENV)/.installed-bench
 	$(PY) -m benchmarks.run

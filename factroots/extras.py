@@ -41,6 +41,7 @@ def require(command: str, *extras: str, hint: str = "") -> None:
             except ModuleNotFoundError as exc:
                 if exc.name is not None and exc.name.split(".")[0] != module:
                     raise FactrootsError(f"{command}: cannot import {module}: {exc}") from None
-                raise FactrootsError(missing_message(module, command) + hint) from None
+                raise FactrootsError((missing_message(module, command) or
+                                      f"{command}: {module} is not installed") + hint) from None
             except ImportError as exc:  # installed but broken: say so, not "install it"
                 raise FactrootsError(f"{command}: cannot import {module}: {exc}") from None

@@ -73,7 +73,7 @@ def attribution_during_probe(model, model_name: str, neurons: str | Path | None 
         state = ProbeAttribution(capture, collector, writer)
         yield state
         state.finish_language()
-        if collector is not None:
+        if collector is not None and neurons is not None:
             state.rows = collector.finish()
             state.rows.write(neurons)
         if writer is not None:

@@ -20,6 +20,7 @@ import contextlib
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -114,7 +115,7 @@ class ShardActor:
 
     def lines(self, keys: np.ndarray, offsets: np.ndarray,
               mode: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        found = self.index._postings[mode].resolve(keys, offsets).entity_lines()
+        found = self.index.postings(mode).resolve(keys, offsets).entity_lines()
         return found.flat, found.start, found.count
 
     def counts(self, keys: np.ndarray, offsets: np.ndarray, mode: str, left: np.ndarray,
@@ -164,11 +165,11 @@ class RayShardedIndex(ShardedIndex):
         # no CPU reserved (an actor waits between batches, and numba uses the node's cores
         # while it answers), spread over the nodes so that shards do not pile up on one
         actor = ray.remote(ShardActor).options(num_cpus=0, scheduling_strategy="SPREAD")
-        self.actors = [actor.remote(str(p), str(tokenizer.path), tokenizer.name)
+        self.actors: list[Any] = [actor.remote(str(p), str(tokenizer.path), tokenizer.name)
                        for p, _, _ in entries]
-        super().__init__(path, manifest, tokenizer,
-                         [_ActorShard(a, n) for a, (_, _, n) in zip(self.actors, entries,
-                                                                    strict=True)])
+        shards: list[Any] = [_ActorShard(a, n)  # FactIndex's calls, answered by an actor
+                             for a, (_, _, n) in zip(self.actors, entries, strict=True)]
+        super().__init__(path, manifest, tokenizer, shards)
         self.bases = [base for _, base, _ in entries]
         self._postings_ready = all(ray.get([a.has_postings.remote() for a in self.actors]))
 

@@ -23,6 +23,7 @@ import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TextIO
 
 from factroots.defaults import DEFAULT_TOKENIZER
 from factroots.errors import FactrootsError
@@ -100,7 +101,8 @@ def export_lucene(root: str | Path, lang: str, out_dir: str | Path,
     stale = sorted(out.glob("docs*.jsonl"))
     if stale:
         raise FactrootsError(f"{out} already holds {len(stale)} docs*.jsonl file(s)")
-    lines, files, fh = 0, 0, None
+    lines, files = 0, 0
+    fh: TextIO | None = None
     try:
         for line_id, line in verified_lines(index, source):
             if line_id % lines_per_file == 0:
@@ -108,6 +110,7 @@ def export_lucene(root: str | Path, lang: str, out_dir: str | Path,
                     fh.close()
                 fh = open(out / f"docs{files:05d}.jsonl", "w", encoding="utf-8")
                 files += 1
+            assert fh is not None  # line 0 opened the first file
             fh.write(json.dumps(lucene_record(line_id, line), ensure_ascii=False) + "\n")
             lines += 1
     finally:

@@ -19,7 +19,7 @@ from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO
+from typing import IO, cast
 
 import regex
 
@@ -102,7 +102,7 @@ def input_files(root: str | Path) -> list[Path]:
         return [_readable_file(root)]
     if not root.is_dir():
         raise FactrootsError(f"input {root} is neither a folder nor a regular file")
-    files = []
+    files: list[Path] = []
     for dirpath, dirnames, filenames in os.walk(root, onerror=_unreadable_folder):
         dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
         for name in dirnames:
@@ -124,13 +124,13 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _open_stream(path: Path) -> BinaryIO:
+def _open_stream(path: Path) -> IO[bytes]:
     with open(path, "rb") as fh:
         magic = fh.read(3)
     if magic.startswith(b"BZh"):
         return bz2.open(path, "rb")
     if magic.startswith(b"\x1f\x8b"):
-        return gzip.open(path, "rb")
+        return cast(IO[bytes], gzip.open(path, "rb"))
     return open(path, "rb")
 
 
@@ -195,6 +195,7 @@ class _DocBlocks:
         if broken:
             self.source.skipped["invalid UTF-8 or binary"] += 1
             return None
+        attrs = attrs or {}
         doc = make_document(attrs.get("id", ""), attrs.get("title", ""), lines)
         if doc is None:
             self.source.skipped["empty document"] += 1
@@ -248,7 +249,8 @@ def read_file(path: Path, source: SourceFile) -> Iterator[Document]:
                         continue
                     json_mode = _is_json_lines(raw)
                     blocks = None if json_mode else _DocBlocks(source)
-                doc = _json_document(raw, source) if json_mode else blocks.feed(raw)
+                doc = (_json_document(raw, source) if json_mode or blocks is None
+                       else blocks.feed(raw))
                 if doc is not None:
                     source.documents += 1
                     yield doc

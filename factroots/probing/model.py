@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from factroots.defaults import DEFAULT_DEVICE, DEFAULT_DTYPE, DTYPES
 from factroots.errors import FactrootsError
@@ -20,7 +21,7 @@ class MaskedLM:
 
     name: str
     path: Path
-    model: object  # transformers.PreTrainedModel
+    model: Any  # transformers.PreTrainedModel (torch is not imported to type it)
     tokenizer: ModelTokenizer
     device: str
     dtype: str

@@ -15,6 +15,7 @@ import shutil
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import cast
 
 import pandas as pd
 import pyarrow as pa
@@ -98,10 +99,10 @@ def make_batch(prompts: list[EncodedPrompt], pad_id: int, device: str) -> Prompt
     attention = (np.arange(ids.shape[1])[None, :] < lengths[:, None]).astype(np.int64)
     rows = [row for row, p in enumerate(prompts) for _ in p.mask_positions]
     cols = [col for p in prompts for col in p.mask_positions]
-    as_long = {"dtype": torch.long, "device": device}
     return PromptBatch(prompts, torch.from_numpy(ids).to(device),
                        torch.from_numpy(attention).to(device),
-                       torch.tensor(rows, **as_long), torch.tensor(cols, **as_long))
+                       torch.tensor(rows, dtype=torch.long, device=device),
+                       torch.tensor(cols, dtype=torch.long, device=device))
 
 
 def lm_head(model):
@@ -158,7 +159,7 @@ def predict_prompts(lm: MaskedLM, prompts: Sequence[EncodedPrompt],
                 predictions[i] = prediction
             if on_progress is not None:
                 on_progress(len(indices))
-    return predictions
+    return cast(list[Prediction], predictions)  # every prompt is in one batch
 
 
 def prediction_table(lm: MaskedLM, prompts: Sequence[EncodedPrompt],

@@ -190,7 +190,9 @@ def build_prompts(facts: Iterable[Fact], templates: dict[str, str], tokenizer: M
                   max_length: int | None = None) -> PromptSet:
     """Encoded prompts for facts under their relation's template; unusable facts counted."""
     mask = mask_token(tokenizer)
-    made, skipped, object_ids = [], [], {}
+    made: list[Prompt] = []
+    skipped: list[SkippedFact] = []
+    object_ids: dict[str, tuple[int, ...]] = {}
     for fact in facts:
         template = templates.get(fact.relation)
         if template is None:
@@ -199,7 +201,10 @@ def build_prompts(facts: Iterable[Fact], templates: dict[str, str], tokenizer: M
         if fact.object not in object_ids:
             object_ids[fact.object] = tuple(tokenizer.encode_entity(fact.object))
         prompt = make_prompt(fact, template, object_ids[fact.object], mask)
-        (made if isinstance(prompt, Prompt) else skipped).append(prompt)
+        if isinstance(prompt, Prompt):
+            made.append(prompt)
+        else:
+            skipped.append(prompt)
     result = encode_prompts(made, tokenizer, mask, max_length)
     result.skipped[:0] = skipped
     return result

@@ -172,7 +172,7 @@ def factors_table(table: pd.DataFrame, sizes: pd.DataFrame | None,
 
 def correct_uuids(predictions: pd.DataFrame) -> dict[str, set[str]]:
     """Per language: the set of uuids predicted correctly (one model's predictions)."""
-    sets = {lang: set() for lang in sorted(predictions["lang"].unique())}
+    sets: dict[str, set[str]] = {lang: set() for lang in sorted(predictions["lang"].unique())}
     for lang, group in predictions[predictions["correct"].astype(bool)].groupby("lang"):
         sets[lang] = set(group["uuid"])
     return sets

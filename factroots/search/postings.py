@@ -67,7 +67,7 @@ def _first_at_least(values: np.ndarray, lo: int, x: int) -> int:
 @numba.njit(cache=True, nogil=True)
 def _term_index(keys: np.ndarray, key: np.uint64) -> int:
     """Index of `key` in the sorted `keys`, or -1."""
-    i = np.searchsorted(keys, key)
+    i = int(np.searchsorted(keys, key))
     if i < keys.shape[0] and keys[i] == key:
         return i
     return -1
@@ -223,7 +223,7 @@ def _query_terms(keys: np.ndarray, line_offsets: np.ndarray, query_keys: np.ndar
         for j in range(query_offsets[e], query_offsets[e + 1]):
             t = _term_index(keys, query_keys[j])
             if t < 0:
-                least = 0
+                least = np.int64(0)
                 break
             terms[j] = t
             size = line_offsets[t + 1] - line_offsets[t]

@@ -19,7 +19,14 @@ import numpy as np
 from factroots.errors import FactrootsError
 from factroots.indexer.manifest import Manifest, read_manifest
 from factroots.search.entity import EntityTerms, label_keys
-from factroots.search.index import OK, UNTRACEABLE, Cooccurrence, EntityCount, FactIndex
+from factroots.search.index import (
+    OK,
+    UNTRACEABLE,
+    Cooccurrence,
+    EntityCount,
+    Evidence,
+    FactIndex,
+)
 from factroots.search.postings import EntityLines, flattened, merged_shards
 from factroots.tokenizer import ModelTokenizer
 
@@ -110,7 +117,7 @@ class ShardedIndex(FactIndex):
         """Each shard's lines (its own ids) of the entities given by their term keys; another
         engine (Ray actors) replaces this one method."""
         progress = ShardProgress(len(self.shards), on_done)
-        return [shard._postings[mode].resolve(keys, offsets, progress).entity_lines()
+        return [shard.postings(mode).resolve(keys, offsets, progress).entity_lines()
                 for shard in self.shards]
 
     def sidecar_counts(self, keys: np.ndarray, offsets: np.ndarray, mode: str,
@@ -142,7 +149,7 @@ class ShardedIndex(FactIndex):
     def cooccur(self, subject: str, object: str, mode: str = "words",
                 show: int = 0) -> Cooccurrence:
         lines = subject_lines = object_lines = 0
-        evidence = []
+        evidence: list[Evidence] = []
         for shard, base in zip(self.shards, self.bases, strict=True):
             found = shard.cooccur(subject, object, mode, show=show - len(evidence))
             if found.present is None:

@@ -108,7 +108,7 @@ def trace_languages(mlama_dir: str | Path, root: str | Path, langs: str | Sequen
         raise FactrootsError("--address is the Ray cluster's: use it with --engine ray")
     chosen = select_languages(mlama_dir, langs)
     with contextlib.ExitStack() as stack:
-        opener = FactIndex.open
+        opener: Callable[..., FactIndex] = FactIndex.open
         if engine == "ray":
             from factroots.cluster.ray_engine import open_ray_index, ray_session
 
