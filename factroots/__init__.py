@@ -29,6 +29,11 @@ _EXPORTS = {
     "Evidence": "factroots.search.index",
     "EntityCounts": "factroots.search.index",
     "CooccurCounts": "factroots.search.index",
+    "FactFile": "factroots.search.fact_file",
+    "FactAnswer": "factroots.search.fact_file",
+    "answer_facts": "factroots.search.fact_file",
+    "list_indexes": "factroots.indexer.catalog",
+    "IndexEntry": "factroots.indexer.catalog",
     "export_lucene": "factroots.export.lucene",
     "ExportSummary": "factroots.export.lucene",
     # tokenizers and the mLAMA data set

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from dataclasses import asdict
 from pathlib import Path
 
 import click
@@ -28,6 +29,7 @@ from factroots.defaults import (
 )
 from factroots.errors import FactrootsError
 from factroots.extras import missing_message, require
+from factroots.progress import progress_bar
 
 MODE = click.Choice(MODES)
 ENGINE = click.Choice(ENGINES)
@@ -70,11 +72,9 @@ def index_build(input_dir: Path, lang: str, root: Path, tokenizer: str, max_toke
     """Build ROOT/<tokenizer>/<lang>/ from a WikiExtractor output tree, or from a Wikipedia
     dump (PATH.xml.bz2: text passages extracted on the fly; extra 'dump')."""
     check_writable(root, folder=True)
-    from tqdm import tqdm
-
     from factroots.indexer.builder import build_index
 
-    with tqdm(unit="B", unit_scale=True, desc=f"index {lang}", disable=None) as bar:
+    with progress_bar(unit="B", unit_scale=True, desc=f"index {lang}") as bar:
         def on_progress(p):
             bar.total = p.total_bytes
             bar.update(p.bytes_done - bar.n)
@@ -101,44 +101,120 @@ def index_build(input_dir: Path, lang: str, root: Path, tokenizer: str, max_toke
 
 @index.command("info")
 @click.argument("path", type=click.Path(path_type=Path))
-def index_info(path: Path) -> None:
-    """Print the manifest of the index at PATH (a sharded index's lists its shards)."""
+@click.option("--json", "as_json", is_flag=True, help="The manifest itself, as JSON.")
+def index_info(path: Path, as_json: bool) -> None:
+    """What the index at PATH holds: language, tokenizer, counts, size, sources, shards."""
+    from factroots.indexer.catalog import index_summary
     from factroots.indexer.manifest import read_manifest
 
-    click.echo(json.dumps(read_manifest(path).to_dict(), indent=2, ensure_ascii=False))
+    if as_json:
+        click.echo(json.dumps(read_manifest(path).to_dict(), indent=2, ensure_ascii=False))
+    else:
+        click.echo(index_summary(path))
+
+
+@index.command("list")
+@click.argument("root", type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per index.")
+def index_list(root: Path, as_json: bool) -> None:
+    """The indexes built under ROOT: tokenizer, language, lines, tokens, shards, size, date."""
+    from factroots.indexer.catalog import index_table, list_indexes
+
+    if not root.is_dir():
+        raise FactrootsError(f"index root {root} does not exist")
+    entries = list_indexes(root)
+    if as_json:
+        for entry in entries:
+            click.echo(json.dumps(entry.to_dict(), ensure_ascii=False))
+    elif entries:
+        click.echo(index_table(entries))
+    else:
+        click.echo(f"no index under {root}")
 
 
 @cli.command()
-@click.argument("subject")
+@click.argument("subject", required=False)
 @click.argument("object", required=False)
 @click.option("--root", required=True, type=click.Path(path_type=Path), help="Index root.")
-@click.option("--lang", required=True)
+@click.option("--lang", default=None, help="Language code [required for one fact; with "
+                                           "--facts, for rows without one: default every "
+                                           "language of the root].")
+@click.option("--facts", "facts_file", default=None, type=click.Path(path_type=Path),
+              help="TSV/CSV (header: subject, object[, lang]) or JSON lines of facts.")
 @click.option("--tokenizer", default=DEFAULT_TOKENIZER, show_default=True)
 @click.option("--mode", type=MODE, default=DEFAULT_MODE, show_default=True)
 @click.option("--show", default=3, show_default=True, type=click.IntRange(min=0),
               help="Evidence lines to print.")
-def query(subject: str, object: str | None, root: Path, lang: str, tokenizer: str, mode: str,
-          show: int) -> None:
-    """Count SUBJECT's lines, or whether SUBJECT and OBJECT co-occur in one line."""
+@click.option("--json", "as_json", is_flag=True, help="JSON (one object per line) on stdout.")
+def query(subject: str | None, object: str | None, root: Path, lang: str | None,
+          facts_file: Path | None, tokenizer: str, mode: str, show: int,
+          as_json: bool) -> None:
+    """Count SUBJECT's lines, whether SUBJECT and OBJECT co-occur in one line, or every fact
+    of a file (--facts)."""
+    if facts_file is not None:
+        if subject is not None:
+            raise FactrootsError("give SUBJECT [OBJECT] or --facts FILE, not both")
+        _query_file(facts_file, root, lang, tokenizer, mode, as_json)
+        return
+    if subject is None or lang is None:
+        raise FactrootsError("give SUBJECT [OBJECT] and --lang, or --facts FILE")
     from factroots.search import FactIndex
 
     idx = FactIndex.open(root, lang, tokenizer)
     if object is None:
         found = idx.count(subject, mode)
+        if as_json:
+            click.echo(json.dumps(asdict(found), ensure_ascii=False))
+            return
         detail = f" ({found.reason})" if found.reason else ""
         click.echo(f"{subject!r} [{lang}, {mode}]: {found.status}, {found.lines:,} lines{detail}")
         return
     co = idx.cooccur(subject, object, mode, show=show)
+    if as_json:
+        click.echo(json.dumps(cooccurrence_dict(co), ensure_ascii=False))
+        return
     if co.present is None:
         click.echo(f"({subject!r}, {object!r}) [{lang}, {mode}]: untraceable ({co.reason})")
         return
-    verdict = "PRESENT" if co.present else "absent"
+    verdict = "present" if co.present else "absent"
     click.echo(f"({subject!r}, {object!r}) [{lang}, {mode}]: {verdict} in {co.lines:,} of "
                f"{idx.num_lines:,} lines (subject {co.subject_lines:,}, "
                f"object {co.object_lines:,})")
     for ev in co.evidence:
         click.echo(f"  line {ev.line} · doc {ev.doc_id} · {ev.title}")
         click.echo(f"    {ev.snippet()}")
+
+
+def cooccurrence_dict(co) -> dict:
+    """A Cooccurrence as JSON-ready data: evidence as line, doc, title and a snippet."""
+    data = asdict(co)
+    data["evidence"] = [{"line": ev.line, "doc_id": ev.doc_id, "title": ev.title,
+                         "snippet": ev.snippet(), "spans": ev.spans} for ev in co.evidence]
+    return data
+
+
+def _query_file(facts_file: Path, root: Path, lang: str | None, tokenizer: str, mode: str,
+                as_json: bool) -> None:
+    from factroots.search.fact_file import FactFile, FactFileRun, answer_facts
+    from factroots.tokenizer import as_tokenizer
+
+    facts = FactFile(facts_file)
+    if not root.is_dir():
+        raise FactrootsError(f"index root {root} does not exist")
+    run = FactFileRun()
+    for answer in answer_facts(facts, root, as_tokenizer(tokenizer), mode, lang, run):
+        if as_json:
+            click.echo(json.dumps(answer.to_dict(), ensure_ascii=False))
+        else:
+            verdict = ("present" if answer.present else "absent") if answer.status == "ok" \
+                else answer.status
+            click.echo(f"{answer.row}\t{answer.lang}\t{verdict}\t{answer.cooccur_lines}\t"
+                       f"{answer.subject}\t{answer.object}")
+    counts = ", ".join(f"{n:,} {status}" for status, n in sorted(run.by_status.items()))
+    click.echo(f"answered {run.answers:,} fact-language pair(s) in {len(run.languages)} "
+               f"language(s): {counts or 'none'}", err=True)
+    for reason, n in sorted(run.skipped.items()):
+        click.echo(f"skipped {n:,} row(s): {reason}", err=True)
 
 
 @cli.command()
@@ -169,7 +245,8 @@ def demo(workdir: Path, no_model: bool) -> None:
         click.echo("\nprobe of a tiny RANDOM model (factroots probe --neurons): its P@1 means "
                    "nothing, it only shows the pipeline running\n"
                    + result.probe_summary.to_string(index=False))
-        click.echo(f"\nreport: {result.report_dir / 'report.md'} and report.html")
+        if result.report_dir is not None:
+            click.echo(f"\nreport: {result.report_dir / 'report.md'} and report.html")
     click.echo(f"all outputs under {workdir}")
 
 
@@ -211,19 +288,18 @@ def export_lucene_cmd(root: Path, lang: str, tokenizer: str, out_dir: Path,
                                       "(extra 'cluster').")
 @click.option("--address", default=None,
               help="Ray cluster address [default: a local Ray started for the trace].")
+@click.option("--json", "as_json", is_flag=True,
+              help="The per-language summary as JSON lines on stdout.")
 def trace(mlama_dir: Path, root: Path, langs: str, mode: str, tokenizer: str, out: Path,
-          engine: str, address: str | None) -> None:
+          engine: str, address: str | None, as_json: bool) -> None:
     """Trace every mLAMA fact of LANGS: present or absent in that language's index."""
     check_writable(out)
-    from tqdm import tqdm
-
     from factroots.search.trace import summary_table, trace_languages
 
     bars = []
 
     def on_language(lang: str, facts: int):
-        bar = tqdm(total=None, unit="entity", desc=f"trace {lang} ({facts:,} facts)",
-                   disable=None)
+        bar = progress_bar(total=None, unit="entity", desc=f"trace {lang} ({facts:,} facts)")
         bars.append(bar)
 
         def on_progress(done: int, total: int) -> None:
@@ -246,8 +322,12 @@ def trace(mlama_dir: Path, root: Path, langs: str, mode: str, tokenizer: str, ou
                    f"first: {run.skipped_records[0]}", err=True)
     if run.summary.empty:
         raise FactrootsError("no language traced: no index found for any of them")
-    click.echo(summary_table(run.summary))
-    click.echo(f"wrote {run.parquet} and {run.summary_csv}")
+    if as_json:
+        for row in run.summary.to_dict(orient="records"):
+            click.echo(json.dumps(row, ensure_ascii=False))
+    else:
+        click.echo(summary_table(run.summary))
+    click.echo(f"wrote {run.parquet} and {run.summary_csv}", err=as_json)
 
 
 @cli.command()
@@ -298,13 +378,11 @@ def attribute(activations: Path, predictions: Path, out: Path, top_k: int) -> No
     check_writable(out)
     import time
 
-    from tqdm import tqdm
-
     from factroots.attribution.attribute import attribute_saved, correct_facts
 
     start = time.perf_counter()
     groups = correct_facts(predictions).groupby(["model", "lang", "relation"]).ngroups
-    with tqdm(total=groups, unit="group", desc="PROBELESS", disable=None) as bar:
+    with progress_bar(total=groups, unit="group", desc="PROBELESS") as bar:
         rows = attribute_saved(activations, predictions, top_k,
                                on_group=lambda group, status: bar.update(1))
     rows.write(out)
@@ -326,12 +404,10 @@ def similarity(neurons: Path, out: Path, model: str | None, per_fact: Path | Non
             check_writable(path)
     import time
 
-    from tqdm import tqdm
-
     from factroots.attribution.similarity import language_similarity
 
     start = time.perf_counter()
-    with tqdm(total=3 + bool(per_fact), unit="step", desc="similarity", disable=None) as bar:
+    with progress_bar(total=3 + bool(per_fact), unit="step", desc="similarity") as bar:
         run = language_similarity(neurons, out, model, per_fact, on_step=bar.update)
     n = len(run.similarity.langs)
     mean = "n/a" if run.mean_off_diagonal is None else f"{run.mean_off_diagonal:.3f}"
@@ -369,8 +445,6 @@ def probe_cmd(mlama_dir: Path, model_spec: str, langs: str, out: Path, device: s
     for path, folder in ((out, False), (neurons, False), (save_activations, True)):
         if path is not None:
             check_writable(path, folder)
-    from tqdm import tqdm
-
     from factroots.attribution.capture import probe_and_attribute
     from factroots.mlama import select_languages
     from factroots.probing.metrics import format_summary
@@ -380,7 +454,7 @@ def probe_cmd(mlama_dir: Path, model_spec: str, langs: str, out: Path, device: s
     lm = load_masked_lm(model_spec, device, dtype)
     click.echo(f"probing {lm.name} on {lm.device} ({lm.dtype}), {len(selected)} language(s)",
                err=True)
-    with tqdm(total=0, unit="prompt", desc="probe", disable=None) as bar:
+    with progress_bar(total=0, unit="prompt", desc="probe") as bar:
         def on_start(lang: str, prompts: int) -> None:
             bar.total += prompts
             bar.set_postfix(lang=lang)

@@ -33,17 +33,109 @@ def test_index_build_ends_with_a_summary(built):
     assert "built" in result.output and "10 documents" in result.output
 
 
-def test_index_info_prints_the_manifest(built, factroots_cli):
+def test_index_info_json_prints_the_manifest(built, factroots_cli):
+    tmp, _ = built
+    result = factroots_cli("index", "info", tmp / "idx" / "mbert" / "zh", "--json")
+    assert json.loads(result.stdout)["language"] == "zh"
+
+
+def test_index_info_is_readable_by_a_person(built, factroots_cli):
     tmp, _ = built
     result = factroots_cli("index", "info", tmp / "idx" / "mbert" / "zh")
-    assert json.loads(result.stdout)["language"] == "zh"
+    assert "language zh, tokenizer mbert" in result.stdout
+    assert "10 documents" in result.stdout and "on disk:" in result.stdout
+
+
+def test_index_list_shows_each_built_index(built, factroots_cli):
+    tmp, _ = built
+    table = factroots_cli("index", "list", tmp / "idx").stdout.splitlines()
+    assert table[0].split()[:3] == ["tokenizer", "lang", "lines"]
+    assert table[1].split()[:2] == ["mbert", "zh"]
+    rows = [json.loads(line) for line in
+            factroots_cli("index", "list", tmp / "idx", "--json").stdout.splitlines()]
+    assert [(r["tokenizer"], r["lang"], r["shards"]) for r in rows] == [("mbert", "zh", 1)]
+    assert rows[0]["disk_bytes"] > 0
+
+
+def test_a_missing_language_names_the_built_ones(built, factroots_cli):
+    tmp, _ = built
+    result = factroots_cli("query", "--root", tmp / "idx", "--lang", "vi", "a", "b")
+    assert result.code != 0
+    assert "built languages there: zh" in result.stderr
+
+
+def test_a_missing_root_is_named(built, factroots_cli):
+    tmp, _ = built
+    result = factroots_cli("query", "--root", tmp / "nowhere", "--lang", "zh", "a", "b")
+    assert result.code != 0 and "does not exist" in result.stderr
+
+
+def test_language_codes_are_matched_in_lower_case(built, factroots_cli):
+    tmp, _ = built
+    result = factroots_cli("query", "--root", tmp / "idx", "--lang", "ZH", "北京", "中国")
+    assert result.code == 0 and "present in" in result.stdout
+
+
+def test_query_json_gives_the_counts_and_evidence(built, factroots_cli):
+    tmp, _ = built
+    result = factroots_cli("query", "--root", tmp / "idx", "--lang", "zh", "北京", "中国",
+                           "--json", "--show", "1")
+    answer = json.loads(result.stdout)
+    assert answer["present"] is True and answer["lines"] > 0
+    assert len(answer["evidence"]) == 1 and "北京" in answer["evidence"][0]["snippet"]
+
+
+@pytest.mark.parametrize("suffix", [".tsv", ".csv", ".jsonl"])
+def test_facts_file_answers_equal_one_at_a_time_queries(built, factroots_cli, suffix):
+    tmp, _ = built
+    pairs = [("北京", "中国"), ("巴黎", "法国"), ("中国", "北京"), ("北京", "\u200b")]
+    path = tmp / f"facts{suffix}"
+    if suffix == ".jsonl":
+        path.write_text("".join(json.dumps({"subject": s, "object": o}) + "\n"
+                                for s, o in pairs), encoding="utf-8")
+    else:
+        sep = "," if suffix == ".csv" else "\t"
+        path.write_text("subject" + sep + "object\n" + "".join(f"{s}{sep}{o}\n"
+                                                            for s, o in pairs),
+                        encoding="utf-8")
+    result = factroots_cli("query", "--root", tmp / "idx", "--facts", path, "--json")
+    answers = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [a["row"] for a in answers] == [1, 2, 3, 4]
+    for (subject, obj), answer in zip(pairs, answers, strict=True):
+        one = json.loads(factroots_cli("query", "--root", tmp / "idx", "--lang", "zh", subject,
+                                       obj, "--json").stdout)
+        assert (answer["lang"], answer["present"], answer["cooccur_lines"]) == (
+            "zh", one["present"], one["lines"])
+    assert "answered 4 fact-language pair(s)" in result.stderr
+
+
+def test_facts_file_skips_and_counts_malformed_rows(built, factroots_cli):
+    tmp, _ = built
+    path = tmp / "bad.jsonl"
+    path.write_text('{"subject": "北京", "object": "中国", "lang": "zh"}\nnot json\n'
+                    '{"subject": "北京"}\n{"subject": "北京", "object": "中国", "lang": "vi"}\n',
+                    encoding="utf-8")
+    result = factroots_cli("query", "--root", tmp / "idx", "--facts", path, "--json")
+    answers = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [(a["row"], a["status"]) for a in answers] == [(1, "ok"), (4, "no-index")]
+    assert "skipped 1 row(s): not JSON" in result.stderr
+    assert "skipped 1 row(s): no subject or object" in result.stderr
+
+
+def test_a_facts_file_without_the_columns_is_a_one_line_error(built, factroots_cli):
+    tmp, _ = built
+    path = tmp / "header.tsv"
+    path.write_text("subj\tobj\nA\tB\n", encoding="utf-8")
+    result = factroots_cli("query", "--root", tmp / "idx", "--facts", path)
+    assert result.code != 0 and "lacks subject, object" in result.stderr
+    assert "Traceback" not in result.stderr
 
 
 def test_query_shows_marked_evidence(built, factroots_cli):
     tmp, _ = built
     result = factroots_cli("query", "--root", tmp / "idx", "--lang", "zh", "北京", "中国",
                            "--show", "1")
-    assert result.code == 0 and "PRESENT" in result.stdout
+    assert result.code == 0 and "present in" in result.stdout
     assert "«北京»" in result.stdout and "«中国»" in result.stdout
 
 
@@ -93,3 +185,21 @@ def test_snippet_keeps_context_around_mentions_only():
     text = "x" * 100 + "Berlin" + "y" * 100 + "Germany" + "z" * 100
     spans = [(100, 106), (206, 213)]
     assert snippet(text, spans, context=3) == "…xxx«Berlin»yyy … yyy«Germany»zzz…"
+
+
+def test_trace_reports_progress_as_plain_lines_off_a_terminal(built, factroots_cli, mlama_dir):
+    tmp, _ = built
+    result = factroots_cli("trace", "--mlama", mlama_dir, "--root", tmp / "idx", "--langs", "zh",
+                           "--out", tmp / "progress.parquet")
+    assert result.code == 0
+    lines = [line for line in result.stderr.splitlines() if line.startswith("trace zh")]
+    assert lines and "\r" not in result.stderr
+    assert "100%" in lines[-1]
+
+
+def test_trace_json_prints_the_summary_as_json_lines(built, factroots_cli, mlama_dir):
+    tmp, _ = built
+    result = factroots_cli("trace", "--mlama", mlama_dir, "--root", tmp / "idx", "--langs", "zh",
+                           "--out", tmp / "json.parquet", "--json")
+    rows = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [r["lang"] for r in rows] == ["zh"] and rows[0]["facts"] > 0

@@ -19,6 +19,7 @@ from factroots.indexer.layout import (
     BUILDING_PREFIX,
     BuildLock,
     building_path,
+    check_lang,
     check_replaceable,
     index_path,
     publish,
@@ -228,6 +229,7 @@ def build_index(
     published together as one version, with the root manifest written last (see
     factroots.indexer.shards)."""
     started = time.perf_counter()
+    lang = check_lang(lang)
     tok = as_tokenizer(tokenizer)
     workers = max(1, workers or os.cpu_count() or 1)
     if engine not in ENGINES:

@@ -41,11 +41,12 @@ T = TypeVar("T")
 
 
 def check_lang(lang: str) -> str:
-    """`lang` if it is a valid language code (ASCII letters, digits, '-', '_'); else an error."""
+    """`lang` in lower case, as mLAMA writes its codes, if it is a valid language code (ASCII
+    letters, digits, '-', '_'); else an error."""
     if not isinstance(lang, str) or not LANG_CODE.fullmatch(lang):
         raise FactrootsError(f"invalid language code {lang!r}: use 1 to 64 letters, digits, "
                              "'-' or '_'")
-    return lang
+    return lang.lower()
 
 
 def check_tokenizer_name(name: str) -> str:

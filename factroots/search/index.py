@@ -17,12 +17,18 @@ import tantivy
 
 from factroots.defaults import DEFAULT_TOKENIZER
 from factroots.errors import FactrootsError
-from factroots.indexer.layout import index_path, open_current
+from factroots.indexer.layout import check_lang, index_path, open_current
 from factroots.indexer.manifest import MANIFEST_NAME, Manifest, read_manifest
 from factroots.indexer.schema import DOC_ID, LINE, TEXT, TITLE, register_analyzers
 from factroots.search.entity import EntityTerms, entity_terms, label_keys
 from factroots.search.evidence import marked_text, mention_spans, snippet
-from factroots.search.postings import EntityLines, flattened, open_postings, pair_counts
+from factroots.search.postings import (
+    EntityLines,
+    ModePostings,
+    flattened,
+    open_postings,
+    pair_counts,
+)
 from factroots.tokenizer import (
     BUNDLED,
     ModelTokenizer,
@@ -227,7 +233,12 @@ class FactIndex:
              tokenizer: TokenizerSpec = DEFAULT_TOKENIZER) -> FactIndex:
         """Open `ROOT/<tokenizer>/<lang>/`, checking it was built with that very tokenizer."""
         tok = as_tokenizer(tokenizer)
-        return open_current(index_path(root, tok.name, lang), lambda p: cls.open_path(p, tok))
+        path = index_path(root, tok.name, lang)
+        if not (path / MANIFEST_NAME).is_file() and not path.exists():
+            from factroots.indexer.catalog import missing_index
+
+            raise FactrootsError(missing_index(root, tok.name, check_lang(lang)))
+        return open_current(path, lambda p: cls.open_path(p, tok))
 
     @staticmethod
     def exists(root: str | Path, lang: str, tokenizer: TokenizerSpec = DEFAULT_TOKENIZER) -> bool:
@@ -426,8 +437,15 @@ class FactIndex:
         gives them): the lines of each, and the lines entities left[k] and right[k] share.
         A sharded index sums its shards'; another engine (Ray actors) replaces this one
         method."""
-        found = self._postings[mode].resolve(keys, offsets, on_done)
+        found = self.postings(mode).resolve(keys, offsets, on_done)
         return found.count, found.pair_counts(left, right)
+
+    def postings(self, mode: str) -> ModePostings:
+        """The postings sidecar's arrays of one mode (see `has_postings`)."""
+        if self._postings is None:
+            raise FactrootsError(f"{self.path} has no postings sidecar: rebuild it for batch "
+                                 "calls on the sidecar")
+        return self._postings[mode]
 
     def _resolved(self, labels: Sequence[str], mode: str,
                   on_done: Callable[[int], None] | None = None
@@ -436,7 +454,7 @@ class FactIndex:
         else one tantivy search per distinct entity (indexes built before the sidecar)."""
         if self._postings is not None:
             keys = label_keys(labels, mode, self.tokenizer)
-            found = self._postings[mode].resolve(keys.keys, keys.offsets, on_done)
+            found = self.postings(mode).resolve(keys.keys, keys.offsets, on_done)
             return found.entity_lines(), keys.traceable
         entities = [self.entity(label, mode) for label in labels]
         traceable = np.array([e.traceable for e in entities], dtype=bool)
@@ -461,7 +479,7 @@ class FactIndex:
 
     def _evidence(self, query: tantivy.Query, matches: int, show: int, subj: EntityTerms,
                   obj: EntityTerms) -> list[Evidence]:
-        found = []
+        found: list[Evidence] = []
         if matches == 0:
             return found
         hits = self._search(query, min(show, matches), count=False, order_by_field=LINE,
