@@ -92,13 +92,15 @@ class BuildFigures:
 
 
 def _build_child(corpus: str, root: str, lang: str) -> None:
-    """Runs in a child process: build, then print figures with this process's peak RSS."""
+    """Runs in a child process: build, then print figures with the peak RSS of the largest
+    process of the build (this one, or a worker building a shard)."""
     seconds, manifest = timed(build_index, corpus, lang, root, "mbert")
     c = manifest.counts
     figures = BuildFigures(seconds, sum(s["size"] for s in manifest.sources), c.text_bytes,
                            c.documents, c.lines, c.tokens,
                            directory_bytes(index_path(root, manifest.tokenizer_name, lang)),
-                           resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
+                           max(peak_rss_bytes(),
+                               resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024))
     print(json.dumps(asdict(figures)))
 
 
@@ -381,7 +383,7 @@ def _trace_child(root: str, lang: str, mlama: str, out_dir: str) -> None:
             found, trace = measure_trace(root, lang, facts, mode)
             counts = np.where(trace.status == "ok", trace.cooccur_lines, -1).astype(np.int64)
             np.save(Path(out_dir) / f"{mode}.npy", counts)
-            found.peak_rss_bytes = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+            found.peak_rss_bytes = peak_rss_bytes()
             time.sleep(POLL_S * 4)
             found.peak_anon_bytes = int(anon.read_text() or 0) if anon.is_file() else 0
             figures.append(asdict(found))
@@ -391,6 +393,14 @@ def _trace_child(root: str, lang: str, mlama: str, out_dir: str) -> None:
 
 
 POLL_S = 0.005
+
+
+def peak_rss_bytes() -> int:
+    """This process's peak RSS since it started its program (VmHWM; ru_maxrss would also
+    count the process it was forked from)."""
+    status = Path("/proc/self/status").read_text()
+    return int(next(line.split()[1] for line in status.splitlines()
+                    if line.startswith("VmHWM:"))) * 1024
 
 
 def _poll_anonymous(pid: str, out: str) -> None:
