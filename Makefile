@@ -40,6 +40,7 @@ demo: $(VENV)/.installed-demo
 
 test: $(VENV)/.installed-test
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 	$(PY) -m pytest -q
 
@@ -51,6 +52,7 @@ $(LINT_VENV)/.installed: pyproject.toml
 
 lint: $(LINT_VENV)/.installed
 	$(LINT_VENV)/bin/ruff check .
+	$(LINT_VENV)/bin/ruff format --check .
 	$(LINT_VENV)/bin/mypy
 
 bench: $(VENV)/.installed-bench

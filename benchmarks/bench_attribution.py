@@ -29,21 +29,78 @@ K = 50
 NEURONS = 12 * 3072
 #: Facts per language in mLAMA 1.1 (relation files), the matrix benchmark's row counts.
 MLAMA_FACTS = {
-    "af": 7353, "ar": 17129, "az": 7699, "be": 8887, "bg": 10639, "bn": 7520, "ca": 21844,
-    "ceb": 6829, "cs": 15545, "cy": 9915, "da": 18291, "de": 29354, "el": 10883, "en": 33981,
-    "es": 28169, "et": 9992, "eu": 11788, "fa": 16315, "fi": 18374, "fr": 30643, "ga": 12937,
-    "gl": 10507, "he": 14769, "hi": 7276, "hr": 9197, "hu": 17688, "hy": 10078, "id": 14094,
-    "it": 25662, "ja": 22920, "ka": 8154, "ko": 14217, "la": 8067, "lt": 9495, "lv": 8426,
-    "ms": 9166, "nl": 29334, "pl": 20200, "pt": 20319, "ro": 12771, "ru": 22723, "sk": 10043,
-    "sl": 15775, "sq": 11754, "sr": 10474, "sv": 22763, "ta": 7241, "th": 8327, "tr": 13993,
-    "uk": 16078, "ur": 7295, "vi": 11425, "zh": 21449,
+    "af": 7353,
+    "ar": 17129,
+    "az": 7699,
+    "be": 8887,
+    "bg": 10639,
+    "bn": 7520,
+    "ca": 21844,
+    "ceb": 6829,
+    "cs": 15545,
+    "cy": 9915,
+    "da": 18291,
+    "de": 29354,
+    "el": 10883,
+    "en": 33981,
+    "es": 28169,
+    "et": 9992,
+    "eu": 11788,
+    "fa": 16315,
+    "fi": 18374,
+    "fr": 30643,
+    "ga": 12937,
+    "gl": 10507,
+    "he": 14769,
+    "hi": 7276,
+    "hr": 9197,
+    "hu": 17688,
+    "hy": 10078,
+    "id": 14094,
+    "it": 25662,
+    "ja": 22920,
+    "ka": 8154,
+    "ko": 14217,
+    "la": 8067,
+    "lt": 9495,
+    "lv": 8426,
+    "ms": 9166,
+    "nl": 29334,
+    "pl": 20200,
+    "pt": 20319,
+    "ro": 12771,
+    "ru": 22723,
+    "sk": 10043,
+    "sl": 15775,
+    "sq": 11754,
+    "sr": 10474,
+    "sv": 22763,
+    "ta": 7241,
+    "th": 8327,
+    "tr": 13993,
+    "uk": 16078,
+    "ur": 7295,
+    "vi": 11425,
+    "zh": 21449,
 }
 MLAMA_UUIDS = 33982
 SCALES = {
-    "small": {"pairs": 200_000, "python_pairs": 20_000, "numpy_pairs": 50_000,
-              "fact_divisor": 10, "group": 500, "direct_neurons": 128},
-    "full": {"pairs": 5_000_000, "python_pairs": 200_000, "numpy_pairs": 500_000,
-             "fact_divisor": 1, "group": 2000, "direct_neurons": 256},
+    "small": {
+        "pairs": 200_000,
+        "python_pairs": 20_000,
+        "numpy_pairs": 50_000,
+        "fact_divisor": 10,
+        "group": 500,
+        "direct_neurons": 128,
+    },
+    "full": {
+        "pairs": 5_000_000,
+        "python_pairs": 200_000,
+        "numpy_pairs": 500_000,
+        "fact_divisor": 1,
+        "group": 2000,
+        "direct_neurons": 256,
+    },
 }
 
 
@@ -86,8 +143,9 @@ def _distinct_sorted_rows(rows, k, universe, seed):
     return table
 
 
-def random_table(rng: np.random.Generator, rows: int, k: int = K,
-                 universe: int = NEURONS) -> np.ndarray:
+def random_table(
+    rng: np.random.Generator, rows: int, k: int = K, universe: int = NEURONS
+) -> np.ndarray:
     """(rows, k) int32 of distinct ids per row, sorted per row."""
     return _distinct_sorted_rows(rows, k, universe, int(rng.integers(2**31)))
 
@@ -100,8 +158,10 @@ def numpy_jaccard(table: np.ndarray, rows_a: np.ndarray, rows_b: np.ndarray) -> 
 
 
 def python_jaccard(sets: list[set], rows_a, rows_b) -> list[float]:
-    return [len(sets[a] & sets[b]) / len(sets[a] | sets[b])
-            for a, b in zip(rows_a.tolist(), rows_b.tolist(), strict=True)]
+    return [
+        len(sets[a] & sets[b]) / len(sets[a] | sets[b])
+        for a, b in zip(rows_a.tolist(), rows_b.tolist(), strict=True)
+    ]
 
 
 def jaccard_section(rng: np.random.Generator, cfg: dict) -> list[str]:
@@ -119,26 +179,47 @@ def jaccard_section(rng: np.random.Generator, cfg: dict) -> list[str]:
     n_py = cfg["python_pairs"]
     sets = [set(row.tolist()) for row in table]
     t_py, py_vals = timed(lambda: python_jaccard(sets, rows_a[:n_py], rows_b[:n_py]), 1)
-    agree = (np.array_equal(ref, par) and np.array_equal(ref, merged)
-             and np.allclose(np_vals, ref[:n_np]) and np.allclose(py_vals, ref[:n_py]))
-    rate = {"numba serial": pairs / t_serial.wall, "numba parallel": pairs / t_par.wall,
-            "numba serial, sorted merge": pairs / t_merge.wall,
-            "numpy (sort rows)": n_np / t_np.wall, "Python sets": n_py / t_py.wall}
-    lines = [f"Jaccard of K={K} sets drawn from {NEURONS:,} neurons, {pairs:,} random pairs "
-             f"(Python sets {n_py:,}, numpy {n_np:,}); numba kernels use a bitmap unless "
-             f"noted; all agree: {agree}.", "",
-             "| method | pairs/s | wall s | CPU s | vs Python sets |", "|---|---:|---:|---:|---:|"]
-    timings = {"numba serial": t_serial, "numba parallel": t_par,
-               "numba serial, sorted merge": t_merge, "numpy (sort rows)": t_np,
-               "Python sets": t_py}
+    agree = (
+        np.array_equal(ref, par)
+        and np.array_equal(ref, merged)
+        and np.allclose(np_vals, ref[:n_np])
+        and np.allclose(py_vals, ref[:n_py])
+    )
+    rate = {
+        "numba serial": pairs / t_serial.wall,
+        "numba parallel": pairs / t_par.wall,
+        "numba serial, sorted merge": pairs / t_merge.wall,
+        "numpy (sort rows)": n_np / t_np.wall,
+        "Python sets": n_py / t_py.wall,
+    }
+    lines = [
+        f"Jaccard of K={K} sets drawn from {NEURONS:,} neurons, {pairs:,} random pairs "
+        f"(Python sets {n_py:,}, numpy {n_np:,}); numba kernels use a bitmap unless "
+        f"noted; all agree: {agree}.",
+        "",
+        "| method | pairs/s | wall s | CPU s | vs Python sets |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    timings = {
+        "numba serial": t_serial,
+        "numba parallel": t_par,
+        "numba serial, sorted merge": t_merge,
+        "numpy (sort rows)": t_np,
+        "Python sets": t_py,
+    }
     for name, r in rate.items():
         t = timings[name]
-        lines.append(f"| {name} | {r / 1e6:.2f} M | {t.wall:.3f} | {t.cpu:.3f} | "
-                     f"{r / rate['Python sets']:.0f}× |")
+        lines.append(
+            f"| {name} | {r / 1e6:.2f} M | {t.wall:.3f} | {t.cpu:.3f} | "
+            f"{r / rate['Python sets']:.0f}× |"
+        )
     per_core = pairs / t_serial.cpu
-    lines += ["", f"numba serial per CPU second: {per_core / 1e6:.1f} M pairs/s (target ≥ 5 M per "
-              f"core); parallel on {threads} threads: "
-              f"{t_serial.wall / t_par.wall:.2f}× serial wall time."]
+    lines += [
+        "",
+        f"numba serial per CPU second: {per_core / 1e6:.1f} M pairs/s (target ≥ 5 M per "
+        f"core); parallel on {threads} threads: "
+        f"{t_serial.wall / t_par.wall:.2f}× serial wall time.",
+    ]
     return lines
 
 
@@ -163,11 +244,14 @@ def matrix_section(rng: np.random.Generator, cfg: dict) -> list[str]:
     t, sim = timed(lambda: similarity_matrix(table), 2)
     pairs = int(np.triu(sim.counts).sum())
     n = len(table.langs)
-    return [f"{n} × {n} matrix over a synthetic table shaped like mLAMA 1.1 (all facts counted as "
-            f"correct, ÷{cfg['fact_divisor']}): {len(table.neurons):,} (language, fact) rows, "
-            f"{len(table.uuids):,} uuids, {pairs:,} shared (pair, fact) Jaccards incl. diagonal.",
-            "", f"- one numba call: **{t.wall:.2f} s** wall, {t.cpu:.2f} s CPU "
-            f"({pairs / t.wall / 1e6:.1f} M pairs/s; target ≤ 5 s)."]
+    return [
+        f"{n} × {n} matrix over a synthetic table shaped like mLAMA 1.1 (all facts counted as "
+        f"correct, ÷{cfg['fact_divisor']}): {len(table.neurons):,} (language, fact) rows, "
+        f"{len(table.uuids):,} uuids, {pairs:,} shared (pair, fact) Jaccards incl. diagonal.",
+        "",
+        f"- one numba call: **{t.wall:.2f} s** wall, {t.cpu:.2f} s CPU "
+        f"({pairs / t.wall / 1e6:.1f} M pairs/s; target ≤ 5 s).",
+    ]
 
 
 def direct_scores(acts: np.ndarray) -> np.ndarray:
@@ -189,24 +273,32 @@ def probeless_section(rng: np.random.Generator, cfg: dict) -> list[str]:
     exact = float(np.abs(direct - scores[:, :m]).max())
     estimate = t_direct.wall * NEURONS / m
     total = t_scores.wall + t_top.wall
-    return [f"PROBELESS for one group of {n:,} facts × {NEURONS:,} neurons (float32 input).", "",
-            "| step | wall s | CPU s |", "|---|---:|---:|",
-            f"| scores (radix sort + prefix sums, numba) | {t_scores.wall:.2f} | "
-            f"{t_scores.cpu:.2f} |",
-            f"| top-{K} per fact (heap, numba) | {t_top.wall:.2f} | {t_top.cpu:.2f} |",
-            f"| **fast total** | **{total:.2f}** | {t_scores.cpu + t_top.cpu:.2f} |",
-            f"| direct O(n²), measured on {m} neurons | {t_direct.wall:.2f} | "
-            f"{t_direct.cpu:.2f} |",
-            f"| direct O(n²), extrapolated ×{NEURONS / m:.0f} to all neurons (estimate) | "
-            f"~{estimate:.0f} | |", "",
-            f"Fast vs direct (estimated): ~{estimate / t_scores.wall:.0f}× on the scores; max "
-            f"|fast − direct| on the measured neurons: {exact:.1e}. Target ≤ 2 s."]
+    return [
+        f"PROBELESS for one group of {n:,} facts × {NEURONS:,} neurons (float32 input).",
+        "",
+        "| step | wall s | CPU s |",
+        "|---|---:|---:|",
+        f"| scores (radix sort + prefix sums, numba) | {t_scores.wall:.2f} | {t_scores.cpu:.2f} |",
+        f"| top-{K} per fact (heap, numba) | {t_top.wall:.2f} | {t_top.cpu:.2f} |",
+        f"| **fast total** | **{total:.2f}** | {t_scores.cpu + t_top.cpu:.2f} |",
+        f"| direct O(n²), measured on {m} neurons | {t_direct.wall:.2f} | {t_direct.cpu:.2f} |",
+        f"| direct O(n²), extrapolated ×{NEURONS / m:.0f} to all neurons (estimate) | "
+        f"~{estimate:.0f} | |",
+        "",
+        f"Fast vs direct (estimated): ~{estimate / t_scores.wall:.0f}× on the scores; max "
+        f"|fast − direct| on the measured neurons: {exact:.1e}. Target ≤ 2 s.",
+    ]
 
 
 def commit() -> str:
     try:
-        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
-                              text=True, check=True, cwd=Path(__file__).parent).stdout.strip()
+        return subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            check=True,
+            cwd=Path(__file__).parent,
+        ).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
 
@@ -216,11 +308,17 @@ def run(scale: str = "small") -> str:
     cfg = SCALES[scale]
     rng = np.random.default_rng(0)
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    lines = ["## Attribution (PROBELESS, Jaccard)", "",
-             f"Scale `{scale}`, commit {commit()}, {dt.date.today().isoformat()}, "
-             f"{os.cpu_count()} cores ({platform.processor() or platform.machine()}), "
-             f"numba {numba.__version__} with {numba.get_num_threads()} threads, "
-             f"load average at start {load:.1f}.", "", "### Jaccard set pairs/s", ""]
+    lines = [
+        "## Attribution (PROBELESS, Jaccard)",
+        "",
+        f"Scale `{scale}`, commit {commit()}, {dt.date.today().isoformat()}, "
+        f"{os.cpu_count()} cores ({platform.processor() or platform.machine()}), "
+        f"numba {numba.__version__} with {numba.get_num_threads()} threads, "
+        f"load average at start {load:.1f}.",
+        "",
+        "### Jaccard set pairs/s",
+        "",
+    ]
     lines += jaccard_section(rng, cfg)
     lines += ["", "### Language similarity matrix", ""]
     lines += matrix_section(rng, cfg)
@@ -232,8 +330,9 @@ def run(scale: str = "small") -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scale", choices=sorted(SCALES), default="small")
-    parser.add_argument("--write", action="store_true",
-                        help="also write benchmarks/results_attribution.md")
+    parser.add_argument(
+        "--write", action="store_true", help="also write benchmarks/results_attribution.md"
+    )
     args = parser.parse_args()
     text = run(args.scale)
     print(text)

@@ -27,14 +27,24 @@ TARGET_GPU = 20_000
 SCALES = {
     # prompts timed per setting, and (dtype, batch sizes) per device kind. bfloat16 on a CPU
     # without native bf16 (AVX2 only) is several times slower than float32: timed once.
-    "small": {"prompts": {"cpu": 32, "cuda": 8192},
-              "cpu": [("float32", [8, 32]), ("bfloat16", [32])],
-              "cuda": [("float32", [256, 1024]), ("bfloat16", [256, 1024, 4096]),
-                       ("float16", [1024, 4096])]},
-    "full": {"prompts": {"cpu": 512, "cuda": 65536},
-             "cpu": [("float32", [16, 64, 256]), ("bfloat16", [64])],
-             "cuda": [("float32", [256, 1024, 4096]), ("bfloat16", [256, 1024, 4096, 8192]),
-                      ("float16", [1024, 4096, 8192])]},
+    "small": {
+        "prompts": {"cpu": 32, "cuda": 8192},
+        "cpu": [("float32", [8, 32]), ("bfloat16", [32])],
+        "cuda": [
+            ("float32", [256, 1024]),
+            ("bfloat16", [256, 1024, 4096]),
+            ("float16", [1024, 4096]),
+        ],
+    },
+    "full": {
+        "prompts": {"cpu": 512, "cuda": 65536},
+        "cpu": [("float32", [16, 64, 256]), ("bfloat16", [64])],
+        "cuda": [
+            ("float32", [256, 1024, 4096]),
+            ("bfloat16", [256, 1024, 4096, 8192]),
+            ("float16", [1024, 4096, 8192]),
+        ],
+    },
 }
 
 
@@ -62,8 +72,9 @@ def mbert_base_shaped(device: str):
 
     torch.manual_seed(0)
     model = BertForMaskedLM(BertConfig(vocab_size=MBERT_VOCAB)).to(device).eval()
-    return MaskedLM("mbert-base-shaped (random)", Path("."), model, load_tokenizer("mbert"),
-                    device, "float32")
+    return MaskedLM(
+        "mbert-base-shaped (random)", Path("."), model, load_tokenizer("mbert"), device, "float32"
+    )
 
 
 def as_dtype(lm, dtype: str):
@@ -84,12 +95,12 @@ def sample_prompts(n: int, mlama_dir: Path = SHARED_MLAMA):
     tokenizer, prompts, built, seconds = load_tokenizer("mbert"), [], 0, 0.0
     for lang in LANGS:
         language = load_language(mlama_dir, lang)
-        facts = language.facts[::max(1, len(language.facts) // (n // len(LANGS) + 1))]
+        facts = language.facts[:: max(1, len(language.facts) // (n // len(LANGS) + 1))]
         start = time.perf_counter()
         made = build_prompts(facts, language.templates, tokenizer, 512).prompts
         seconds += time.perf_counter() - start
         built += len(facts)
-        prompts += made[:n // len(LANGS) + 1]
+        prompts += made[: n // len(LANGS) + 1]
     return prompts[:n], built / seconds
 
 
@@ -114,8 +125,8 @@ def time_setting(lm, prompts, batch_size: int) -> Figure:
 def sweep(scale: str, device: str, prompts) -> list[Figure]:
     """Every (dtype, batch size) of the scale's sweep on `device` ('cpu' or 'cuda')."""
     settings = SCALES[scale]
-    prompts = (prompts * (settings["prompts"][device] // len(prompts) + 1))
-    prompts = prompts[:settings["prompts"][device]]
+    prompts = prompts * (settings["prompts"][device] // len(prompts) + 1)
+    prompts = prompts[: settings["prompts"][device]]
     lm, figures = mbert_base_shaped(device), []
     for dtype, batch_sizes in settings[device]:
         as_dtype(lm, dtype)
@@ -126,16 +137,28 @@ def sweep(scale: str, device: str, prompts) -> list[Figure]:
 def machine() -> dict:
     import torch
 
-    cpu = next((line.split(":", 1)[1].strip() for line in
-                Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("model name")),
-               platform.processor())
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
-                            text=True, cwd=HERE).stdout.strip()
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        platform.processor(),
+    )
+    commit = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=HERE
+    ).stdout.strip()
     gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
-    return {"cpu": cpu, "cores": os.cpu_count(), "torch_threads": torch.get_num_threads(),
-            "gpu": gpu, "torch": torch.__version__, "commit": commit or "unknown",
-            "load_average": tuple(round(x, 1) for x in os.getloadavg()),
-            "date": time.strftime("%Y-%m-%d %H:%M %Z")}
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "gpu": gpu,
+        "torch": torch.__version__,
+        "commit": commit or "unknown",
+        "load_average": tuple(round(x, 1) for x in os.getloadavg()),
+        "date": time.strftime("%Y-%m-%d %H:%M %Z"),
+    }
 
 
 def rate(x: float) -> str:
@@ -143,12 +166,16 @@ def rate(x: float) -> str:
 
 
 def figures_table(figures: list[Figure]) -> str:
-    rows = ["| device | dtype | batch | prompts | seconds | prompts/s | peak GPU GB |",
-            "|---|---|---|---|---|---|---|"]
+    rows = [
+        "| device | dtype | batch | prompts | seconds | prompts/s | peak GPU GB |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for f in figures:
         peak = "-" if f.peak_gpu_gb is None else f"{f.peak_gpu_gb:.2f}"
-        rows.append(f"| {f.device} | {f.dtype} | {f.batch_size} | {f.prompts:,} | "
-                    f"{f.seconds:.2f} | {rate(f.prompts_per_s)} | {peak} |")
+        rows.append(
+            f"| {f.device} | {f.dtype} | {f.batch_size} | {f.prompts:,} | "
+            f"{f.seconds:.2f} | {rate(f.prompts_per_s)} | {peak} |"
+        )
     return "\n".join(rows)
 
 
@@ -172,8 +199,9 @@ def probe_section(scale: str | None = None) -> str:
         figures += gpu
         best = max(f.prompts_per_s for f in gpu)
         verdict = "met" if best >= TARGET_GPU else "**missed**"
-        gpu_note = (f"GPU {info['gpu']}: best {rate(best)} prompts/s, target "
-                    f"{TARGET_GPU:,} — {verdict}.")
+        gpu_note = (
+            f"GPU {info['gpu']}: best {rate(best)} prompts/s, target {TARGET_GPU:,} — {verdict}."
+        )
     best_cpu = max(f.prompts_per_s for f in figures if f.device == "cpu")
     return f"""## Probe (mLAMA prompts/s, `factroots probe`)
 
@@ -182,9 +210,9 @@ Model: BertForMaskedLM with BertConfig defaults (12 layers, hidden 768, FFN 3072
 {", ".join(LANGS)}, mBERT tokenizer; timed: `predict_prompts` (batches sorted by length, encoder,
 LM head at the masks only, argmax + top-5), after a warm-up batch. Scale `{scale}`.
 
-Machine: {info['cpu']}, {info['cores']} cores, torch threads {info['torch_threads']}, load average
-{info['load_average']} (a shared machine), torch {info['torch']}; commit {info['commit']},
-{info['date']}.
+Machine: {info["cpu"]}, {info["cores"]} cores, torch threads {info["torch_threads"]}, load average
+{info["load_average"]} (a shared machine), torch {info["torch"]}; commit {info["commit"]},
+{info["date"]}.
 
 {figures_table(figures)}
 

@@ -108,8 +108,10 @@ def _lucene_per_entity(lucene, index, facts, ok) -> tuple[np.ndarray, float]:
     from benchmarks.peers.lucene import entity_query
     from factroots.search.postings import flattened, pair_counts
 
-    labels = sorted({facts[k].subject for k in np.flatnonzero(ok)}
-                    | {facts[k].object for k in np.flatnonzero(ok)})
+    labels = sorted(
+        {facts[k].subject for k in np.flatnonzero(ok)}
+        | {facts[k].object for k in np.flatnonzero(ok)}
+    )
     entities = [index.entity(label, LUCENE_MODE) for label in labels]
     started = time.perf_counter()
     ids = {label: k for k, label in enumerate(labels)}
@@ -136,15 +138,19 @@ def _latencies(index, lucene, facts) -> dict[str, tuple[float, float]]:
         if answer.present is None:
             continue
         started = time.perf_counter()
-        query = fact_query(index.entity(fact.subject, LUCENE_MODE),
-                           index.entity(fact.object, LUCENE_MODE))
+        query = fact_query(
+            index.entity(fact.subject, LUCENE_MODE), index.entity(fact.object, LUCENE_MODE)
+        )
         lucene.count(query)
         theirs.append(time.perf_counter() - started)
         started = time.perf_counter()
         lucene.count(query)
         count_only.append(time.perf_counter() - started)
-    return {"factroots": _percentiles_ms(ours), "lucene": _percentiles_ms(theirs),
-            "lucene_count": _percentiles_ms(count_only)}
+    return {
+        "factroots": _percentiles_ms(ours),
+        "lucene": _percentiles_ms(theirs),
+        "lucene_count": _percentiles_ms(count_only),
+    }
 
 
 def _factroots_traces(root: Path, facts) -> tuple[dict[str, float], dict[str, np.ndarray]]:
@@ -158,8 +164,9 @@ def _factroots_traces(root: Path, facts) -> tuple[dict[str, float], dict[str, np
         started = time.perf_counter()
         trace = trace_language(index, facts, mode)
         seconds[mode] = time.perf_counter() - started
-        counts[mode] = np.where(trace["status"] == "ok", trace["cooccur_lines"],
-                                -1).astype(np.int64)
+        counts[mode] = np.where(trace["status"] == "ok", trace["cooccur_lines"], -1).astype(
+            np.int64
+        )
     return seconds, counts
 
 
@@ -177,8 +184,9 @@ def measure_size(million_lines: float, work: Path = WORK, mlama: Path = MLAMA) -
     documents = documents_for(int(million_lines * 1_000_000))
     here = work / f"{documents}"
     corpus = here / "corpus"
-    ensure_realistic_corpus(corpus, SHARED / "wikiextractor" / "en",
-                            RealisticSpec(documents=documents))
+    ensure_realistic_corpus(
+        corpus, SHARED / "wikiextractor" / "en", RealisticSpec(documents=documents)
+    )
     manifest = build_index(corpus, "en", here / "factroots", "mbert")
     root = here / "factroots"
     collection = here / "collection"
@@ -207,17 +215,28 @@ def measure_size(million_lines: float, work: Path = WORK, mlama: Path = MLAMA) -
     lucene.close()
     wrong = int(((per_fact != ours[LUCENE_MODE]) | (per_entity != ours[LUCENE_MODE])).sum())
     return SizePoint(
-        lines=manifest.counts.lines, tokens=manifest.counts.tokens,
-        factroots_build_s=manifest.build_seconds, factroots_bytes=_bytes(root),
-        export_s=export_s, lucene_build_s=built.seconds, lucene_bytes=built.bytes,
-        factroots_trace_s=trace_s, scan_trace_s=scan_s, lucene_per_fact_s=per_fact_s,
+        lines=manifest.counts.lines,
+        tokens=manifest.counts.tokens,
+        factroots_build_s=manifest.build_seconds,
+        factroots_bytes=_bytes(root),
+        export_s=export_s,
+        lucene_build_s=built.seconds,
+        lucene_bytes=built.bytes,
+        factroots_trace_s=trace_s,
+        scan_trace_s=scan_s,
+        lucene_per_fact_s=per_fact_s,
         lucene_per_entity_s=per_entity_s,
-        factroots_p50_ms=latency["factroots"][0], factroots_p99_ms=latency["factroots"][1],
-        lucene_p50_ms=latency["lucene"][0], lucene_p99_ms=latency["lucene"][1],
+        factroots_p50_ms=latency["factroots"][0],
+        factroots_p99_ms=latency["factroots"][1],
+        lucene_p50_ms=latency["lucene"][0],
+        lucene_p99_ms=latency["lucene"][1],
         lucene_count_p50_ms=latency["lucene_count"][0],
         lucene_count_p99_ms=latency["lucene_count"][1],
-        facts=len(facts), traced=int(ok.sum()),
-        lucene_disagreements=wrong, scan_disagreements=scan_wrong)
+        facts=len(facts),
+        traced=int(ok.sum()),
+        lucene_disagreements=wrong,
+        scan_disagreements=scan_wrong,
+    )
 
 
 def growth_exponent(lines: list[int], seconds: list[float]) -> float:
@@ -230,8 +249,10 @@ def growth_exponent(lines: list[int], seconds: list[float]) -> float:
 def _series(points: list[SizePoint]) -> list[tuple[str, list[float]]]:
     """Every trace-time series of the sweep, named."""
     found = [(f"factroots, {m}", [p.factroots_trace_s[m] for p in points]) for m in MODES]
-    found += [("Lucene, 1 query per fact (words)", [p.lucene_per_fact_s for p in points]),
-              ("Lucene, doc ids per entity (words)", [p.lucene_per_entity_s for p in points])]
+    found += [
+        ("Lucene, 1 query per fact (words)", [p.lucene_per_fact_s for p in points]),
+        ("Lucene, doc ids per entity (words)", [p.lucene_per_entity_s for p in points]),
+    ]
     found += [(f"Aho–Corasick, {m}", [p.scan_trace_s[m] for p in points]) for m in MODES]
     return found
 
@@ -245,17 +266,23 @@ def plot(points: list[SizePoint], path: Path = BENCH_DIR / "scaling.png") -> Pat
     lines = [p.lines for p in points]
     fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.6))
     for (label, seconds), marker in zip(_series(points), "oOsD^v", strict=True):
-        left.loglog(lines, seconds, marker=marker.lower(), fillstyle="none" if marker.isupper()
-                    else "full", label=f"{label} (slope {growth_exponent(lines, seconds):.2f})")
+        left.loglog(
+            lines,
+            seconds,
+            marker=marker.lower(),
+            fillstyle="none" if marker.isupper() else "full",
+            label=f"{label} (slope {growth_exponent(lines, seconds):.2f})",
+        )
     left.set(xlabel="corpus lines", ylabel="seconds", title="batch trace, all English facts")
-    for label, attr, marker in (("factroots p50", "factroots_p50_ms", "o"),
-                                ("Lucene p50 (via pyjnius)", "lucene_p50_ms", "s"),
-                                ("Lucene p50 (count only)", "lucene_count_p50_ms", "x"),
-                                ("factroots p99", "factroots_p99_ms", "o"),
-                                ("Lucene p99 (via pyjnius)", "lucene_p99_ms", "s")):
+    for label, attr, marker in (
+        ("factroots p50", "factroots_p50_ms", "o"),
+        ("Lucene p50 (via pyjnius)", "lucene_p50_ms", "s"),
+        ("Lucene p50 (count only)", "lucene_count_p50_ms", "x"),
+        ("factroots p99", "factroots_p99_ms", "o"),
+        ("Lucene p99 (via pyjnius)", "lucene_p99_ms", "s"),
+    ):
         style = "--" if "p99" in label else "-"
-        right.loglog(lines, [getattr(p, attr) for p in points], style, marker=marker,
-                     label=label)
+        right.loglog(lines, [getattr(p, attr) for p in points], style, marker=marker, label=label)
     right.set(xlabel="corpus lines", ylabel="ms", title="single co-occurrence query (words)")
     for ax in (left, right):
         ax.grid(True, which="both", alpha=0.3)
@@ -272,11 +299,13 @@ def _ratio(a: float, b: float) -> str:
 
 def markdown(points: list[SizePoint]) -> str:
     """The scaling table, ratios and growth exponents."""
-    rows = ["| lines | tokens | build s: factroots / Lucene (+export) | index MB: factroots / "
-            "Lucene | trace s, words: factroots / Lucene per fact / Lucene per entity / scan | "
-            "trace s, tokens: factroots / scan | p50 ms: factroots / Lucene (count only) | "
-            "p99 ms: factroots / Lucene | disagreements Lucene / scan |",
-            "|---:|---:|---|---|---|---|---|---|---|"]
+    rows = [
+        "| lines | tokens | build s: factroots / Lucene (+export) | index MB: factroots / "
+        "Lucene | trace s, words: factroots / Lucene per fact / Lucene per entity / scan | "
+        "trace s, tokens: factroots / scan | p50 ms: factroots / Lucene (count only) | "
+        "p99 ms: factroots / Lucene | disagreements Lucene / scan |",
+        "|---:|---:|---|---|---|---|---|---|---|",
+    ]
     for p in points:
         f, sc = p.factroots_trace_s, p.scan_trace_s
         rows.append(
@@ -286,21 +315,33 @@ def markdown(points: list[SizePoint]) -> str:
             f"{p.lucene_per_entity_s:.1f} / {sc['words']:.1f} | {f['tokens']:.2f} / "
             f"{sc['tokens']:.1f} | {p.factroots_p50_ms:.3f} / {p.lucene_p50_ms:.3f} "
             f"({p.lucene_count_p50_ms:.3f}) | {p.factroots_p99_ms:.2f} / {p.lucene_p99_ms:.2f} | "
-            f"{p.lucene_disagreements} / {p.scan_disagreements} |")
+            f"{p.lucene_disagreements} / {p.scan_disagreements} |"
+        )
     lines = [p.lines for p in points]
-    exponents = ", ".join(f"{name} {growth_exponent(lines, seconds):.2f}"
-                          for name, seconds in _series(points))
+    exponents = ", ".join(
+        f"{name} {growth_exponent(lines, seconds):.2f}" for name, seconds in _series(points)
+    )
     facts = points[-1].facts if points else 0
     traced = points[-1].traced if points else 0
-    return "\n".join([
-        f"Batch trace of all {facts:,} English mLAMA facts ({traced:,} traceable in words mode) "
-        "per corpus size; single-query latencies over a fixed sample of "
-        f"{LATENCY_SAMPLE:,} facts.", "", *rows, "",
-        f"Fitted growth exponent of trace time in corpus lines (log-log slope): {exponents}.",
-        "", "Index bytes are not like for like: factroots stores each line's text, document id "
-        "and title (its evidence) and the postings sidecar; the Lucene index stores only the "
-        "line id. Lucene's build starts from the exported collection; the export (in brackets) "
-        "is its tokenization.", "", "![scaling](scaling.png)"])
+    return "\n".join(
+        [
+            f"Batch trace of all {facts:,} English mLAMA facts ({traced:,} traceable in words "
+            "mode) "
+            "per corpus size; single-query latencies over a fixed sample of "
+            f"{LATENCY_SAMPLE:,} facts.",
+            "",
+            *rows,
+            "",
+            f"Fitted growth exponent of trace time in corpus lines (log-log slope): {exponents}.",
+            "",
+            "Index bytes are not like for like: factroots stores each line's text, document id "
+            "and title (its evidence) and the postings sidecar; the Lucene index stores only the "
+            "line id. Lucene's build starts from the exported collection; the export (in brackets) "
+            "is its tokenization.",
+            "",
+            "![scaling](scaling.png)",
+        ]
+    )
 
 
 WHY = """Reading. factroots' trace and both baselines grow about linearly with the corpus at a
@@ -315,16 +356,21 @@ count of a prebuilt query."""
 
 def targets(points: list[SizePoint]) -> str:
     """The issue's targets, judged at every size (the issue names 1M lines)."""
-    rows = ["| lines | scan ÷ factroots, words / tokens (≥ 50×) | Lucene's fastest ÷ factroots, "
-            "words (≥ 10×) | factroots p50 ≤ Lucene count-only p50 |", "|---:|---|---|---|"]
+    rows = [
+        "| lines | scan ÷ factroots, words / tokens (≥ 50×) | Lucene's fastest ÷ factroots, "
+        "words (≥ 10×) | factroots p50 ≤ Lucene count-only p50 |",
+        "|---:|---|---|---|",
+    ]
     for p in points:
         words = p.scan_trace_s["words"] / p.factroots_trace_s["words"]
         tokens = p.scan_trace_s["tokens"] / p.factroots_trace_s["tokens"]
         lucene = p.lucene_trace_s / p.factroots_trace_s["words"]
-        rows.append(f"| {p.lines:,} | {words:.1f}× {_met(words >= 50)} / {tokens:.1f}× "
-                    f"{_met(tokens >= 50)} | {lucene:.1f}× {_met(lucene >= 10)} | "
-                    f"{p.factroots_p50_ms:.3f} vs {p.lucene_count_p50_ms:.3f} ms "
-                    f"{_met(p.factroots_p50_ms <= p.lucene_count_p50_ms)} |")
+        rows.append(
+            f"| {p.lines:,} | {words:.1f}× {_met(words >= 50)} / {tokens:.1f}× "
+            f"{_met(tokens >= 50)} | {lucene:.1f}× {_met(lucene >= 10)} | "
+            f"{p.factroots_p50_ms:.3f} vs {p.lucene_count_p50_ms:.3f} ms "
+            f"{_met(p.factroots_p50_ms <= p.lucene_count_p50_ms)} |"
+        )
     return "\n".join(rows)
 
 
@@ -356,8 +402,11 @@ def render(points: list[SizePoint]) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", default="default",
-                        help="'default', 'full' or millions of lines, e.g. 0.25,0.5,1,2,4")
+    parser.add_argument(
+        "--sizes",
+        default="default",
+        help="'default', 'full' or millions of lines, e.g. 0.25,0.5,1,2,4",
+    )
     args = parser.parse_args()
     print(run(args.sizes))
 

@@ -89,8 +89,9 @@ def tokenizer_alone(corpus: Path) -> tuple[int, float]:
     started = time.perf_counter()
     tokens = 0
     for lo in range(0, len(texts), 256):
-        tokens += sum(len(e.ids) for e in tok.encode_batch(texts[lo:lo + 256],
-                                                           add_special_tokens=False))
+        tokens += sum(
+            len(e.ids) for e in tok.encode_batch(texts[lo : lo + 256], add_special_tokens=False)
+        )
     return tokens, time.perf_counter() - started
 
 
@@ -102,12 +103,17 @@ def build(corpus: Path, root: Path, **options) -> dict:
     with PeakRss() as rss:
         manifest = build_index(corpus, "en", root, "mbert", **options)
     cpu = cpu_seconds() - before
-    return {"seconds": manifest.build_seconds, "tokens": manifest.counts.tokens,
-            "cpu_seconds": None if options.get("engine") == "ray" else cpu,
-            "load_after": os.getloadavg()[0],
-            "lines": manifest.counts.lines, "shards": max(1, len(manifest.shards)),
-            "rss_single": rss.single, "rss_total": rss.total,
-            "bytes": sum(f.stat().st_size for f in (root / "mbert").rglob("*") if f.is_file())}
+    return {
+        "seconds": manifest.build_seconds,
+        "tokens": manifest.counts.tokens,
+        "cpu_seconds": None if options.get("engine") == "ray" else cpu,
+        "load_after": os.getloadavg()[0],
+        "lines": manifest.counts.lines,
+        "shards": max(1, len(manifest.shards)),
+        "rss_single": rss.single,
+        "rss_total": rss.total,
+        "bytes": sum(f.stat().st_size for f in (root / "mbert").rglob("*") if f.is_file()),
+    }
 
 
 def trace_seconds(index, facts) -> dict[str, float]:
@@ -125,8 +131,11 @@ def trace_seconds(index, facts) -> dict[str, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--documents", type=int, default=2000)
-    parser.add_argument("--render", action="store_true",
-                        help="only write the markdown again from results_scaleout.json")
+    parser.add_argument(
+        "--render",
+        action="store_true",
+        help="only write the markdown again from results_scaleout.json",
+    )
     args = parser.parse_args()
     if args.render:
         text = render(json.loads((BENCH_DIR / "results_scaleout.json").read_text()))
@@ -165,14 +174,20 @@ def main() -> None:
             remote.close()
     finally:
         ray.shutdown()
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
-                            text=True, cwd=BENCH_DIR).stdout.strip()
+    commit = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=BENCH_DIR
+    ).stdout.strip()
     measured = {
         "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
-                   f"Python {platform.python_version()}",
-        "commit": commit, "date": time.strftime("%Y-%m-%d"), "documents": args.documents,
+        f"Python {platform.python_version()}",
+        "commit": commit,
+        "date": time.strftime("%Y-%m-%d"),
+        "documents": args.documents,
         "corpus": {"documents": stats.documents, "bytes": stats.bytes, "files": stats.files},
-        "tokens": tokens, "tokenizer_seconds": tok_s, "builds": rows, "traces": traces,
+        "tokens": tokens,
+        "tokenizer_seconds": tok_s,
+        "builds": rows,
+        "traces": traces,
         "facts": len(facts),
     }
     (BENCH_DIR / "results_scaleout.json").write_text(json.dumps(measured, indent=2) + "\n")
@@ -215,14 +230,21 @@ def render(m: dict) -> str:
     for name, r in builds.items():
         rate = r["tokens"] / r["seconds"]
         cpu = r.get("cpu_seconds")
-        cpu_cells = (f"{cpu:.0f} | {r['tokens'] / cpu / 1e6:.3f}" if cpu else "n/a | n/a")
-        lines.append(f"| {name} | {r['shards']} | {r['seconds']:.1f} | {rate / 1e6:.3f} | "
-                     f"{base['seconds'] / r['seconds']:.2f} | {rate * tok_s / tokens:.2f} | "
-                     f"{cpu_cells} | {r.get('load_after', float('nan')):.1f} | "
-                     f"{r['rss_single'] / 2**20:.0f} MiB | {r['rss_total'] / 2**20:.0f} MiB | "
-                     f"{r['bytes'] / 1e6:.0f} |")
-    lines += ["", f"Trace of all {m['facts']:,} English mLAMA facts (seconds):", "",
-              "| index | words | tokens |", "|---|---|---|"]
+        cpu_cells = f"{cpu:.0f} | {r['tokens'] / cpu / 1e6:.3f}" if cpu else "n/a | n/a"
+        lines.append(
+            f"| {name} | {r['shards']} | {r['seconds']:.1f} | {rate / 1e6:.3f} | "
+            f"{base['seconds'] / r['seconds']:.2f} | {rate * tok_s / tokens:.2f} | "
+            f"{cpu_cells} | {r.get('load_after', float('nan')):.1f} | "
+            f"{r['rss_single'] / 2**20:.0f} MiB | {r['rss_total'] / 2**20:.0f} MiB | "
+            f"{r['bytes'] / 1e6:.0f} |"
+        )
+    lines += [
+        "",
+        f"Trace of all {m['facts']:,} English mLAMA facts (seconds):",
+        "",
+        "| index | words | tokens |",
+        "|---|---|---|",
+    ]
     for name, t in m["traces"].items():
         lines.append(f"| {name} | {t['words']:.2f} | {t['tokens']:.2f} |")
     sharded = builds.get("2 workers (2 shards, 2 processes)", {})
@@ -236,7 +258,9 @@ def render(m: dict) -> str:
     index_per_token = base["bytes"] / base["tokens"]
     cc100_tokens = CC100_BYTES / bytes_per_token
     lines += [
-        "", "## Projection (not measured)", "",
+        "",
+        "## Projection (not measured)",
+        "",
         f"Assumptions: every core of every node builds shards at this machine's rate per "
         f"core ({per_worker / 1e6:.3f} M tokens/s: {rate_source}), shards "
         "are many more than cores (so no core idles at the end), input and index live on a "
@@ -247,10 +271,13 @@ def render(m: dict) -> str:
         "(non-Latin scripts take more tokens per byte, so this is low). The trace is not "
         "projected: it stays one batch per shard, seconds per language. Minutes-long cells "
         "are below the fixed costs of a cluster job (starting Ray, the workers' imports, "
-        "publishing), which this does not count.", "",
-        "| corpus | index size | " + " | ".join(
-            f"{k} node{'s' if k > 1 else ''} × {cores} cores" for k in NODES
-            for cores in NODE_CORES) + " |",
+        "publishing), which this does not count.",
+        "",
+        "| corpus | index size | "
+        + " | ".join(
+            f"{k} node{'s' if k > 1 else ''} × {cores} cores" for k in NODES for cores in NODE_CORES
+        )
+        + " |",
         "|---|---|" + "---|" * (len(NODES) * len(NODE_CORES)),
     ]
     for name, n_tokens in (("English Wikipedia", ENWIKI_TOKENS), ("CC-100", cc100_tokens)):
@@ -258,10 +285,16 @@ def render(m: dict) -> str:
         for k in NODES:
             for cores in NODE_CORES:
                 hours = n_tokens / (per_worker * cores * k) / 3600
-                cells.append(f"{hours:.1f} h" if hours >= 1 else
-                             f"{hours * 60:.0f} min" if hours * 60 >= 1 else "< 1 min")
-        lines.append(f"| {name} | {n_tokens * index_per_token / 1e12:.2f} TB | "
-                     + " | ".join(cells) + " |")
+                cells.append(
+                    f"{hours:.1f} h"
+                    if hours >= 1
+                    else f"{hours * 60:.0f} min"
+                    if hours * 60 >= 1
+                    else "< 1 min"
+                )
+        lines.append(
+            f"| {name} | {n_tokens * index_per_token / 1e12:.2f} TB | " + " | ".join(cells) + " |"
+        )
     return "\n".join(lines) + "\n"
 
 

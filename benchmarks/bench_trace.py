@@ -67,6 +67,7 @@ def throughput(calls: Sequence[Callable[[], object]], threads: int) -> float:
 
 # -- build -------------------------------------------------------------------------------------
 
+
 @dataclass
 class BuildFigures:
     seconds: float
@@ -96,18 +97,27 @@ def _build_child(corpus: str, root: str, lang: str) -> None:
     process of the build (this one, or a worker building a shard)."""
     seconds, manifest = timed(build_index, corpus, lang, root, "mbert")
     c = manifest.counts
-    figures = BuildFigures(seconds, sum(s["size"] for s in manifest.sources), c.text_bytes,
-                           c.documents, c.lines, c.tokens,
-                           directory_bytes(index_path(root, manifest.tokenizer_name, lang)),
-                           max(peak_rss_bytes(),
-                               resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024))
+    figures = BuildFigures(
+        seconds,
+        sum(s["size"] for s in manifest.sources),
+        c.text_bytes,
+        c.documents,
+        c.lines,
+        c.tokens,
+        directory_bytes(index_path(root, manifest.tokenizer_name, lang)),
+        max(peak_rss_bytes(), resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024),
+    )
     print(json.dumps(asdict(figures)))
 
 
 def measure_build(corpus: str | Path, root: str | Path, lang: str = "en") -> BuildFigures:
     """Build in a fresh child process (end to end: reading, tokenizing, segmenting, indexing)."""
-    done = subprocess.run([sys.executable, "-m", "benchmarks.bench_trace", "build", str(corpus),
-                           str(root), lang], check=True, capture_output=True, text=True)
+    done = subprocess.run(
+        [sys.executable, "-m", "benchmarks.bench_trace", "build", str(corpus), str(root), lang],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
     return BuildFigures(**json.loads(done.stdout.strip().splitlines()[-1]))
 
 
@@ -126,6 +136,7 @@ def tokenizer_ceiling(corpus: str | Path, max_chars: int = 40_000_000) -> float:
 
 
 # -- single queries ------------------------------------------------------------------------------
+
 
 @dataclass
 class QueryFigures:
@@ -147,45 +158,54 @@ def query_pairs(facts: Sequence[Fact], n: int, seed: int = 0) -> list[tuple[str,
 
 
 def traceable_pairs(index: FactIndex, pairs, mode: str) -> list[tuple[EntityTerms, EntityTerms]]:
-    analysed = [(entity_terms(s, mode, index.tokenizer), entity_terms(o, mode, index.tokenizer))
-                for s, o in pairs]
+    analysed = [
+        (entity_terms(s, mode, index.tokenizer), entity_terms(o, mode, index.tokenizer))
+        for s, o in pairs
+    ]
     return [(s, o) for s, o in analysed if s.traceable and o.traceable]
 
 
-def raw_count_calls(index: FactIndex, pairs: list[tuple[EntityTerms, EntityTerms]]
-                    ) -> list[Callable[[], tuple]]:
+def raw_count_calls(
+    index: FactIndex, pairs: list[tuple[EntityTerms, EntityTerms]]
+) -> list[Callable[[], tuple]]:
     """Raw tantivy: the three counts `cooccur` answers (both, subject, object) from terms
     analysed beforehand, queries built and run directly on each shard's searcher."""
     shards = [(shard._searcher, shard._schema) for shard in getattr(index, "shards", [index])]
     calls = []
     for s, o in pairs:
+
         def call(s=s, o=o):
             found = [0, 0, 0]
             for searcher, schema in shards:
                 qs, qo = _term_query(schema, s), _term_query(schema, o)
                 both = tantivy.Query.boolean_query(
-                    [(tantivy.Occur.Must, qs), (tantivy.Occur.Must, qo)])
+                    [(tantivy.Occur.Must, qs), (tantivy.Occur.Must, qo)]
+                )
                 found[0] += searcher.search(both, 1).count
                 found[1] += searcher.search(qs, 1).count
                 found[2] += searcher.search(qo, 1).count
             return tuple(found)
+
         calls.append(call)
     return calls
 
 
-def cooccur_calls(index: FactIndex, pairs: list[tuple[EntityTerms, EntityTerms]],
-                  mode: str) -> list[Callable[[], object]]:
+def cooccur_calls(
+    index: FactIndex, pairs: list[tuple[EntityTerms, EntityTerms]], mode: str
+) -> list[Callable[[], object]]:
     return [lambda s=s.label, o=o.label: index.cooccur(s, o, mode) for s, o in pairs]
 
 
-def measure_queries(index: FactIndex, facts: Sequence[Fact], n: int = 2000,
-                    mode: str = "words") -> QueryFigures:
+def measure_queries(
+    index: FactIndex, facts: Sequence[Fact], n: int = 2000, mode: str = "words"
+) -> QueryFigures:
     """factroots' `cooccur` against raw tantivy counts, on the same traceable fact pairs. The
     index's entity cache is emptied before each factroots run (repeats within a run hit it)."""
     pairs = traceable_pairs(index, query_pairs(facts, n), mode)
     raw, ours = raw_count_calls(index, pairs), cooccur_calls(index, pairs, mode)
     latencies(raw)  # warm tantivy's caches for both
     raw_lat = latencies(raw)
+
     def forget() -> None:
         for cache in [index, *getattr(index, "shards", [])]:
             cache._entities.clear()
@@ -197,12 +217,20 @@ def measure_queries(index: FactIndex, facts: Sequence[Fact], n: int = 2000,
     ours_qps_1 = throughput(ours, 1)
     forget()
     ours_qps_2 = throughput(ours, 2)
-    return QueryFigures(len(ours), percentile_ms(ours_lat, 50), percentile_ms(ours_lat, 99),
-                        ours_qps_1, ours_qps_2, percentile_ms(raw_lat, 50),
-                        percentile_ms(raw_lat, 99), *raw_qps)
+    return QueryFigures(
+        len(ours),
+        percentile_ms(ours_lat, 50),
+        percentile_ms(ours_lat, 99),
+        ours_qps_1,
+        ours_qps_2,
+        percentile_ms(raw_lat, 50),
+        percentile_ms(raw_lat, 99),
+        *raw_qps,
+    )
 
 
 # -- batch trace ---------------------------------------------------------------------------------
+
 
 @dataclass
 class TraceFigures:
@@ -221,8 +249,9 @@ class TraceFigures:
         return self.facts / self.cold_s
 
 
-def measure_trace(root: str | Path, lang: str, facts: Sequence[Fact],
-                  mode: str) -> tuple[TraceFigures, object]:
+def measure_trace(
+    root: str | Path, lang: str, facts: Sequence[Fact], mode: str
+) -> tuple[TraceFigures, object]:
     """Cold: a freshly opened index; warm: the same index traced again (frequent entities
     cached). Numba functions are compiled beforehand, outside the timing."""
     trace_language(FactIndex.open(root, lang), facts[:10], mode)
@@ -231,11 +260,13 @@ def measure_trace(root: str | Path, lang: str, facts: Sequence[Fact],
     warm, _ = timed(trace_language, index, facts, mode)
     present = int((trace.present == True).sum())  # noqa: E712 - nullable booleans
     untraceable = int(trace.present.isna().sum())
-    return TraceFigures(mode, len(facts), cold, warm, present,
-                        len(facts) - present - untraceable, untraceable), trace
+    return TraceFigures(
+        mode, len(facts), cold, warm, present, len(facts) - present - untraceable, untraceable
+    ), trace
 
 
 # -- the Aho–Corasick baseline -------------------------------------------------------------------
+
 
 @dataclass
 class ScanFigures:
@@ -248,8 +279,9 @@ class ScanFigures:
     present: int
 
 
-def segmented_lines(corpus: str | Path, out_dir: str | Path,
-                    files: int | None = None) -> dict[str, Path]:
+def segmented_lines(
+    corpus: str | Path, out_dir: str | Path, files: int | None = None
+) -> dict[str, Path]:
     """`write_segmented_lines` of the corpus (of its first `files` files when given), reused
     while its `.done` stamp names the corpus's stamp and the file count (the generated corpus
     does not change under a stamp)."""
@@ -264,17 +296,20 @@ def segmented_lines(corpus: str | Path, out_dir: str | Path,
     return {mode: out_dir / f"{mode}.txt" for mode in MODES}
 
 
-def write_segmented_lines(corpus: str | Path, out_dir: str | Path, processes: int = 2,
-                          files: int | None = None) -> dict[str, Path]:
+def write_segmented_lines(
+    corpus: str | Path, out_dir: str | Path, processes: int = 2, files: int | None = None
+) -> dict[str, Path]:
     """The corpus segmented exactly as the index is, one line per row, once per mode:
     `words.txt` (` unit unit … `) and `tokens.txt` (` id id … `), in corpus order, files
     segmented in `processes` processes. Not timed."""
     paths = {mode: Path(out_dir) / f"{mode}.txt" for mode in MODES}
     tasks = [(str(corpus), str(path)) for path in input_files(corpus)[:files]]
     context = multiprocessing.get_context("spawn")
-    with paths["words"].open("w", encoding="utf-8") as words, \
-            paths["tokens"].open("w", encoding="ascii") as tokens, \
-            context.Pool(processes) as pool:
+    with (
+        paths["words"].open("w", encoding="utf-8") as words,
+        paths["tokens"].open("w", encoding="ascii") as tokens,
+        context.Pool(processes) as pool,
+    ):
         for file_words, file_tokens in pool.imap(_segmented_file, tasks):
             words.write(file_words)
             tokens.write(file_tokens)
@@ -287,8 +322,10 @@ def _segmented_file(task: tuple[str, str]) -> tuple[str, str]:
     segmenter = Segmenter(load_tokenizer("mbert"))
     docs = list(CorpusReader(root, [Path(path)]))
     lines = [line for doc_lines in segmenter.lines(docs) for line in doc_lines]
-    return ("".join(" " + " ".join(word_units(line.text)) + " \n" for line in lines),
-            "".join(" " + " ".join(map(str, line.ids.tolist())) + " \n" for line in lines))
+    return (
+        "".join(" " + " ".join(word_units(line.text)) + " \n" for line in lines),
+        "".join(" " + " ".join(map(str, line.ids.tolist())) + " \n" for line in lines),
+    )
 
 
 def entity_patterns(labels: Sequence[str], mode: str) -> dict[str, str]:
@@ -303,8 +340,9 @@ def entity_patterns(labels: Sequence[str], mode: str) -> dict[str, str]:
     return patterns
 
 
-def aho_corasick_trace(segmented: str | Path, facts: Sequence[Fact], mode: str,
-                       chunk_bytes: int = 64 << 20) -> tuple[ScanFigures, np.ndarray]:
+def aho_corasick_trace(
+    segmented: str | Path, facts: Sequence[Fact], mode: str, chunk_bytes: int = 64 << 20
+) -> tuple[ScanFigures, np.ndarray]:
     """The paper's baseline: one multi-pattern pass (pyahocorasick) over the segmented lines of
     `mode`, collecting each entity's lines, then the same per-fact intersection as the tracer.
     Reading the file is not timed (chunks of `chunk_bytes`); the automaton (with the entities'
@@ -315,8 +353,10 @@ def aho_corasick_trace(segmented: str | Path, facts: Sequence[Fact], mode: str,
     started = time.perf_counter()
     automaton = ahocorasick.Automaton()
     keys: dict[str, int] = {}
-    entity_key = {label: keys.setdefault(pattern, len(keys))
-                  for label, pattern in entity_patterns(labels, mode).items()}
+    entity_key = {
+        label: keys.setdefault(pattern, len(keys))
+        for label, pattern in entity_patterns(labels, mode).items()
+    }
     for pattern, key in keys.items():
         automaton.add_word(pattern, key)
     automaton.make_automaton()
@@ -338,24 +378,48 @@ def aho_corasick_trace(segmented: str | Path, facts: Sequence[Fact], mode: str,
     obj = np.array([entity_key.get(f.object, missing) for f in facts], dtype=np.int64)
     counts = pair_counts(found.flat, found.start, found.count, subj, obj)
     pair_s = time.perf_counter() - started
-    return (ScanFigures(mode, line_no, len(keys), automaton_s, scan_s,
-                        automaton_s + scan_s + pair_s, int((counts > 0).sum())), counts)
+    return (
+        ScanFigures(
+            mode,
+            line_no,
+            len(keys),
+            automaton_s,
+            scan_s,
+            automaton_s + scan_s + pair_s,
+            int((counts > 0).sum()),
+        ),
+        counts,
+    )
 
 
 # -- machine -------------------------------------------------------------------------------------
 
+
 def machine() -> dict:
-    cpu = next((line.split(":", 1)[1].strip() for line in
-                Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("model name")),
-               platform.processor())
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
-                            text=True).stdout.strip()
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        platform.processor(),
+    )
+    commit = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True
+    ).stdout.strip()
     mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    return {"cpu": cpu, "cores": os.cpu_count(), "memory_gb": round(mem / 2**30, 1),
-            "python": platform.python_version(), "tantivy": _version("tantivy"),
-            "tokenizers": _version("tokenizers"), "pyahocorasick": _version("pyahocorasick"),
-            "commit": commit or "unknown", "load_average": os.getloadavg(),
-            "date": time.strftime("%Y-%m-%d %H:%M %Z")}
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "memory_gb": round(mem / 2**30, 1),
+        "python": platform.python_version(),
+        "tantivy": _version("tantivy"),
+        "tokenizers": _version("tokenizers"),
+        "pyahocorasick": _version("pyahocorasick"),
+        "commit": commit or "unknown",
+        "load_average": os.getloadavg(),
+        "date": time.strftime("%Y-%m-%d %H:%M %Z"),
+    }
 
 
 def _version(package: str) -> str:
@@ -367,7 +431,6 @@ def _version(package: str) -> str:
         return "not installed"
 
 
-
 def _trace_child(root: str, lang: str, mlama: str, out_dir: str) -> None:
     """Runs in a child process: both modes' trace figures (with this process's peak RSS) as
     JSON, and each mode's per-fact co-occurrence counts (-1 untraceable) to `<mode>.npy`."""
@@ -376,8 +439,9 @@ def _trace_child(root: str, lang: str, mlama: str, out_dir: str) -> None:
     facts = load_language(mlama, lang).facts
     figures = []
     anon = Path(out_dir) / "peak-anon"
-    poller = subprocess.Popen([sys.executable, "-m", "benchmarks.bench_trace", "poll",
-                               str(os.getpid()), str(anon)])
+    poller = subprocess.Popen(
+        [sys.executable, "-m", "benchmarks.bench_trace", "poll", str(os.getpid()), str(anon)]
+    )
     try:
         for mode in MODES:
             found, trace = measure_trace(root, lang, facts, mode)
@@ -399,8 +463,10 @@ def peak_rss_bytes() -> int:
     """This process's peak RSS since it started its program (VmHWM; ru_maxrss would also
     count the process it was forked from)."""
     status = Path("/proc/self/status").read_text()
-    return int(next(line.split()[1] for line in status.splitlines()
-                    if line.startswith("VmHWM:"))) * 1024
+    return (
+        int(next(line.split()[1] for line in status.splitlines() if line.startswith("VmHWM:")))
+        * 1024
+    )
 
 
 def _poll_anonymous(pid: str, out: str) -> None:
@@ -413,8 +479,9 @@ def _poll_anonymous(pid: str, out: str) -> None:
             text = status.read_text()
         except OSError:
             return
-        kib = next(int(line.split()[1]) for line in text.splitlines()
-                   if line.startswith("RssAnon:"))
+        kib = next(
+            int(line.split()[1]) for line in text.splitlines() if line.startswith("RssAnon:")
+        )
         if kib * 1024 > peak:
             peak = kib * 1024
             tmp = path.with_suffix(".tmp")
@@ -423,13 +490,26 @@ def _poll_anonymous(pid: str, out: str) -> None:
         time.sleep(POLL_S)
 
 
-def measure_traces(root: str | Path, lang: str, mlama: str | Path, out_dir: str | Path
-                   ) -> tuple[list[TraceFigures], dict[str, np.ndarray]]:
+def measure_traces(
+    root: str | Path, lang: str, mlama: str | Path, out_dir: str | Path
+) -> tuple[list[TraceFigures], dict[str, np.ndarray]]:
     """Both modes' trace figures, measured in a fresh child process (its peak RSS is the
     trace's), and each mode's per-fact counts."""
-    done = subprocess.run([sys.executable, "-m", "benchmarks.bench_trace", "trace", str(root),
-                           lang, str(mlama), str(out_dir)], check=True, capture_output=True,
-                          text=True)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "benchmarks.bench_trace",
+            "trace",
+            str(root),
+            lang,
+            str(mlama),
+            str(out_dir),
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
     figures = [TraceFigures(**f) for f in json.loads(done.stdout.strip().splitlines()[-1])]
     return figures, {mode: np.load(Path(out_dir) / f"{mode}.npy") for mode in MODES}
 

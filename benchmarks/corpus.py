@@ -26,15 +26,19 @@ import numpy as np
 
 from factroots.mlama import Fact, load_language
 
-STOPWORDS = ("the of and in to a was is for on as by with from that at his which an are it "
-             "he were also be has had its this or their first after one two new not they but "
-             "her she been who into more other all during most than years under between").split()
+STOPWORDS = (
+    "the of and in to a was is for on as by with from that at his which an are it "
+    "he were also be has had its this or their first after one two new not they but "
+    "her she been who into more other all during most than years under between"
+).split()
 PRIMARY_LANGS = ("en", "de", "fr")  # Latin-script label words: most of the vocabulary
 FOREIGN_LANGS = ("ru", "el", "ar", "hi", "th", "zh", "ja", "ko")  # the other scripts
 FOREIGN_SHARE = 0.15  # of vocabulary ranks
 CJK_PIECE = 2  # labels of languages written without spaces are cut into 2-character words
-SYLLABLES = ("ka to ri mu sa ne lo vi de ba ro ta na mi ku se po ha le zu gi fa "
-             "an el or in us et ar ul om is").split()
+SYLLABLES = (
+    "ka to ri mu sa ne lo vi de ba ro ta na mi ku se po ha le zu gi fa "
+    "an el or in us et ar ul om is"
+).split()
 CYRILLIC = "аеиоукстнрлвмдпбгзя"
 STAMP = ".corpus.json"  # hidden: the reader ignores it
 
@@ -79,7 +83,9 @@ def _label_words(mlama_dir: Path, langs: tuple[str, ...]) -> list[str]:
             for label in (fact.subject, fact.object):
                 for word in label.split():
                     if lang in ("zh", "ja", "th"):
-                        words.update(word[i:i + CJK_PIECE] for i in range(0, len(word), CJK_PIECE))
+                        words.update(
+                            word[i : i + CJK_PIECE] for i in range(0, len(word), CJK_PIECE)
+                        )
                     else:
                         words.add(word)
     return sorted(words)
@@ -171,26 +177,43 @@ def _insertions(rng: np.random.Generator, plan: Plan, n_docs: int) -> dict[int, 
     return found
 
 
-def _document(doc_id: int, words: list[str], inserts: list[str], rng: np.random.Generator,
-              para_words: int = 60) -> str:
+def _document(
+    doc_id: int,
+    words: list[str],
+    inserts: list[str],
+    rng: np.random.Generator,
+    para_words: int = 60,
+) -> str:
     for text in inserts:
         words.insert(int(rng.integers(0, len(words) + 1)), text)
     title = words[0].capitalize()
-    body = "\n".join(" ".join(words[i:i + para_words]) + " ."
-                     for i in range(1, len(words), para_words))
-    return (f'<doc id="{doc_id}" url="https://bench.invalid/?curid={doc_id}" title="{title}">\n'
-            f"{title}\n\n{body}\n</doc>\n")
+    body = "\n".join(
+        " ".join(words[i : i + para_words]) + " ." for i in range(1, len(words), para_words)
+    )
+    return (
+        f'<doc id="{doc_id}" url="https://bench.invalid/?curid={doc_id}" title="{title}">\n'
+        f"{title}\n\n{body}\n</doc>\n"
+    )
 
 
-def _chunk_text(first_doc: int, n_docs: int, vocab: np.ndarray, cdf: np.ndarray, plan: Plan,
-                spec: CorpusSpec, rng: np.random.Generator) -> tuple[str, int]:
+def _chunk_text(
+    first_doc: int,
+    n_docs: int,
+    vocab: np.ndarray,
+    cdf: np.ndarray,
+    plan: Plan,
+    spec: CorpusSpec,
+    rng: np.random.Generator,
+) -> tuple[str, int]:
     lengths = _doc_lengths(rng, n_docs, spec)
     ids = np.searchsorted(cdf, rng.random(int(lengths.sum())))
     words = vocab[np.minimum(ids, len(vocab) - 1)].tolist()
     inserts = _insertions(rng, plan, n_docs)
     bounds = np.concatenate([[0], np.cumsum(lengths)]).tolist()
-    docs = [_document(first_doc + k, words[bounds[k]:bounds[k + 1]], inserts.get(k, []), rng)
-            for k in range(n_docs)]
+    docs = [
+        _document(first_doc + k, words[bounds[k] : bounds[k + 1]], inserts.get(k, []), rng)
+        for k in range(n_docs)
+    ]
     mentions = sum(len(v) for v in inserts.values())
     return "".join(docs), mentions
 
@@ -216,8 +239,9 @@ def _fresh_dir(out_dir: Path) -> Path:
     return out_dir
 
 
-def generate_corpus(out_dir: str | Path, mlama_dir: str | Path,
-                    spec: CorpusSpec | None = None) -> CorpusStats:
+def generate_corpus(
+    out_dir: str | Path, mlama_dir: str | Path, spec: CorpusSpec | None = None
+) -> CorpusStats:
     """Write the corpus under `out_dir` (WikiExtractor `AA/wiki_00` layout) and a stamp."""
     started = time.perf_counter()
     spec = spec or CorpusSpec()
@@ -236,14 +260,22 @@ def generate_corpus(out_dir: str | Path, mlama_dir: str | Path,
         total_bytes += len(data)
         mentions += planted
         files += 1
-    stats = CorpusStats(asdict(spec), spec.documents, files, total_bytes, mentions,
-                        int((plan.fact_rate > 0).sum()), round(time.perf_counter() - started, 2))
+    stats = CorpusStats(
+        asdict(spec),
+        spec.documents,
+        files,
+        total_bytes,
+        mentions,
+        int((plan.fact_rate > 0).sum()),
+        round(time.perf_counter() - started, 2),
+    )
     (out_dir / STAMP).write_text(json.dumps(asdict(stats), indent=2))
     return stats
 
 
-def ensure_corpus(out_dir: str | Path, mlama_dir: str | Path,
-                  spec: CorpusSpec | None = None) -> CorpusStats:
+def ensure_corpus(
+    out_dir: str | Path, mlama_dir: str | Path, spec: CorpusSpec | None = None
+) -> CorpusStats:
     """The corpus under `out_dir`, generated only if no corpus of the same spec is there."""
     spec = spec or CorpusSpec()
     return _stamped(out_dir, spec) or generate_corpus(out_dir, mlama_dir, spec)
@@ -300,12 +332,15 @@ def _copy(doc_id: int, article: tuple[str, list[str]], rng: np.random.Generator)
     keep[rng.integers(len(paragraphs))] = True
     body = "\n".join(p for p, k in zip(paragraphs, keep, strict=True) if k)
     title = html.escape(title, quote=True)
-    return (f'<doc id="{doc_id}" url="https://bench.invalid/?curid={doc_id}" title="{title}">\n'
-            f"{title}\n{html.escape(body, quote=False)}\n</doc>\n")
+    return (
+        f'<doc id="{doc_id}" url="https://bench.invalid/?curid={doc_id}" title="{title}">\n'
+        f"{title}\n{html.escape(body, quote=False)}\n</doc>\n"
+    )
 
 
-def generate_realistic_corpus(out_dir: str | Path, sample_dir: str | Path,
-                              spec: RealisticSpec) -> CorpusStats:
+def generate_realistic_corpus(
+    out_dir: str | Path, sample_dir: str | Path, spec: RealisticSpec
+) -> CorpusStats:
     """Write the realistic corpus under `out_dir` (WikiExtractor layout) and a stamp."""
     started = time.perf_counter()
     out_dir = _fresh_dir(Path(out_dir))
@@ -321,14 +356,22 @@ def generate_realistic_corpus(out_dir: str | Path, sample_dir: str | Path,
         path.write_bytes(data)
         total_bytes += len(data)
         files += 1
-    stats = CorpusStats(asdict(spec), spec.documents, files, total_bytes, 0, 0,
-                        round(time.perf_counter() - started, 2))
+    stats = CorpusStats(
+        asdict(spec),
+        spec.documents,
+        files,
+        total_bytes,
+        0,
+        0,
+        round(time.perf_counter() - started, 2),
+    )
     (out_dir / STAMP).write_text(json.dumps(asdict(stats), indent=2))
     return stats
 
 
-def ensure_realistic_corpus(out_dir: str | Path, sample_dir: str | Path,
-                            spec: RealisticSpec) -> CorpusStats:
+def ensure_realistic_corpus(
+    out_dir: str | Path, sample_dir: str | Path, spec: RealisticSpec
+) -> CorpusStats:
     """The realistic corpus under `out_dir`, generated only if none of the same spec is there."""
     return _stamped(out_dir, spec) or generate_realistic_corpus(out_dir, sample_dir, spec)
 
@@ -346,6 +389,8 @@ def corpus_density(index, facts: list[Fact]) -> Density:
     """The density of an opened FactIndex for the labels of `facts`, both modes."""
     labels = sorted({f.subject for f in facts} | {f.object for f in facts})
     lines = index.num_lines
-    per_mode = {mode: float(index.count_many(labels, mode).lines.sum()) / lines
-                for mode in ("words", "tokens")}
+    per_mode = {
+        mode: float(index.count_many(labels, mode).lines.sum()) / lines
+        for mode in ("words", "tokens")
+    }
     return Density(lines, index.manifest.counts.tokens / lines, per_mode)

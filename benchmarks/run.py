@@ -54,9 +54,11 @@ FIXED_COST_LINES = 1_000
 COMPARISON_LINES = 50_000
 BEFORE_SIDECAR = "f7dbfd5"  # the last commit whose index had no postings sidecar
 DENSITY_LANGS = ("en", "ja", "zh")
-PEER_SECTIONS = (("benchmarks.bench_probe", ("probe_section",)),
-                 ("benchmarks.bench_attribution", ("attribution_section", "run")),
-                 ("benchmarks.peers.run", ("peers_section",)))
+PEER_SECTIONS = (
+    ("benchmarks.bench_probe", ("probe_section",)),
+    ("benchmarks.bench_attribution", ("attribution_section", "run")),
+    ("benchmarks.peers.run", ("peers_section",)),
+)
 SEPARATE_RESULTS = """## Sections measured in their own runs
 
 With `--no-peers` this file holds the tracing figures only. The probing, attribution and peers
@@ -130,6 +132,7 @@ def realistic_corpus(work: Path, lines: int) -> Path:
 
 # -- density -------------------------------------------------------------------------------------
 
+
 def sample_densities(work: Path) -> dict[str, Density]:
     """The density of the real shared samples, built once in `work`."""
     from factroots.indexer.builder import build_index
@@ -147,16 +150,29 @@ def sample_densities(work: Path) -> dict[str, Density]:
 
 
 def density_section(real: dict[str, Density], generated: Density) -> str:
-    rows = [[f"real sample `{lang}`", f"{d.lines:,}", f"{d.tokens_per_line:.0f}",
-             f"{d.entity_lines_per_line['words']:.1f}", f"{d.entity_lines_per_line['tokens']:.1f}"]
-            for lang, d in real.items()]
-    rows.append(["generated (this run's corpus, `en`)", f"{generated.lines:,}",
-                 f"{generated.tokens_per_line:.0f}",
-                 f"{generated.entity_lines_per_line['words']:.1f}",
-                 f"{generated.entity_lines_per_line['tokens']:.1f}"])
+    rows = [
+        [
+            f"real sample `{lang}`",
+            f"{d.lines:,}",
+            f"{d.tokens_per_line:.0f}",
+            f"{d.entity_lines_per_line['words']:.1f}",
+            f"{d.entity_lines_per_line['tokens']:.1f}",
+        ]
+        for lang, d in real.items()
+    ]
+    rows.append(
+        [
+            "generated (this run's corpus, `en`)",
+            f"{generated.lines:,}",
+            f"{generated.tokens_per_line:.0f}",
+            f"{generated.entity_lines_per_line['words']:.1f}",
+            f"{generated.entity_lines_per_line['tokens']:.1f}",
+        ]
+    )
     en = real["en"]
     ratios = [generated.tokens_per_line / en.tokens_per_line] + [
-        generated.entity_lines_per_line[m] / en.entity_lines_per_line[m] for m in MODES]
+        generated.entity_lines_per_line[m] / en.entity_lines_per_line[m] for m in MODES
+    ]
     return f"""## Corpus density
 
 Tokens per line (mBERT) and entity-lines per line (Σ over the distinct mLAMA labels of the
@@ -165,8 +181,18 @@ English articles, each copy keeping a random 80 % of its paragraphs
 (`benchmarks/corpus.py`, `RealisticSpec`); `tests/test_bench_corpus.py` checks en, ja and zh
 copies against their samples within ±25 %.
 
-{table(["corpus", "lines", "tokens/line", "entity-lines/line, words",
-        "entity-lines/line, tokens"], rows)}
+{
+        table(
+            [
+                "corpus",
+                "lines",
+                "tokens/line",
+                "entity-lines/line, words",
+                "entity-lines/line, tokens",
+            ],
+            rows,
+        )
+    }
 
 Generated ÷ real `en`: {", ".join(f"{r:.2f}" for r in ratios)} (tokens/line, words, tokens;
 target within 0.75–1.25: {verdict(all(0.75 <= r <= 1.25 for r in ratios))}).
@@ -175,41 +201,67 @@ target within 0.75–1.25: {verdict(all(0.75 <= r <= 1.25 for r in ratios))}).
 
 # -- build ---------------------------------------------------------------------------------------
 
+
 def before_sidecar_build(corpus: Path, root: Path) -> BuildFigures:
     """The same build with the code of BEFORE_SIDECAR (its own benchmark child), for the
     comparison; the old tree is exported by `git archive` into a temporary folder."""
     with tempfile.TemporaryDirectory(prefix="factroots-before-") as tree:
-        archive = subprocess.run(["git", "archive", BEFORE_SIDECAR], cwd=HERE.parent,
-                                 check=True, capture_output=True).stdout
+        archive = subprocess.run(
+            ["git", "archive", BEFORE_SIDECAR], cwd=HERE.parent, check=True, capture_output=True
+        ).stdout
         subprocess.run(["tar", "-x", "-C", tree], input=archive, check=True)
-        done = subprocess.run([sys.executable, "-m", "benchmarks.bench_trace", "build",
-                               str(corpus), str(root), "en"], cwd=tree, check=True,
-                              capture_output=True, text=True,
-                              env={**os.environ, "PYTHONPATH": tree})
+        done = subprocess.run(
+            [sys.executable, "-m", "benchmarks.bench_trace", "build", str(corpus), str(root), "en"],
+            cwd=tree,
+            check=True,
+            capture_output=True,
+            text=True,
+            env={**os.environ, "PYTHONPATH": tree},
+        )
     import json
 
     return BuildFigures(**json.loads(done.stdout.strip().splitlines()[-1]))
 
 
-def build_section(b: BuildFigures, ceiling: float, ours: BuildFigures,
-                  before: BuildFigures) -> str:
+def build_section(b: BuildFigures, ceiling: float, ours: BuildFigures, before: BuildFigures) -> str:
     speed = ours.tokens_per_s / before.tokens_per_s
     size = ours.bytes_per_token / before.bytes_per_token
     rows = [
-        ["input", f"{b.input_bytes / 1e6:,.0f} MB, {b.documents:,} documents, {b.lines:,} lines, "
-                  f"{b.tokens:,} tokens", ""],
+        [
+            "input",
+            f"{b.input_bytes / 1e6:,.0f} MB, {b.documents:,} documents, {b.lines:,} lines, "
+            f"{b.tokens:,} tokens",
+            "",
+        ],
         ["time", f"{b.seconds:,.1f} s", ""],
-        ["throughput", f"{b.mb_per_s:.2f} MB/s, {b.tokens_per_s / 1e6:.3f} M tokens/s",
-         f"{b.tokens_per_s / ceiling:.2f}× the tokenizer alone ({ceiling / 1e6:.2f} M tokens/s, "
-         "encode_batch on both cores, first 40M characters)"],
+        [
+            "throughput",
+            f"{b.mb_per_s:.2f} MB/s, {b.tokens_per_s / 1e6:.3f} M tokens/s",
+            f"{b.tokens_per_s / ceiling:.2f}× the tokenizer alone ({ceiling / 1e6:.2f} M tokens/s, "
+            "encode_batch on both cores, first 40M characters)",
+        ],
         ["index size", f"{b.index_bytes / 1e6:,.0f} MB = {b.bytes_per_token:.2f} bytes/token", ""],
-        ["peak RSS", f"{b.peak_rss_bytes / 2**20:,.0f} MiB" if b.peak_rss_bytes else
-         "not measured (index reused from an earlier run: its manifest's figures)", ""],
+        [
+            "peak RSS",
+            f"{b.peak_rss_bytes / 2**20:,.0f} MiB"
+            if b.peak_rss_bytes
+            else "not measured (index reused from an earlier run: its manifest's figures)",
+            "",
+        ],
     ]
-    compare = [[name, f"{f.seconds:.1f} s", f"{f.tokens_per_s / 1e6:.3f} M",
-                f"{f.bytes_per_token:.2f}", f"{f.peak_rss_bytes / 2**20:,.0f} MiB"]
-               for name, f in (("this commit (tantivy + postings sidecar)", ours),
-                               (f"{BEFORE_SIDECAR} (tantivy only)", before))]
+    compare = [
+        [
+            name,
+            f"{f.seconds:.1f} s",
+            f"{f.tokens_per_s / 1e6:.3f} M",
+            f"{f.bytes_per_token:.2f}",
+            f"{f.peak_rss_bytes / 2**20:,.0f} MiB",
+        ]
+        for name, f in (
+            ("this commit (tantivy + postings sidecar)", ours),
+            (f"{BEFORE_SIDECAR} (tantivy only)", before),
+        )
+    ]
     return f"""## Build (end to end: read, tokenize, segment, index; in a child process)
 
 {table(["figure", "value", ""], rows)}
@@ -226,12 +278,16 @@ token {size:.2f}× (target ≤ 1.15×: {verdict(size <= 1.15)}).
 
 # -- queries, trace, baseline ------------------------------------------------------------------
 
+
 def query_section(q: QueryFigures) -> str:
     over = q.p50_ms / q.raw_p50_ms
-    rows = [[name, f"{p50:.3f} ms", f"{p99:.2f} ms", f"{qps1:,.0f}", f"{qps2:,.0f}"]
-            for name, p50, p99, qps1, qps2 in (
-                ("factroots", q.p50_ms, q.p99_ms, q.qps_1, q.qps_2),
-                ("raw tantivy", q.raw_p50_ms, q.raw_p99_ms, q.raw_qps_1, q.raw_qps_2))]
+    rows = [
+        [name, f"{p50:.3f} ms", f"{p99:.2f} ms", f"{qps1:,.0f}", f"{qps2:,.0f}"]
+        for name, p50, p99, qps1, qps2 in (
+            ("factroots", q.p50_ms, q.p99_ms, q.qps_1, q.qps_2),
+            ("raw tantivy", q.raw_p50_ms, q.raw_p99_ms, q.raw_qps_1, q.raw_qps_2),
+        )
+    ]
     return f"""## Single co-occurrence query ({q.queries:,} English fact pairs, words mode)
 
 factroots = `FactIndex.cooccur(subject, object)` (tantivy, the index of record): entity analysis
@@ -251,33 +307,48 @@ def scan_seconds(scan: ScanFigures, lines: int) -> float:
     return scan.automaton_s + (scan.total_s - scan.automaton_s) * lines / scan.lines
 
 
-def trace_section(traces: list[TraceFigures], scans: dict[str, ScanFigures],
-                  agree: dict[str, bool | None], fixed: list[TraceFigures], lines: int) -> str:
+def trace_section(
+    traces: list[TraceFigures],
+    scans: dict[str, ScanFigures],
+    agree: dict[str, bool | None],
+    fixed: list[TraceFigures],
+    lines: int,
+) -> str:
     rows = []
     for t in traces:
         scan = scans[t.mode]
         seconds = scan_seconds(scan, lines)
         ratio = seconds / t.cold_s
         measured = scan.lines >= lines
-        rows.append([t.mode, f"{t.facts:,}", f"{t.cold_s:.2f} s", f"{t.warm_s:.2f} s",
-                     f"{t.peak_rss_bytes / 2**20:,.0f} MiB (anonymous "
-                     f"{t.peak_anon_bytes / 2**20:,.0f} MiB)", f"{scan.total_s:.1f} s over "
-                     f"{scan.lines:,} lines (automaton {scan.automaton_s:.1f}, scan "
-                     f"{scan.scan_s:.1f})" + ("" if measured else
-                                              f"; **projected** to all: {seconds:.0f} s"),
-                     f"**{ratio:.1f}×**{'' if measured else ' (projected)'} "
-                     f"({verdict(ratio >= 50)})",
-                     f"{t.present:,} / {t.absent:,} / {t.untraceable:,}",
-                     {True: "equal", False: "**differ**", None: "not compared (subset)"}[
-                         agree[t.mode]]])
+        rows.append(
+            [
+                t.mode,
+                f"{t.facts:,}",
+                f"{t.cold_s:.2f} s",
+                f"{t.warm_s:.2f} s",
+                f"{t.peak_rss_bytes / 2**20:,.0f} MiB (anonymous "
+                f"{t.peak_anon_bytes / 2**20:,.0f} MiB)",
+                f"{scan.total_s:.1f} s over "
+                f"{scan.lines:,} lines (automaton {scan.automaton_s:.1f}, scan "
+                f"{scan.scan_s:.1f})"
+                + ("" if measured else f"; **projected** to all: {seconds:.0f} s"),
+                f"**{ratio:.1f}×**{'' if measured else ' (projected)'} ({verdict(ratio >= 50)})",
+                f"{t.present:,} / {t.absent:,} / {t.untraceable:,}",
+                {True: "equal", False: "**differ**", None: "not compared (subset)"}[agree[t.mode]],
+            ]
+        )
     fixed_rows = [[t.mode, f"{t.cold_s:.2f} s", verdict(t.cold_s <= 0.5)] for t in fixed]
-    subset = "" if all(s.lines >= lines for s in scans.values()) else f"""
+    subset = (
+        ""
+        if all(s.lines >= lines for s in scans.values())
+        else f"""
 The segmented lines of the whole corpus did not fit this session (segmenting is not timed but
 took ≈ 45 min on the loaded machine): the pass ran over the first
 {scans[traces[0].mode].lines:,} lines, and its per-line cost is scaled to all {lines:,} lines
 (the automaton counted once). A pass costs the same per line and the copies are uniform, so
 this is a projection of the measured rate, not a measurement; `--scan-lines 0` measures it all.
 """
+    )
     return f"""## Batch trace of all English mLAMA facts against the paper's scan ({lines:,} lines)
 
 factroots = `trace_language` on a freshly opened index (cold; numba compiled beforehand on
@@ -290,9 +361,22 @@ lines, segmented exactly as the index was and written one per row (` t t … `, 
 ids); segmenting and reading the file are **not** timed; building the automaton (with each
 label's analysis), the scan and the same per-fact intersection are.
 
-{table(["mode", "facts", "factroots cold", "warm", "trace peak RSS", "Aho–Corasick",
-        "scan ÷ factroots (≥ 50×)", "present / absent / untraceable",
-        "per-fact counts vs scan"], rows)}
+{
+        table(
+            [
+                "mode",
+                "facts",
+                "factroots cold",
+                "warm",
+                "trace peak RSS",
+                "Aho–Corasick",
+                "scan ÷ factroots (≥ 50×)",
+                "present / absent / untraceable",
+                "per-fact counts vs scan",
+            ],
+            rows,
+        )
+    }
 {subset}
 Fixed cost: all facts against a {FIXED_COST_LINES:,}-line realistic index, cold (target ≤ 0.5 s):
 
@@ -317,20 +401,42 @@ def subset_index(corpus: Path, work: Path, files: int) -> Path:
     return root
 
 
-def side_by_side_section(traces: list[TraceFigures], scans: dict[str, ScanFigures],
-                         agree: dict[str, bool]) -> str:
+def side_by_side_section(
+    traces: list[TraceFigures], scans: dict[str, ScanFigures], agree: dict[str, bool]
+) -> str:
     """The trace and the scan over the very same lines, fact by fact."""
-    rows = [[t.mode, f"{scans[t.mode].lines:,}", f"{t.cold_s:.2f} s", f"{t.warm_s:.2f} s",
-             f"{scans[t.mode].total_s:.1f} s", f"**{scans[t.mode].total_s / t.cold_s:.1f}×** / "
-             f"{scans[t.mode].total_s / t.warm_s:.1f}×",
-             "equal on every fact" if agree[t.mode] else "**differ**"] for t in traces]
+    rows = [
+        [
+            t.mode,
+            f"{scans[t.mode].lines:,}",
+            f"{t.cold_s:.2f} s",
+            f"{t.warm_s:.2f} s",
+            f"{scans[t.mode].total_s:.1f} s",
+            f"**{scans[t.mode].total_s / t.cold_s:.1f}×** / "
+            f"{scans[t.mode].total_s / t.warm_s:.1f}×",
+            "equal on every fact" if agree[t.mode] else "**differ**",
+        ]
+        for t in traces
+    ]
     return f"""### Side by side on the scanned lines
 
 An index of exactly the lines the Aho–Corasick pass ran over (the corpus's first files), traced
 as above; both sides measured, no projection, and every fact's co-occurrence count compared.
 
-{table(["mode", "lines", "factroots cold", "warm", "Aho–Corasick", "scan ÷ factroots, cold / warm",
-        "per-fact counts vs scan"], rows)}
+{
+        table(
+            [
+                "mode",
+                "lines",
+                "factroots cold",
+                "warm",
+                "Aho–Corasick",
+                "scan ÷ factroots, cold / warm",
+                "per-fact counts vs scan",
+            ],
+            rows,
+        )
+    }
 """
 
 
@@ -354,11 +460,11 @@ def results_markdown(info: dict, lines: int, sections: list[str], seconds: float
 
 Written by `make bench` (`python -m benchmarks.run`) in {seconds / 60:.1f} minutes.
 
-- machine: {info['cpu']}, {info['cores']} cores, {info['memory_gb']} GiB; Python
-  {info['python']}, tantivy {info['tantivy']}, tokenizers {info['tokenizers']}, pyahocorasick
-  {info['pyahocorasick']}
-- commit {info['commit']}, {info['date']}; load average at start
-  {', '.join(f'{x:.1f}' for x in info['load_average'])}
+- machine: {info["cpu"]}, {info["cores"]} cores, {info["memory_gb"]} GiB; Python
+  {info["python"]}, tantivy {info["tantivy"]}, tokenizers {info["tokenizers"]}, pyahocorasick
+  {info["pyahocorasick"]}
+- commit {info["commit"]}, {info["date"]}; load average at start
+  {", ".join(f"{x:.1f}" for x in info["load_average"])}
 - corpus: `benchmarks/corpus.py` `RealisticSpec`, real English Wikipedia articles copied to
   about {lines:,} lines; mBERT tokenizer; all 37,498 English mLAMA facts.
 
@@ -373,8 +479,16 @@ def reused_build(corpus: Path, root: Path) -> BuildFigures:
     m, c = index.manifest, index.manifest.counts
     if Path(m.input_root) != corpus.resolve():
         raise SystemExit(f"{root} was built from {m.input_root}, not {corpus}")
-    return BuildFigures(m.build_seconds, sum(s["size"] for s in m.sources), c.text_bytes,
-                        c.documents, c.lines, c.tokens, directory_bytes(index.path), 0)
+    return BuildFigures(
+        m.build_seconds,
+        sum(s["size"] for s in m.sources),
+        c.text_bytes,
+        c.documents,
+        c.lines,
+        c.tokens,
+        directory_bytes(index.path),
+        0,
+    )
 
 
 def fresh_build(corpus: Path, root: Path) -> BuildFigures:
@@ -384,20 +498,33 @@ def fresh_build(corpus: Path, root: Path) -> BuildFigures:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--lines", type=int, default=int(
-        os.environ.get("FACTROOTS_BENCH_LINES", DEFAULT_LINES)))
-    parser.add_argument("--compare-lines", type=int, default=COMPARISON_LINES,
-                        help="Size of the corpus on which the build before the sidecar is run.")
+    parser.add_argument(
+        "--lines", type=int, default=int(os.environ.get("FACTROOTS_BENCH_LINES", DEFAULT_LINES))
+    )
+    parser.add_argument(
+        "--compare-lines",
+        type=int,
+        default=COMPARISON_LINES,
+        help="Size of the corpus on which the build before the sidecar is run.",
+    )
     parser.add_argument("--work", type=Path, default=HERE / "work")
     parser.add_argument("--out", type=Path, default=HERE / "RESULTS.md")
-    parser.add_argument("--scan-lines", type=int, default=0,
-                        help="Run the Aho–Corasick pass over about this many first lines only "
-                             "and project it to all (0: all lines).")
-    parser.add_argument("--reuse-build", action="store_true",
-                        help="Keep WORK/root if it holds this corpus's index: its build figures "
-                             "come from its manifest (peak RSS not measured).")
-    parser.add_argument("--no-peers", action="store_true",
-                        help="Skip the probing, attribution and peers sections.")
+    parser.add_argument(
+        "--scan-lines",
+        type=int,
+        default=0,
+        help="Run the Aho–Corasick pass over about this many first lines only "
+        "and project it to all (0: all lines).",
+    )
+    parser.add_argument(
+        "--reuse-build",
+        action="store_true",
+        help="Keep WORK/root if it holds this corpus's index: its build figures "
+        "come from its manifest (peak RSS not measured).",
+    )
+    parser.add_argument(
+        "--no-peers", action="store_true", help="Skip the probing, attribution and peers sections."
+    )
     args = parser.parse_args()
     started = time.perf_counter()
     info = machine()
@@ -406,8 +533,11 @@ def main() -> None:
     corpus = realistic_corpus(work, args.lines)
     log(f"corpus {corpus}; build (child process)")
     root = work / "root"
-    build = (reused_build(corpus, root) if args.reuse_build and FactIndex.exists(root, "en")
-             else fresh_build(corpus, root))
+    build = (
+        reused_build(corpus, root)
+        if args.reuse_build and FactIndex.exists(root, "en")
+        else fresh_build(corpus, root)
+    )
     log(f"built {build.lines:,} lines, {build.tokens:,} tokens in {build.seconds:.1f} s")
     ceiling = tokenizer_ceiling(corpus)
     log("build comparison with the code before the sidecar")
@@ -417,8 +547,9 @@ def main() -> None:
     before = before_sidecar_build(small, work / "compare-before")
     log("density")
     facts = load_language(SHARED_MLAMA, "en").facts
-    density = density_section(sample_densities(work),
-                              corpus_density(FactIndex.open(root, "en"), facts))
+    density = density_section(
+        sample_densities(work), corpus_density(FactIndex.open(root, "en"), facts)
+    )
     log("single queries")
     queries = measure_queries(FactIndex.open(root, "en"), facts)
     log("traces (child process)")
@@ -427,8 +558,11 @@ def main() -> None:
     fresh_build(realistic_corpus(work, FIXED_COST_LINES), fixed_root)
     fixed, _ = measure_traces(fixed_root, "en", SHARED_MLAMA, work)
     log("segmented lines for the Aho–Corasick baseline (not timed; kept for later runs)")
-    files = (math.ceil(args.scan_lines / (RealisticSpec.docs_per_file * LINES_PER_DOCUMENT))
-             if args.scan_lines else None)
+    files = (
+        math.ceil(args.scan_lines / (RealisticSpec.docs_per_file * LINES_PER_DOCUMENT))
+        if args.scan_lines
+        else None
+    )
     segmented = segmented_lines(corpus, work / f"segmented-{corpus.name}", files)
     scans, agree, side_scan = {}, {}, {}
     for mode in MODES:
@@ -436,23 +570,41 @@ def main() -> None:
         scans[mode], side_scan[mode] = aho_corasick_trace(segmented[mode], facts, mode)
         scan_counts = side_scan[mode]
         ok = counts[mode] >= 0
-        agree[mode] = (bool((scan_counts[ok] == counts[mode][ok]).all())
-                       if scans[mode].lines == build.lines else None)
-    sections = [density, build_section(build, ceiling, ours, before), query_section(queries),
-                trace_section(traces, scans, agree, fixed, build.lines)]
+        agree[mode] = (
+            bool((scan_counts[ok] == counts[mode][ok]).all())
+            if scans[mode].lines == build.lines
+            else None
+        )
+    sections = [
+        density,
+        build_section(build, ceiling, ours, before),
+        query_section(queries),
+        trace_section(traces, scans, agree, fixed, build.lines),
+    ]
     if files:
         log("trace of the scanned lines alone, side by side")
-        side, side_counts = measure_traces(subset_index(corpus, work, files), "en",
-                                           SHARED_MLAMA, work)
-        sections.append(side_by_side_section(side, scans, {
-            mode: bool((side_scan[mode][side_counts[mode] >= 0]
-                        == side_counts[mode][side_counts[mode] >= 0]).all()) for mode in MODES}))
+        side, side_counts = measure_traces(
+            subset_index(corpus, work, files), "en", SHARED_MLAMA, work
+        )
+        sections.append(
+            side_by_side_section(
+                side,
+                scans,
+                {
+                    mode: bool(
+                        (
+                            side_scan[mode][side_counts[mode] >= 0]
+                            == side_counts[mode][side_counts[mode] >= 0]
+                        ).all()
+                    )
+                    for mode in MODES
+                },
+            )
+        )
     sections.append(BOUNDS)
-    args.out.write_text(results_markdown(info, args.lines, sections,
-                                         time.perf_counter() - started))
+    args.out.write_text(results_markdown(info, args.lines, sections, time.perf_counter() - started))
     sections += [SEPARATE_RESULTS] if args.no_peers else peer_sections()
-    args.out.write_text(results_markdown(info, args.lines, sections,
-                                         time.perf_counter() - started))
+    args.out.write_text(results_markdown(info, args.lines, sections, time.perf_counter() - started))
     log(f"wrote {args.out}")
 
 

@@ -11,8 +11,9 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 
-def lazy_exports(namespace: dict[str, Any], exports: Mapping[str, str]
-                 ) -> tuple[Callable[[str], Any], Callable[[], list[str]]]:
+def lazy_exports(
+    namespace: dict[str, Any], exports: Mapping[str, str]
+) -> tuple[Callable[[str], Any], Callable[[], list[str]]]:
     """`__getattr__` and `__dir__` for the package whose globals are `namespace`: a name of
     `exports` is imported from its module on first access and kept in the package."""
     package = namespace["__name__"]

@@ -50,53 +50,100 @@ def index() -> None:
 @click.argument("input_dir", type=click.Path(path_type=Path))
 @click.option("--lang", required=True, help="Language code, e.g. en, ja.")
 @click.option("--root", required=True, type=click.Path(path_type=Path), help="Index root.")
-@click.option("--tokenizer", default=DEFAULT_TOKENIZER, show_default=True,
-              help="'mbert' or a tokenizer.json path or model directory.")
-@click.option("--max-tokens", default=DEFAULT_MAX_TOKENS, show_default=True,
-              type=click.IntRange(min=1, max=1_000_000))  # beyond int64, numba overflows
-@click.option("--workers", default=None, type=click.IntRange(min=1),
-              help="Processes building shards at once (threads, for one shard) "
-                   "[default: all cores].")
-@click.option("--shards", default=None, type=click.IntRange(min=1),
-              help="Shards to cut the input files into, by size [default: one per worker, "
-                   "none under 16 MiB of input, at most one per file].")
-@click.option("--engine", type=ENGINE, default=DEFAULT_ENGINE,
-              show_default=True, help="Build shards in local processes or as Ray tasks "
-                                      "(extra 'cluster').")
-@click.option("--address", default=None,
-              help="Ray cluster address (e.g. ray://head:10001 or auto) [default: a local "
-                   "Ray started for the build].")
-def index_build(input_dir: Path, lang: str, root: Path, tokenizer: str, max_tokens: int,
-                workers: int | None, shards: int | None, engine: str,
-                address: str | None) -> None:
+@click.option(
+    "--tokenizer",
+    default=DEFAULT_TOKENIZER,
+    show_default=True,
+    help="'mbert' or a tokenizer.json path or model directory.",
+)
+@click.option(
+    "--max-tokens",
+    default=DEFAULT_MAX_TOKENS,
+    show_default=True,
+    type=click.IntRange(min=1, max=1_000_000),
+)  # beyond int64, numba overflows
+@click.option(
+    "--workers",
+    default=None,
+    type=click.IntRange(min=1),
+    help="Processes building shards at once (threads, for one shard) [default: all cores].",
+)
+@click.option(
+    "--shards",
+    default=None,
+    type=click.IntRange(min=1),
+    help="Shards to cut the input files into, by size [default: one per worker, "
+    "none under 16 MiB of input, at most one per file].",
+)
+@click.option(
+    "--engine",
+    type=ENGINE,
+    default=DEFAULT_ENGINE,
+    show_default=True,
+    help="Build shards in local processes or as Ray tasks (extra 'cluster').",
+)
+@click.option(
+    "--address",
+    default=None,
+    help="Ray cluster address (e.g. ray://head:10001 or auto) [default: a local "
+    "Ray started for the build].",
+)
+def index_build(
+    input_dir: Path,
+    lang: str,
+    root: Path,
+    tokenizer: str,
+    max_tokens: int,
+    workers: int | None,
+    shards: int | None,
+    engine: str,
+    address: str | None,
+) -> None:
     """Build ROOT/<tokenizer>/<lang>/ from a WikiExtractor output tree, or from a Wikipedia
     dump (PATH.xml.bz2: text passages extracted on the fly; extra 'dump')."""
     check_writable(root, folder=True)
     from factroots.indexer.builder import build_index
 
     with progress_bar(unit="B", unit_scale=True, desc=f"index {lang}") as bar:
+
         def on_progress(p):
             bar.total = p.total_bytes
             bar.update(p.bytes_done - bar.n)
             bar.set_postfix(docs=p.documents, lines=p.lines)
 
-        manifest = build_index(input_dir, lang, root, tokenizer, max_tokens, workers, on_progress,
-                               shards, engine, address)
+        manifest = build_index(
+            input_dir,
+            lang,
+            root,
+            tokenizer,
+            max_tokens,
+            workers,
+            on_progress,
+            shards,
+            engine,
+            address,
+        )
     c = manifest.counts
     parts = f" in {len(manifest.shards)} shards" if manifest.sharded else ""
-    click.echo(f"built {root}/{manifest.tokenizer_name}/{lang}{parts}: {c.documents:,} documents, "
-               f"{c.lines:,} lines, {c.tokens:,} tokens, {c.text_bytes / 1e6:.1f} MB text "
-               f"in {manifest.build_seconds:.1f} s")
+    click.echo(
+        f"built {root}/{manifest.tokenizer_name}/{lang}{parts}: {c.documents:,} documents, "
+        f"{c.lines:,} lines, {c.tokens:,} tokens, {c.text_bytes / 1e6:.1f} MB text "
+        f"in {manifest.build_seconds:.1f} s"
+    )
     for reason, n in sorted(c.skipped_by_reason.items()):
         click.echo(f"  skipped {n:,} × {reason}")
     if c.empty_files:
         click.echo(f"  {c.empty_files} empty file(s)")
     if c.long_units:
-        click.echo(f"  {c.long_units:,} word unit(s) over 65,530 bytes, indexed and matched as "
-                   "a stand-in (their first bytes and a hash)")
+        click.echo(
+            f"  {c.long_units:,} word unit(s) over 65,530 bytes, indexed and matched as "
+            "a stand-in (their first bytes and a hash)"
+        )
     if c.cut_runs:
-        click.echo(f"  {c.cut_runs:,} cut(s) in runs of over {PIECE_CHARS:,} characters without "
-                   "whitespace, tokenized in pieces")
+        click.echo(
+            f"  {c.cut_runs:,} cut(s) in runs of over {PIECE_CHARS:,} characters without "
+            "whitespace, tokenized in pieces"
+        )
 
 
 @index.command("info")
@@ -136,19 +183,41 @@ def index_list(root: Path, as_json: bool) -> None:
 @click.argument("subject", required=False)
 @click.argument("object", required=False)
 @click.option("--root", required=True, type=click.Path(path_type=Path), help="Index root.")
-@click.option("--lang", default=None, help="Language code [required for one fact; with "
-                                           "--facts, for rows without one: default every "
-                                           "language of the root].")
-@click.option("--facts", "facts_file", default=None, type=click.Path(path_type=Path),
-              help="TSV/CSV (header: subject, object[, lang]) or JSON lines of facts.")
+@click.option(
+    "--lang",
+    default=None,
+    help="Language code [required for one fact; with "
+    "--facts, for rows without one: default every "
+    "language of the root].",
+)
+@click.option(
+    "--facts",
+    "facts_file",
+    default=None,
+    type=click.Path(path_type=Path),
+    help="TSV/CSV (header: subject, object[, lang]) or JSON lines of facts.",
+)
 @click.option("--tokenizer", default=DEFAULT_TOKENIZER, show_default=True)
 @click.option("--mode", type=MODE, default=DEFAULT_MODE, show_default=True)
-@click.option("--show", default=3, show_default=True, type=click.IntRange(min=0),
-              help="Evidence lines to print.")
+@click.option(
+    "--show",
+    default=3,
+    show_default=True,
+    type=click.IntRange(min=0),
+    help="Evidence lines to print.",
+)
 @click.option("--json", "as_json", is_flag=True, help="JSON (one object per line) on stdout.")
-def query(subject: str | None, object: str | None, root: Path, lang: str | None,
-          facts_file: Path | None, tokenizer: str, mode: str, show: int,
-          as_json: bool) -> None:
+def query(
+    subject: str | None,
+    object: str | None,
+    root: Path,
+    lang: str | None,
+    facts_file: Path | None,
+    tokenizer: str,
+    mode: str,
+    show: int,
+    as_json: bool,
+) -> None:
     """Count SUBJECT's lines, whether SUBJECT and OBJECT co-occur in one line, or every fact
     of a file (--facts)."""
     if facts_file is not None:
@@ -177,9 +246,11 @@ def query(subject: str | None, object: str | None, root: Path, lang: str | None,
         click.echo(f"({subject!r}, {object!r}) [{lang}, {mode}]: untraceable ({co.reason})")
         return
     verdict = "present" if co.present else "absent"
-    click.echo(f"({subject!r}, {object!r}) [{lang}, {mode}]: {verdict} in {co.lines:,} of "
-               f"{idx.num_lines:,} lines (subject {co.subject_lines:,}, "
-               f"object {co.object_lines:,})")
+    click.echo(
+        f"({subject!r}, {object!r}) [{lang}, {mode}]: {verdict} in {co.lines:,} of "
+        f"{idx.num_lines:,} lines (subject {co.subject_lines:,}, "
+        f"object {co.object_lines:,})"
+    )
     for ev in co.evidence:
         click.echo(f"  line {ev.line} · doc {ev.doc_id} · {ev.title}")
         click.echo(f"    {ev.snippet()}")
@@ -188,13 +259,22 @@ def query(subject: str | None, object: str | None, root: Path, lang: str | None,
 def cooccurrence_dict(co) -> dict:
     """A Cooccurrence as JSON-ready data: evidence as line, doc, title and a snippet."""
     data = asdict(co)
-    data["evidence"] = [{"line": ev.line, "doc_id": ev.doc_id, "title": ev.title,
-                         "snippet": ev.snippet(), "spans": ev.spans} for ev in co.evidence]
+    data["evidence"] = [
+        {
+            "line": ev.line,
+            "doc_id": ev.doc_id,
+            "title": ev.title,
+            "snippet": ev.snippet(),
+            "spans": ev.spans,
+        }
+        for ev in co.evidence
+    ]
     return data
 
 
-def _query_file(facts_file: Path, root: Path, lang: str | None, tokenizer: str, mode: str,
-                as_json: bool) -> None:
+def _query_file(
+    facts_file: Path, root: Path, lang: str | None, tokenizer: str, mode: str, as_json: bool
+) -> None:
     from factroots.search.fact_file import FactFile, FactFileRun, answer_facts
     from factroots.tokenizer import as_tokenizer
 
@@ -206,20 +286,33 @@ def _query_file(facts_file: Path, root: Path, lang: str | None, tokenizer: str, 
         if as_json:
             click.echo(json.dumps(answer.to_dict(), ensure_ascii=False))
         else:
-            verdict = ("present" if answer.present else "absent") if answer.status == "ok" \
+            verdict = (
+                ("present" if answer.present else "absent")
+                if answer.status == "ok"
                 else answer.status
-            click.echo(f"{answer.row}\t{answer.lang}\t{verdict}\t{answer.cooccur_lines}\t"
-                       f"{answer.subject}\t{answer.object}")
+            )
+            click.echo(
+                f"{answer.row}\t{answer.lang}\t{verdict}\t{answer.cooccur_lines}\t"
+                f"{answer.subject}\t{answer.object}"
+            )
     counts = ", ".join(f"{n:,} {status}" for status, n in sorted(run.by_status.items()))
-    click.echo(f"answered {run.answers:,} fact-language pair(s) in {len(run.languages)} "
-               f"language(s): {counts or 'none'}", err=True)
+    click.echo(
+        f"answered {run.answers:,} fact-language pair(s) in {len(run.languages)} "
+        f"language(s): {counts or 'none'}",
+        err=True,
+    )
     for reason, n in sorted(run.skipped.items()):
         click.echo(f"skipped {n:,} row(s): {reason}", err=True)
 
 
 @cli.command()
-@click.option("--workdir", type=click.Path(path_type=Path), default=Path("demo-out"),
-              show_default=True, help="Where the corpus, indexes, model and report go.")
+@click.option(
+    "--workdir",
+    type=click.Path(path_type=Path),
+    default=Path("demo-out"),
+    show_default=True,
+    help="Where the corpus, indexes, model and report go.",
+)
 @click.option("--no-model", is_flag=True, help="Stop after tracing (no torch needed).")
 def demo(workdir: Path, no_model: bool) -> None:
     """The whole flow on a generated corpus: index, trace, probe, attribute, report."""
@@ -230,11 +323,14 @@ def demo(workdir: Path, no_model: bool) -> None:
 
     result = run_demo(workdir, with_model=not no_model)
     rows = result.rows
-    click.echo(f"{'lang':4} {'subject':10} {'object':14} {'planted':8} {'words':6} "
-               f"{'tokens':6} lines")
+    click.echo(
+        f"{'lang':4} {'subject':10} {'object':14} {'planted':8} {'words':6} {'tokens':6} lines"
+    )
     for r in rows:
-        click.echo(f"{r.lang:4} {r.subject:10} {r.object:14} {str(r.planted):8} "
-                   f"{str(r.present_words):6} {str(r.present_tokens):6} {r.lines}")
+        click.echo(
+            f"{r.lang:4} {r.subject:10} {r.object:14} {str(r.planted):8} "
+            f"{str(r.present_words):6} {str(r.present_tokens):6} {r.lines}"
+        )
     shown = next((r for r in rows if r.evidence), None)
     if shown:
         click.echo(f"\nevidence for ({shown.subject}, {shown.object}): {shown.evidence}")
@@ -242,9 +338,11 @@ def demo(workdir: Path, no_model: bool) -> None:
     click.echo(f"\n{agree}/{len(rows)} planted facts traced as planted (words mode)")
     click.echo("\ntrace (factroots trace):\n" + result.trace_summary.to_string(index=False))
     if result.probe_summary is not None:
-        click.echo("\nprobe of a tiny RANDOM model (factroots probe --neurons): its P@1 means "
-                   "nothing, it only shows the pipeline running\n"
-                   + result.probe_summary.to_string(index=False))
+        click.echo(
+            "\nprobe of a tiny RANDOM model (factroots probe --neurons): its P@1 means "
+            "nothing, it only shows the pipeline running\n"
+            + result.probe_summary.to_string(index=False)
+        )
         if result.report_dir is not None:
             click.echo(f"\nreport: {result.report_dir / 'report.md'} and report.html")
     click.echo(f"all outputs under {workdir}")
@@ -259,12 +357,23 @@ def export() -> None:
 @click.option("--root", required=True, type=click.Path(path_type=Path), help="Index root.")
 @click.option("--lang", required=True)
 @click.option("--tokenizer", default=DEFAULT_TOKENIZER, show_default=True)
-@click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path),
-              help="Directory for the JsonCollection's docs*.jsonl files.")
-@click.option("--input", "input_dir", default=None, type=click.Path(path_type=Path),
-              help="The index's sources, if moved [default: the manifest's input_root].")
-def export_lucene_cmd(root: Path, lang: str, tokenizer: str, out_dir: Path,
-                      input_dir: Path | None) -> None:
+@click.option(
+    "--out",
+    "out_dir",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="Directory for the JsonCollection's docs*.jsonl files.",
+)
+@click.option(
+    "--input",
+    "input_dir",
+    default=None,
+    type=click.Path(path_type=Path),
+    help="The index's sources, if moved [default: the manifest's input_root].",
+)
+def export_lucene_cmd(
+    root: Path, lang: str, tokenizer: str, out_dir: Path, input_dir: Path | None
+) -> None:
     """Write the index's lines as a pyserini JsonCollection (fields contents = token ids,
     words = word units; index it with pyserini.index.lucene --pretokenized)."""
     check_writable(out_dir, folder=True)
@@ -275,23 +384,49 @@ def export_lucene_cmd(root: Path, lang: str, tokenizer: str, out_dir: Path,
 
 
 @cli.command()
-@click.option("--mlama", "mlama_dir", required=True, type=click.Path(path_type=Path),
-              help="mLAMA 1.1 folder (one sub-folder per language).")
+@click.option(
+    "--mlama",
+    "mlama_dir",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="mLAMA 1.1 folder (one sub-folder per language).",
+)
 @click.option("--root", required=True, type=click.Path(path_type=Path), help="Index root.")
 @click.option("--langs", required=True, help="Comma-separated codes, or 'all'.")
 @click.option("--mode", type=MODE, default=DEFAULT_MODE, show_default=True)
 @click.option("--tokenizer", default=DEFAULT_TOKENIZER, show_default=True)
-@click.option("--out", required=True, type=click.Path(path_type=Path),
-              help="Per-fact parquet; the summary goes to <stem>.summary.csv beside it.")
-@click.option("--engine", type=ENGINE, default=DEFAULT_ENGINE,
-              show_default=True, help="Resolve shards here, or with one Ray actor per shard "
-                                      "(extra 'cluster').")
-@click.option("--address", default=None,
-              help="Ray cluster address [default: a local Ray started for the trace].")
-@click.option("--json", "as_json", is_flag=True,
-              help="The per-language summary as JSON lines on stdout.")
-def trace(mlama_dir: Path, root: Path, langs: str, mode: str, tokenizer: str, out: Path,
-          engine: str, address: str | None, as_json: bool) -> None:
+@click.option(
+    "--out",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="Per-fact parquet; the summary goes to <stem>.summary.csv beside it.",
+)
+@click.option(
+    "--engine",
+    type=ENGINE,
+    default=DEFAULT_ENGINE,
+    show_default=True,
+    help="Resolve shards here, or with one Ray actor per shard (extra 'cluster').",
+)
+@click.option(
+    "--address",
+    default=None,
+    help="Ray cluster address [default: a local Ray started for the trace].",
+)
+@click.option(
+    "--json", "as_json", is_flag=True, help="The per-language summary as JSON lines on stdout."
+)
+def trace(
+    mlama_dir: Path,
+    root: Path,
+    langs: str,
+    mode: str,
+    tokenizer: str,
+    out: Path,
+    engine: str,
+    address: str | None,
+    as_json: bool,
+) -> None:
     """Trace every mLAMA fact of LANGS: present or absent in that language's index."""
     check_writable(out)
     from factroots.search.trace import summary_table, trace_languages
@@ -307,19 +442,24 @@ def trace(mlama_dir: Path, root: Path, langs: str, mode: str, tokenizer: str, ou
             bar.update(done - bar.n)
             if done == total:
                 bar.close()
+
         return on_progress
 
     try:
-        run = trace_languages(mlama_dir, root, langs, mode, tokenizer, out, on_language, engine,
-                              address)
+        run = trace_languages(
+            mlama_dir, root, langs, mode, tokenizer, out, on_language, engine, address
+        )
     finally:
         for bar in bars:
             bar.close()
     for lang, reason in run.skipped_languages.items():
         click.echo(f"skipped {lang}: {reason}", err=True)
     if run.skipped_records:
-        click.echo(f"skipped {len(run.skipped_records):,} malformed mLAMA record(s), "
-                   f"first: {run.skipped_records[0]}", err=True)
+        click.echo(
+            f"skipped {len(run.skipped_records):,} malformed mLAMA record(s), "
+            f"first: {run.skipped_records[0]}",
+            err=True,
+        )
     if run.summary.empty:
         raise FactrootsError("no language traced: no index found for any of them")
     if as_json:
@@ -331,46 +471,104 @@ def trace(mlama_dir: Path, root: Path, langs: str, mode: str, tokenizer: str, ou
 
 
 @cli.command()
-@click.option("--trace", "trace_path", required=True, type=click.Path(path_type=Path),
-              help="trace.parquet from `factroots trace`.")
-@click.option("--predictions", required=True, type=click.Path(path_type=Path),
-              help="predictions.parquet from `factroots probe`.")
-@click.option("--neurons", default=None, type=click.Path(path_type=Path),
-              help="neurons.parquet from attribution [Figure 5].")
-@click.option("--activations", multiple=True, type=click.Path(path_type=Path),
-              help="Saved activations folder, repeatable, one model each [Figure 4].")
-@click.option("--fact", default=None, help="uuid of Figure 4's fact [default: the one correct "
-              "in the most languages].")
-@click.option("--root", default=None, type=click.Path(path_type=Path),
-              help="Index root whose manifests give corpus sizes [Figure 2].")
-@click.option("--tokenizer", default=None, help="Tokenizer for shared subwords (name or path) "
-              "[default: the one each trace row names].")
-@click.option("--naming-relations", default=None,
-              help="Comma-separated naming-cue relations [default: "
-                   f"{','.join(DEFAULT_NAMING_RELATIONS)}].")
+@click.option(
+    "--trace",
+    "trace_path",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="trace.parquet from `factroots trace`.",
+)
+@click.option(
+    "--predictions",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="predictions.parquet from `factroots probe`.",
+)
+@click.option(
+    "--neurons",
+    default=None,
+    type=click.Path(path_type=Path),
+    help="neurons.parquet from attribution [Figure 5].",
+)
+@click.option(
+    "--activations",
+    multiple=True,
+    type=click.Path(path_type=Path),
+    help="Saved activations folder, repeatable, one model each [Figure 4].",
+)
+@click.option(
+    "--fact",
+    default=None,
+    help="uuid of Figure 4's fact [default: the one correct in the most languages].",
+)
+@click.option(
+    "--root",
+    default=None,
+    type=click.Path(path_type=Path),
+    help="Index root whose manifests give corpus sizes [Figure 2].",
+)
+@click.option(
+    "--tokenizer",
+    default=None,
+    help="Tokenizer for shared subwords (name or path) [default: the one each trace row names].",
+)
+@click.option(
+    "--naming-relations",
+    default=None,
+    help=f"Comma-separated naming-cue relations [default: {','.join(DEFAULT_NAMING_RELATIONS)}].",
+)
 @click.option("--out", required=True, type=click.Path(path_type=Path), help="Report folder.")
-def report(trace_path: Path, predictions: Path, neurons: Path | None,
-           activations: tuple[Path, ...], fact: str | None, root: Path | None,
-           tokenizer: str | None, naming_relations: str | None, out: Path) -> None:
+def report(
+    trace_path: Path,
+    predictions: Path,
+    neurons: Path | None,
+    activations: tuple[Path, ...],
+    fact: str | None,
+    root: Path | None,
+    tokenizer: str | None,
+    naming_relations: str | None,
+    out: Path,
+) -> None:
     """Tables (CSV), figures (PNG), report.md and report.html from traces and predictions."""
     require("factroots report", "report")
     check_writable(out, folder=True)
     from factroots.report.build import build_report
 
-    relations = (DEFAULT_NAMING_RELATIONS if naming_relations is None
-                 else [r.strip() for r in naming_relations.split(",") if r.strip()])
-    done = build_report(trace_path, predictions, out, neurons=neurons, root=root,
-                        activations=list(activations) or None, fact=fact, tokenizer=tokenizer,
-                        naming_relations=relations)
-    click.echo(f"wrote {len(done.tables)} tables and {len(done.figures)} figures to "
-               f"{done.out_dir}; open {done.html}")
+    relations = (
+        DEFAULT_NAMING_RELATIONS
+        if naming_relations is None
+        else [r.strip() for r in naming_relations.split(",") if r.strip()]
+    )
+    done = build_report(
+        trace_path,
+        predictions,
+        out,
+        neurons=neurons,
+        root=root,
+        activations=list(activations) or None,
+        fact=fact,
+        tokenizer=tokenizer,
+        naming_relations=relations,
+    )
+    click.echo(
+        f"wrote {len(done.tables)} tables and {len(done.figures)} figures to "
+        f"{done.out_dir}; open {done.html}"
+    )
 
 
 @cli.command()
-@click.option("--activations", required=True, type=click.Path(path_type=Path),
-              help="Folder written by `probe --save-activations`.")
-@click.option("--predictions", required=True, type=click.Path(path_type=Path),
-              help="predictions.parquet of the same model.")
+@click.option(
+    "--activations",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="Folder written by `probe --save-activations`.",
+)
+@click.option(
+    "--predictions",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="predictions.parquet of the same model.",
+)
 @click.option("--out", required=True, type=click.Path(path_type=Path), help="neurons.parquet")
 @click.option("--top-k", default=DEFAULT_TOP_K, show_default=True, type=click.IntRange(min=1))
 def attribute(activations: Path, predictions: Path, out: Path, top_k: int) -> None:
@@ -383,20 +581,27 @@ def attribute(activations: Path, predictions: Path, out: Path, top_k: int) -> No
     start = time.perf_counter()
     groups = correct_facts(predictions).groupby(["model", "lang", "relation"]).ngroups
     with progress_bar(total=groups, unit="group", desc="PROBELESS") as bar:
-        rows = attribute_saved(activations, predictions, top_k,
-                               on_group=lambda group, status: bar.update(1))
+        rows = attribute_saved(
+            activations, predictions, top_k, on_group=lambda group, status: bar.update(1)
+        )
     rows.write(out)
     counts = ", ".join(f"{n:,} {status}" for status, n in sorted(rows.summary().items()))
-    click.echo(f"wrote {out}: {len(rows.uuid):,} facts in {len(set(rows.lang))} languages "
-               f"({counts or 'none'}), top {top_k}, in {time.perf_counter() - start:.1f} s")
+    click.echo(
+        f"wrote {out}: {len(rows.uuid):,} facts in {len(set(rows.lang))} languages "
+        f"({counts or 'none'}), top {top_k}, in {time.perf_counter() - start:.1f} s"
+    )
 
 
 @cli.command()
 @click.option("--neurons", required=True, type=click.Path(path_type=Path), help="neurons.parquet")
 @click.option("--out", required=True, type=click.Path(path_type=Path), help="matrix.csv")
 @click.option("--model", default=None, help="Model to compare when the file holds several.")
-@click.option("--per-fact", default=None, type=click.Path(path_type=Path),
-              help="Also write every shared fact's Jaccard (parquet).")
+@click.option(
+    "--per-fact",
+    default=None,
+    type=click.Path(path_type=Path),
+    help="Also write every shared fact's Jaccard (parquet).",
+)
 def similarity(neurons: Path, out: Path, model: str | None, per_fact: Path | None) -> None:
     """Languages x languages mean Jaccard of top-K neuron sets over facts correct in both."""
     for path in (out, per_fact):
@@ -411,35 +616,72 @@ def similarity(neurons: Path, out: Path, model: str | None, per_fact: Path | Non
         run = language_similarity(neurons, out, model, per_fact, on_step=bar.update)
     n = len(run.similarity.langs)
     mean = "n/a" if run.mean_off_diagonal is None else f"{run.mean_off_diagonal:.3f}"
-    click.echo(f"wrote {out}: {n} × {n} languages, {run.facts:,} facts, mean off-diagonal "
-               f"Jaccard {mean}, {run.empty_pairs} pair cells with no shared fact, "
-               f"in {time.perf_counter() - start:.1f} s")
+    click.echo(
+        f"wrote {out}: {n} × {n} languages, {run.facts:,} facts, mean off-diagonal "
+        f"Jaccard {mean}, {run.empty_pairs} pair cells with no shared fact, "
+        f"in {time.perf_counter() - start:.1f} s"
+    )
     if per_fact:
         click.echo(f"wrote {per_fact}: {run.per_fact_rows:,} (pair, fact) rows")
 
 
 @cli.command("probe")
-@click.option("--mlama", "mlama_dir", required=True, type=click.Path(path_type=Path),
-              help="mLAMA 1.1 folder (one sub-folder per language).")
-@click.option("--model", "model_spec", required=True,
-              help="Local model directory, or a hub name already in the local HF cache.")
+@click.option(
+    "--mlama",
+    "mlama_dir",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="mLAMA 1.1 folder (one sub-folder per language).",
+)
+@click.option(
+    "--model",
+    "model_spec",
+    required=True,
+    help="Local model directory, or a hub name already in the local HF cache.",
+)
 @click.option("--langs", required=True, help="Comma-separated codes, or 'all'.")
-@click.option("--out", required=True, type=click.Path(path_type=Path),
-              help="Per-fact parquet; the summary goes to <stem>.summary.csv beside it.")
-@click.option("--device", type=click.Choice(DEVICES), default=DEFAULT_DEVICE,
-              show_default=True)
-@click.option("--batch-size", default=DEFAULT_BATCH_SIZE, show_default=True,
-              type=click.IntRange(min=1))
-@click.option("--dtype", type=click.Choice(DTYPES), default=DEFAULT_DTYPE, show_default=True,
-              help="bfloat16/float16 are for GPUs.")
-@click.option("--neurons", default=None, type=click.Path(path_type=Path),
-              help="Also write PROBELESS top-K neurons of correct facts (same forward pass).")
-@click.option("--save-activations", default=None, type=click.Path(path_type=Path),
-              help="Also save every fact's mask-averaged FFN activations (fp16) in this folder.")
+@click.option(
+    "--out",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="Per-fact parquet; the summary goes to <stem>.summary.csv beside it.",
+)
+@click.option("--device", type=click.Choice(DEVICES), default=DEFAULT_DEVICE, show_default=True)
+@click.option(
+    "--batch-size", default=DEFAULT_BATCH_SIZE, show_default=True, type=click.IntRange(min=1)
+)
+@click.option(
+    "--dtype",
+    type=click.Choice(DTYPES),
+    default=DEFAULT_DTYPE,
+    show_default=True,
+    help="bfloat16/float16 are for GPUs.",
+)
+@click.option(
+    "--neurons",
+    default=None,
+    type=click.Path(path_type=Path),
+    help="Also write PROBELESS top-K neurons of correct facts (same forward pass).",
+)
+@click.option(
+    "--save-activations",
+    default=None,
+    type=click.Path(path_type=Path),
+    help="Also save every fact's mask-averaged FFN activations (fp16) in this folder.",
+)
 @click.option("--top-k", default=DEFAULT_TOP_K, show_default=True, type=click.IntRange(min=1))
-def probe_cmd(mlama_dir: Path, model_spec: str, langs: str, out: Path, device: str,
-              batch_size: int, dtype: str, neurons: Path | None, save_activations: Path | None,
-              top_k: int) -> None:
+def probe_cmd(
+    mlama_dir: Path,
+    model_spec: str,
+    langs: str,
+    out: Path,
+    device: str,
+    batch_size: int,
+    dtype: str,
+    neurons: Path | None,
+    save_activations: Path | None,
+    top_k: int,
+) -> None:
     """Probe a masked LM with mLAMA: k masks per fact, P@1 per language (resumable)."""
     require("factroots probe", "probe")
     for path, folder in ((out, False), (neurons, False), (save_activations, True)):
@@ -452,22 +694,37 @@ def probe_cmd(mlama_dir: Path, model_spec: str, langs: str, out: Path, device: s
 
     selected = select_languages(mlama_dir, langs)
     lm = load_masked_lm(model_spec, device, dtype)
-    click.echo(f"probing {lm.name} on {lm.device} ({lm.dtype}), {len(selected)} language(s)",
-               err=True)
+    click.echo(
+        f"probing {lm.name} on {lm.device} ({lm.dtype}), {len(selected)} language(s)", err=True
+    )
     with progress_bar(total=0, unit="prompt", desc="probe") as bar:
+
         def on_start(lang: str, prompts: int) -> None:
             bar.total += prompts
             bar.set_postfix(lang=lang)
 
-        run = probe_and_attribute(lm, mlama_dir, selected, out, batch_size, neurons,
-                                  save_activations, top_k, bar.update, on_start)
+        run = probe_and_attribute(
+            lm,
+            mlama_dir,
+            selected,
+            out,
+            batch_size,
+            neurons,
+            save_activations,
+            top_k,
+            bar.update,
+            on_start,
+        )
     result = run.result
     if result.resumed:
-        click.echo(f"resumed {len(result.resumed)} finished language(s): "
-                   f"{', '.join(result.resumed)}", err=True)
+        click.echo(
+            f"resumed {len(result.resumed)} finished language(s): {', '.join(result.resumed)}",
+            err=True,
+        )
         if neurons is not None or save_activations is not None:
-            click.echo("resumed languages were not re-run: they have no neurons/activations",
-                       err=True)
+            click.echo(
+                "resumed languages were not re-run: they have no neurons/activations", err=True
+            )
     if run.neurons is not None:
         statuses = sorted(run.neurons.summary().items())
         counts = ", ".join(f"{n:,} {status}" for status, n in statuses)
@@ -478,8 +735,10 @@ def probe_cmd(mlama_dir: Path, model_spec: str, langs: str, out: Path, device: s
     click.echo(format_summary(result.summary))
     total = len(result.predictions)
     micro = result.predictions["correct"].mean() if total else 0.0
-    click.echo(f"{total:,} facts, P@1 {100 * micro:.2f} over all; "
-               f"wrote {result.out} and {result.summary_path}")
+    click.echo(
+        f"{total:,} facts, P@1 {100 * micro:.2f} over all; "
+        f"wrote {result.out} and {result.summary_path}"
+    )
 
 
 def main() -> None:

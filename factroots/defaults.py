@@ -7,9 +7,22 @@ names, so a command's default is its function's. The module imports nothing, so 
 
 from __future__ import annotations
 
-__all__ = ["DEFAULT_BATCH_SIZE", "DEFAULT_DEVICE", "DEFAULT_DTYPE", "DEFAULT_ENGINE",
-           "DEFAULT_MAX_TOKENS", "DEFAULT_MODE", "DEFAULT_NAMING_RELATIONS", "DEFAULT_TOKENIZER",
-           "DEFAULT_TOP_K", "DEVICES", "DTYPES", "ENGINES", "MODES", "PIECE_CHARS"]
+__all__ = [
+    "DEFAULT_BATCH_SIZE",
+    "DEFAULT_DEVICE",
+    "DEFAULT_DTYPE",
+    "DEFAULT_ENGINE",
+    "DEFAULT_MAX_TOKENS",
+    "DEFAULT_MODE",
+    "DEFAULT_NAMING_RELATIONS",
+    "DEFAULT_TOKENIZER",
+    "DEFAULT_TOP_K",
+    "DEVICES",
+    "DTYPES",
+    "ENGINES",
+    "MODES",
+    "PIECE_CHARS",
+]
 
 #: How an entity is matched: `words` (word units) or `tokens` (the model's token ids).
 MODES = ("words", "tokens")

@@ -27,8 +27,10 @@ def missing_message(module: str, command: str) -> str | None:
     extra = EXTRA_OF.get(module.split(".")[0])
     if extra is None:
         return None
-    return (f"{command} needs {module.split('.')[0]}, which is not installed: "
-            f"pip install 'factroots[{extra}]'")
+    return (
+        f"{command} needs {module.split('.')[0]}, which is not installed: "
+        f"pip install 'factroots[{extra}]'"
+    )
 
 
 def require(command: str, *extras: str, hint: str = "") -> None:
@@ -41,7 +43,9 @@ def require(command: str, *extras: str, hint: str = "") -> None:
             except ModuleNotFoundError as exc:
                 if exc.name is not None and exc.name.split(".")[0] != module:
                     raise FactrootsError(f"{command}: cannot import {module}: {exc}") from None
-                raise FactrootsError((missing_message(module, command) or
-                                      f"{command}: {module} is not installed") + hint) from None
+                raise FactrootsError(
+                    (missing_message(module, command) or f"{command}: {module} is not installed")
+                    + hint
+                ) from None
             except ImportError as exc:  # installed but broken: say so, not "install it"
                 raise FactrootsError(f"{command}: cannot import {module}: {exc}") from None

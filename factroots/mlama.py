@@ -14,8 +14,15 @@ from pathlib import Path
 
 from factroots.errors import FactrootsError
 
-__all__ = ["Fact", "MlamaLanguage", "SkippedRecord", "available_languages", "load_language",
-           "read_templates", "select_languages"]
+__all__ = [
+    "Fact",
+    "MlamaLanguage",
+    "SkippedRecord",
+    "available_languages",
+    "load_language",
+    "read_templates",
+    "select_languages",
+]
 
 TEMPLATES_FILE = "templates.jsonl"
 FACT_KEYS = ("uuid", "sub_label", "obj_label")
@@ -71,8 +78,10 @@ def select_languages(mlama_dir: str | Path, langs: str | Sequence[str]) -> list[
     known = set(available_languages(mlama_dir))
     unknown = [code for code in chosen if code not in known]
     if unknown:
-        raise FactrootsError(f"unknown mLAMA language(s) {', '.join(unknown)} in {mlama_dir} "
-                             f"(found: {', '.join(sorted(known)) or 'none'})")
+        raise FactrootsError(
+            f"unknown mLAMA language(s) {', '.join(unknown)} in {mlama_dir} "
+            f"(found: {', '.join(sorted(known)) or 'none'})"
+        )
     return chosen
 
 
@@ -127,9 +136,16 @@ def read_templates(lang_dir: Path, skipped: list[SkippedRecord]) -> dict[str, st
 def _fact(lang: str, relation: str, record: dict) -> Fact | None:
     if not all(isinstance(record.get(k), str) and record[k] for k in FACT_KEYS):
         return None
-    return Fact(lang, relation, record["uuid"], int(record.get("lineid", -1)),
-                record["sub_label"], record["obj_label"], str(record.get("sub_uri", "")),
-                str(record.get("obj_uri", "")))
+    return Fact(
+        lang,
+        relation,
+        record["uuid"],
+        int(record.get("lineid", -1)),
+        record["sub_label"],
+        record["obj_label"],
+        str(record.get("sub_uri", "")),
+        str(record.get("obj_uri", "")),
+    )
 
 
 def read_facts(lang_dir: Path, lang: str, skipped: list[SkippedRecord]) -> list[Fact]:

@@ -33,5 +33,10 @@ def progress_bar(**options: Any) -> tqdm:
     stream = sys.stderr
     if stream.isatty():
         return tqdm(file=stream, **options)
-    return tqdm(file=_PlainLines(stream), mininterval=PROGRESS_SECONDS, ncols=100,
-                dynamic_ncols=False, **options)
+    return tqdm(
+        file=_PlainLines(stream),
+        mininterval=PROGRESS_SECONDS,
+        ncols=100,
+        dynamic_ncols=False,
+        **options,
+    )

@@ -40,47 +40,65 @@ class TableSchema:
         return list(self.schema.names)
 
 
-TRACE = TableSchema("trace", "factroots trace", pa.schema([
-    ("lang", pa.string()),
-    ("relation", pa.string()),
-    ("uuid", pa.string()),
-    ("subject", pa.string()),
-    ("object", pa.string()),
-    ("mode", pa.string()),  # words | tokens
-    ("tokenizer", pa.string()),  # the index's tokenizer name
-    ("subject_lines", pa.int64()),
-    ("object_lines", pa.int64()),
-    ("cooccur_lines", pa.int64()),
-    ("present", pa.bool_()),  # null where the fact is untraceable
-    ("status", pa.string()),  # ok | untraceable
-]))
+TRACE = TableSchema(
+    "trace",
+    "factroots trace",
+    pa.schema(
+        [
+            ("lang", pa.string()),
+            ("relation", pa.string()),
+            ("uuid", pa.string()),
+            ("subject", pa.string()),
+            ("object", pa.string()),
+            ("mode", pa.string()),  # words | tokens
+            ("tokenizer", pa.string()),  # the index's tokenizer name
+            ("subject_lines", pa.int64()),
+            ("object_lines", pa.int64()),
+            ("cooccur_lines", pa.int64()),
+            ("present", pa.bool_()),  # null where the fact is untraceable
+            ("status", pa.string()),  # ok | untraceable
+        ]
+    ),
+)
 
-PREDICTIONS = TableSchema("predictions", "factroots probe", pa.schema([
-    ("model", pa.string()),
-    ("lang", pa.string()),
-    ("relation", pa.string()),
-    ("uuid", pa.string()),
-    ("subject", pa.string()),
-    ("object", pa.string()),
-    ("obj_uri", pa.string()),
-    ("k", pa.int32()),  # masks: the object's token count
-    ("object_ids", pa.list_(pa.int32())),
-    ("predicted_ids", pa.list_(pa.int32())),
-    ("top5_ids", pa.list_(pa.list_(pa.int32()))),
-    ("prediction", pa.string()),
-    ("correct", pa.bool_()),  # is_correct(predicted_ids, object_ids)
-]))
+PREDICTIONS = TableSchema(
+    "predictions",
+    "factroots probe",
+    pa.schema(
+        [
+            ("model", pa.string()),
+            ("lang", pa.string()),
+            ("relation", pa.string()),
+            ("uuid", pa.string()),
+            ("subject", pa.string()),
+            ("object", pa.string()),
+            ("obj_uri", pa.string()),
+            ("k", pa.int32()),  # masks: the object's token count
+            ("object_ids", pa.list_(pa.int32())),
+            ("predicted_ids", pa.list_(pa.int32())),
+            ("top5_ids", pa.list_(pa.list_(pa.int32()))),
+            ("prediction", pa.string()),
+            ("correct", pa.bool_()),  # is_correct(predicted_ids, object_ids)
+        ]
+    ),
+)
 
-NEURONS = TableSchema("neurons", "factroots probe --neurons / factroots attribute", pa.schema([
-    ("model", pa.string()),
-    ("lang", pa.string()),
-    ("relation", pa.string()),
-    ("uuid", pa.string()),
-    ("group_size", pa.int32()),
-    ("status", pa.string()),  # factroots.attribution.probeless statuses
-    ("top_neurons", pa.list_(pa.int32())),
-    ("top_scores", pa.list_(pa.float32())),
-]))
+NEURONS = TableSchema(
+    "neurons",
+    "factroots probe --neurons / factroots attribute",
+    pa.schema(
+        [
+            ("model", pa.string()),
+            ("lang", pa.string()),
+            ("relation", pa.string()),
+            ("uuid", pa.string()),
+            ("group_size", pa.int32()),
+            ("status", pa.string()),  # factroots.attribution.probeless statuses
+            ("top_neurons", pa.list_(pa.int32())),
+            ("top_scores", pa.list_(pa.float32())),
+        ]
+    ),
+)
 
 
 def is_correct(predicted_ids: Sequence[int], object_ids: Sequence[int]) -> bool:
@@ -102,11 +120,14 @@ def read_table(source: pd.DataFrame | str | Path, table: TableSchema) -> pd.Data
             frame = pd.read_parquet(path)
         except pa.ArrowInvalid as exc:
             reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-            raise FactrootsError(f"{path} is not a {table.name} table (not parquet: "
-                                 f"{reason})") from None
+            raise FactrootsError(
+                f"{path} is not a {table.name} table (not parquet: {reason})"
+            ) from None
         where = str(path)
     missing = [c for c in table.columns if c not in frame.columns]
     if missing:
-        raise FactrootsError(f"{where} is not a {table.name} table (missing "
-                             f"{', '.join(missing)}; written by {table.written_by})")
+        raise FactrootsError(
+            f"{where} is not a {table.name} table (missing "
+            f"{', '.join(missing)}; written by {table.written_by})"
+        )
     return frame

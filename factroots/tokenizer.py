@@ -13,8 +13,14 @@ from tokenizers import Tokenizer
 from factroots.defaults import DEFAULT_TOKENIZER
 from factroots.errors import FactrootsError
 
-__all__ = ["BUNDLED", "ModelTokenizer", "TokenizerSpec", "as_tokenizer", "load_tokenizer",
-           "tokenizer_name"]
+__all__ = [
+    "BUNDLED",
+    "ModelTokenizer",
+    "TokenizerSpec",
+    "as_tokenizer",
+    "load_tokenizer",
+    "tokenizer_name",
+]
 
 BUNDLED_DIR = Path(__file__).parent / "data" / "tokenizers"
 BUNDLED = {"mbert": BUNDLED_DIR / "mbert" / "tokenizer.json"}

@@ -14,8 +14,16 @@ from collections.abc import Iterable
 
 import regex
 
-SCRIPTS_WITHOUT_SPACES = ("Han", "Hiragana", "Katakana", "Thai", "Lao", "Khmer", "Myanmar",
-                          "Tibetan")
+SCRIPTS_WITHOUT_SPACES = (
+    "Han",
+    "Hiragana",
+    "Katakana",
+    "Thai",
+    "Lao",
+    "Khmer",
+    "Myanmar",
+    "Tibetan",
+)
 _SCRIPT = {s: regex.compile(rf"\p{{Script={s}}}") for s in SCRIPTS_WITHOUT_SPACES}
 _WHITE_SPACE = regex.compile(r"\p{White_Space}")
 
@@ -54,7 +62,7 @@ def reference_units(text: str) -> list[str]:
 def occurs_in(needle: list, haystack: list) -> bool:
     """Whether `needle` occurs contiguously in `haystack` (position by position)."""
     n = len(needle)
-    return n > 0 and any(haystack[i:i + n] == needle for i in range(len(haystack) - n + 1))
+    return n > 0 and any(haystack[i : i + n] == needle for i in range(len(haystack) - n + 1))
 
 
 class BruteForceMatcher:
@@ -79,7 +87,7 @@ class BruteForceMatcher:
         for line_id, seq in enumerate(corpus):
             for i, item in enumerate(seq):
                 for length in lengths_by_first.get(item, ()):
-                    window = tuple(seq[i:i + length])
+                    window = tuple(seq[i : i + length])
                     if window in wanted:
                         found[window].add(line_id)
         return found

@@ -14,8 +14,9 @@ import pytest
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 IN_CI = os.environ.get("CI", "").lower() == "true"
 #: The shared sample's languages (one WikiExtractor folder each).
-SAMPLE_LANGS = sorted(p.name for p in (SHARED / "data" / "wikiextractor").glob("*")
-                      if p.is_dir()) or ["en"]
+SAMPLE_LANGS = sorted(
+    p.name for p in (SHARED / "data" / "wikiextractor").glob("*") if p.is_dir()
+) or ["en"]
 
 
 def cannot_set_up(reason: str) -> None:

@@ -21,9 +21,15 @@ LAYERS, INTERMEDIATE = 3, 24
 
 
 def tiny_model(kind: str, vocab_size: int = 64, **extra):
-    common = dict(vocab_size=vocab_size, hidden_size=16, num_hidden_layers=LAYERS,
-                  num_attention_heads=2, intermediate_size=INTERMEDIATE,
-                  max_position_embeddings=40, **extra)
+    common = dict(
+        vocab_size=vocab_size,
+        hidden_size=16,
+        num_hidden_layers=LAYERS,
+        num_attention_heads=2,
+        intermediate_size=INTERMEDIATE,
+        max_position_embeddings=40,
+        **extra,
+    )
     torch.manual_seed(0)
     if kind == "bert":
         model = transformers.BertForMaskedLM(transformers.BertConfig(**common))
@@ -34,9 +40,13 @@ def tiny_model(kind: str, vocab_size: int = 64, **extra):
 
 def batch_ids() -> torch.Tensor:
     """Three unpadded rows with 1, 2 and 3 masks."""
-    return torch.tensor([[0, 7, 8, MASK, 9, 2, 10, 2],
-                         [0, MASK, MASK, 11, 12, 13, 14, 2],
-                         [0, 15, MASK, MASK, MASK, 16, 17, 2]])
+    return torch.tensor(
+        [
+            [0, 7, 8, MASK, 9, 2, 10, 2],
+            [0, MASK, MASK, 11, 12, 13, 14, 2],
+            [0, 15, MASK, MASK, MASK, 16, 17, 2],
+        ]
+    )
 
 
 def manual_mask_means(model, ids: torch.Tensor) -> np.ndarray:
@@ -48,8 +58,9 @@ def manual_mask_means(model, ids: torch.Tensor) -> np.ndarray:
         for layer in layers:
             attention, _ = layer.attention(hidden, None)
             dense = layer.intermediate.dense
-            inter = torch.nn.functional.gelu(torch.nn.functional.linear(
-                attention, dense.weight, dense.bias))
+            inter = torch.nn.functional.gelu(
+                torch.nn.functional.linear(attention, dense.weight, dense.bias)
+            )
             per_layer.append(inter)
             hidden = layer.output(inter, attention)
         final = model(input_ids=ids, output_hidden_states=True).hidden_states[-1]

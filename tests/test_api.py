@@ -17,8 +17,9 @@ from factroots.indexer.builder import build_index
 from factroots.search import FactIndex
 from factroots.tokenizer import as_tokenizer, load_tokenizer, tokenizer_name
 
-PACKAGES = sorted(m.name for m in pkgutil.walk_packages(factroots.__path__, "factroots.")
-                  if m.ispkg) + ["factroots"]
+PACKAGES = sorted(
+    m.name for m in pkgutil.walk_packages(factroots.__path__, "factroots.") if m.ispkg
+) + ["factroots"]
 
 
 def test_the_facade_has_the_pipeline_and_its_result_types():
@@ -58,13 +59,14 @@ def test_every_package_says_what_it_exports_and_has_it(package):
 
 
 def test_importing_factroots_and_its_core_imports_no_torch():
-    code = ("import sys, factroots, factroots.search, factroots.indexer, factroots.probing, "
-            "factroots.attribution, factroots.report, factroots.cli; "
-            "from factroots import FactIndex, trace_languages, build_index, TRACE; "
-            "heavy = sorted({m.split('.')[0] for m in sys.modules} & {'torch', 'transformers', "
-            "'matplotlib', 'ray'}); print(heavy)")
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          check=True)
+    code = (
+        "import sys, factroots, factroots.search, factroots.indexer, factroots.probing, "
+        "factroots.attribution, factroots.report, factroots.cli; "
+        "from factroots import FactIndex, trace_languages, build_index, TRACE; "
+        "heavy = sorted({m.split('.')[0] for m in sys.modules} & {'torch', 'transformers', "
+        "'matplotlib', 'ray'}); print(heavy)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[]", done.stdout + done.stderr
 
 
@@ -97,8 +99,9 @@ def test_repr_shows_language_tokenizer_lines_and_shards(sample_root):
     with FactIndex.open(sample_root, "cy") as index:
         text = repr(index)
         lines = index.num_lines
-    assert text.startswith("FactIndex(language='cy', tokenizer='mbert', "
-                           f"lines={lines}, shards=1, path=")
+    assert text.startswith(
+        f"FactIndex(language='cy', tokenizer='mbert', lines={lines}, shards=1, path="
+    )
 
 
 def test_sharded_index_repr_counts_its_shards_and_close_closes_each(tmp_path, wiki_dir):
@@ -140,22 +143,31 @@ def _cli_defaults(*path: str) -> dict:
 def _defaults(function) -> dict:
     import inspect
 
-    return {name: p.default for name, p in inspect.signature(function).parameters.items()
-            if p.default is not inspect.Parameter.empty}
+    return {
+        name: p.default
+        for name, p in inspect.signature(function).parameters.items()
+        if p.default is not inspect.Parameter.empty
+    }
 
 
-@pytest.mark.parametrize("command, function, names", [
-    (("index", "build"), "factroots.indexer.builder:build_index",
-     ["tokenizer", "max_tokens", "engine"]),
-    (("trace",), "factroots.search.trace:trace_languages", ["mode", "tokenizer", "engine"]),
-    (("query",), "factroots.search.index:FactIndex.open", ["tokenizer"]),
-    (("query",), "factroots.search.index:FactIndex.count", ["mode"]),
-    (("export", "lucene"), "factroots.export.lucene:export_lucene", ["tokenizer"]),
-    (("attribute",), "factroots.attribution.attribute:attribute_saved", ["top_k"]),
-    (("probe",), "factroots.attribution.capture:probe_and_attribute", ["batch_size", "top_k"]),
-    (("probe",), "factroots.probing.predict:probe", ["batch_size"]),
-    (("probe",), "factroots.probing.model:load_masked_lm", ["device", "dtype"]),
-])
+@pytest.mark.parametrize(
+    "command, function, names",
+    [
+        (
+            ("index", "build"),
+            "factroots.indexer.builder:build_index",
+            ["tokenizer", "max_tokens", "engine"],
+        ),
+        (("trace",), "factroots.search.trace:trace_languages", ["mode", "tokenizer", "engine"]),
+        (("query",), "factroots.search.index:FactIndex.open", ["tokenizer"]),
+        (("query",), "factroots.search.index:FactIndex.count", ["mode"]),
+        (("export", "lucene"), "factroots.export.lucene:export_lucene", ["tokenizer"]),
+        (("attribute",), "factroots.attribution.attribute:attribute_saved", ["top_k"]),
+        (("probe",), "factroots.attribution.capture:probe_and_attribute", ["batch_size", "top_k"]),
+        (("probe",), "factroots.probing.predict:probe", ["batch_size"]),
+        (("probe",), "factroots.probing.model:load_masked_lm", ["device", "dtype"]),
+    ],
+)
 def test_cli_defaults_are_the_library_functions_defaults(command, function, names):
     import importlib
 

@@ -27,11 +27,20 @@ def write_mlama(root, langs=LANGS):
     for lang in langs:
         folder = root / lang
         folder.mkdir(parents=True)
-        templates = [{"relation": "P19", "template": "[X] was born in [Y] ."},
-                     {"relation": "P20", "template": "[X] died in [Y] ."}]
+        templates = [
+            {"relation": "P19", "template": "[X] was born in [Y] ."},
+            {"relation": "P20", "template": "[X] died in [Y] ."},
+        ]
         (folder / "templates.jsonl").write_text("".join(json.dumps(t) + "\n" for t in templates))
-        p19 = [{"uuid": f"u{i}", "sub_label": s, "obj_label": "Berlin" if i == 5 else "Paris",
-                "lineid": i} for i, s in enumerate(SUBJECTS)]
+        p19 = [
+            {
+                "uuid": f"u{i}",
+                "sub_label": s,
+                "obj_label": "Berlin" if i == 5 else "Paris",
+                "lineid": i,
+            }
+            for i, s in enumerate(SUBJECTS)
+        ]
         p20 = [{"uuid": "d0", "sub_label": "Ole Brun", "obj_label": "Paris", "lineid": 0}]
         for name, rows in (("P19", p19), ("P20", p20)):
             (folder / f"{name}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
@@ -47,9 +56,14 @@ def probed(tmp_path_factory):
 
     base = tmp_path_factory.mktemp("attr")
     paris = load_tokenizer("mbert").tokenizer.token_to_id("Paris")
-    config = transformers.BertConfig(vocab_size=119547, hidden_size=16,
-                                     num_hidden_layers=LAYERS, num_attention_heads=2,
-                                     intermediate_size=INTERMEDIATE, max_position_embeddings=64)
+    config = transformers.BertConfig(
+        vocab_size=119547,
+        hidden_size=16,
+        num_hidden_layers=LAYERS,
+        num_attention_heads=2,
+        intermediate_size=INTERMEDIATE,
+        max_position_embeddings=64,
+    )
     torch.manual_seed(0)
     model = transformers.BertForMaskedLM(config).eval()
     with torch.no_grad():
@@ -58,8 +72,14 @@ def probed(tmp_path_factory):
     lm = load_masked_lm(base / "tiny", device="cpu")
     neurons, saved = base / "neurons.parquet", base / "acts"
     with attribution_during_probe(lm.model, lm.name, neurons, saved, top_k=10) as on_batch:
-        result = probe(lm, write_mlama(base / "mlama"), LANGS, base / "predictions.parquet",
-                       batch_size=4, on_batch=on_batch)
+        result = probe(
+            lm,
+            write_mlama(base / "mlama"),
+            LANGS,
+            base / "predictions.parquet",
+            batch_size=4,
+            on_batch=on_batch,
+        )
     return base, result, neurons, saved
 
 
@@ -69,7 +89,8 @@ def test_probe_neurons_cover_every_correct_fact(probed):
     correct = result.predictions[result.predictions["correct"]]
     assert len(correct) == 3 * 6
     assert set(zip(frame["lang"], frame["uuid"], strict=True)) == set(
-        zip(correct["lang"], correct["uuid"], strict=True))
+        zip(correct["lang"], correct["uuid"], strict=True)
+    )
 
 
 def test_probe_neurons_report_single_fact_groups(probed):
@@ -87,15 +108,28 @@ def test_saved_activations_hold_every_probed_fact(probed):
     assert store.languages() == LANGS and (store.layers, store.intermediate) == (2, 32)
     array, uuids, relations = store.load("en")
     assert array.shape == (7, LAYERS * INTERMEDIATE) and sorted(uuids) == sorted(
-        ["d0"] + [f"u{i}" for i in range(6)])
+        ["d0"] + [f"u{i}" for i in range(6)]
+    )
 
 
 def test_attribute_from_saved_activations_scores_each_group(probed, tmp_path):
     base, _, _, saved = probed
     out = tmp_path / "neurons.parquet"
-    run = CliRunner().invoke(cli, ["attribute", "--activations", str(saved), "--predictions",
-                                   str(base / "predictions.parquet"), "--out", str(out),
-                                   "--top-k", "10"], catch_exceptions=False)
+    run = CliRunner().invoke(
+        cli,
+        [
+            "attribute",
+            "--activations",
+            str(saved),
+            "--predictions",
+            str(base / "predictions.parquet"),
+            "--out",
+            str(out),
+            "--top-k",
+            "10",
+        ],
+        catch_exceptions=False,
+    )
     assert run.exit_code == 0, run.output
     frame = pd.read_parquet(out)
     store = open_store(saved)
@@ -109,8 +143,11 @@ def test_attribute_from_saved_activations_scores_each_group(probed, tmp_path):
 
 def test_similarity_after_probe_gives_a_complete_matrix(probed, tmp_path):
     out, facts = tmp_path / "matrix.csv", tmp_path / "facts.parquet"
-    run = CliRunner().invoke(cli, ["similarity", "--neurons", str(probed[2]), "--out", str(out),
-                                   "--per-fact", str(facts)], catch_exceptions=False)
+    run = CliRunner().invoke(
+        cli,
+        ["similarity", "--neurons", str(probed[2]), "--out", str(out), "--per-fact", str(facts)],
+        catch_exceptions=False,
+    )
     assert run.exit_code == 0, run.output
     matrix = pd.read_csv(out, index_col="lang")
     assert list(matrix.index) == LANGS and list(matrix.columns) == LANGS
@@ -121,22 +158,40 @@ def test_similarity_after_probe_gives_a_complete_matrix(probed, tmp_path):
 def test_probe_command_with_neurons_then_similarity_gives_a_complete_matrix(probed, tmp_path):
     base = probed[0]
     neurons, matrix = tmp_path / "neurons.parquet", tmp_path / "matrix.csv"
-    run = CliRunner().invoke(cli, ["probe", "--mlama", str(base / "mlama"), "--model",
-                                   str(base / "tiny"), "--langs", "all", "--out",
-                                   str(tmp_path / "predictions.parquet"), "--device", "cpu",
-                                   "--neurons", str(neurons), "--top-k", "10"],
-                             catch_exceptions=False)
+    run = CliRunner().invoke(
+        cli,
+        [
+            "probe",
+            "--mlama",
+            str(base / "mlama"),
+            "--model",
+            str(base / "tiny"),
+            "--langs",
+            "all",
+            "--out",
+            str(tmp_path / "predictions.parquet"),
+            "--device",
+            "cpu",
+            "--neurons",
+            str(neurons),
+            "--top-k",
+            "10",
+        ],
+        catch_exceptions=False,
+    )
     assert run.exit_code == 0, run.output
     pd.testing.assert_frame_equal(pd.read_parquet(neurons), pd.read_parquet(probed[2]))
-    run = CliRunner().invoke(cli, ["similarity", "--neurons", str(neurons), "--out",
-                                   str(matrix)], catch_exceptions=False)
+    run = CliRunner().invoke(
+        cli, ["similarity", "--neurons", str(neurons), "--out", str(matrix)], catch_exceptions=False
+    )
     assert run.exit_code == 0, run.output
     assert not pd.read_csv(matrix, index_col="lang").isna().any().any()
 
 
 def test_similarity_of_a_missing_file_is_a_one_line_error(tmp_path, factroots_cli):
-    run = factroots_cli("similarity", "--neurons", tmp_path / "no.parquet", "--out",
-                        tmp_path / "m.csv")
+    run = factroots_cli(
+        "similarity", "--neurons", tmp_path / "no.parquet", "--out", tmp_path / "m.csv"
+    )
     assert run.code == 2
     message = f"error: neurons file not found: {tmp_path / 'no.parquet'}"
     assert run.stderr.strip().splitlines() == [message]

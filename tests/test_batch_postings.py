@@ -19,10 +19,19 @@ from factroots.tokenizer import load_tokenizer
 from tests.test_index_differential import write_generated_corpus
 
 MODES = ("words", "tokens")
-DOCS = [["New", "York", "a", "a", "a", "New", "York"], ["York", "New"], ["北京", "市", "a", "a"],
-        ["Paris", "New", "York", "Paris"]]
-PAIRS = [("New York", "a a"), ("北京市", "a"), ("Paris", "New York"), ("York New", "a a a"),
-         ("Paris", "\u200b")]
+DOCS = [
+    ["New", "York", "a", "a", "a", "New", "York"],
+    ["York", "New"],
+    ["北京", "市", "a", "a"],
+    ["Paris", "New", "York", "Paris"],
+]
+PAIRS = [
+    ("New York", "a a"),
+    ("北京市", "a"),
+    ("Paris", "New York"),
+    ("York New", "a a a"),
+    ("Paris", "\u200b"),
+]
 
 
 @pytest.fixture(scope="module")
@@ -63,12 +72,14 @@ def test_batch_cooccur_equals_one_at_a_time_cooccur(small_root, mbert, mode):
         one = index.cooccur(subject, obj, mode)
         assert bool(batch.traceable[k]) == (one.status == "ok")
         assert (batch.subject_lines[k], batch.object_lines[k], batch.cooccur_lines[k]) == (
-            one.subject_lines, one.object_lines, one.lines)
+            one.subject_lines,
+            one.object_lines,
+            one.lines,
+        )
 
 
 @pytest.mark.parametrize("mode", MODES)
-def test_index_without_sidecar_answers_the_same_through_tantivy(small_root, mbert, mode,
-                                                                tmp_path):
+def test_index_without_sidecar_answers_the_same_through_tantivy(small_root, mbert, mode, tmp_path):
     new = FactIndex.open(small_root, "xx", mbert)
     old = FactIndex.open(without_sidecar(small_root, tmp_path), "xx", mbert)
     assert not old.has_postings
@@ -85,7 +96,8 @@ def test_entities_split_across_numba_chunks_give_the_same_lines(small_root, mber
     monkeypatch.setattr(postings_module, "CHUNK", 4)
     chunked = index.entity_lines(labels, "words")
     assert [whole.lines(i).tolist() for i in range(len(labels))] == [
-        chunked.lines(i).tolist() for i in range(len(labels))]
+        chunked.lines(i).tolist() for i in range(len(labels))
+    ]
 
 
 def test_progress_reports_every_label_once(small_root, mbert, monkeypatch):
@@ -99,22 +111,29 @@ def test_progress_reports_every_label_once(small_root, mbert, monkeypatch):
 @pytest.fixture(scope="module")
 def mlama_labels(mlama_dir):
     """Every subject and object label of four scripts' mLAMA facts, and a few odd ones."""
-    labels = sorted({label for lang in ("en", "zh", "th", "ja") for f in
-                     load_language(mlama_dir, lang).facts for label in (f.subject, f.object)})
+    labels = sorted(
+        {
+            label
+            for lang in ("en", "zh", "th", "ja")
+            for f in load_language(mlama_dir, lang).facts
+            for label in (f.subject, f.object)
+        }
+    )
     return labels + ["", " ", "\u2581", "\u200b", "a\u200bb", "[UNK]"]
 
 
 @pytest.mark.parametrize("tokenizer", ["mbert", "xlmr"])
 @pytest.mark.parametrize("mode", MODES)
-def test_batch_label_analysis_equals_one_label_at_a_time(tokenizer, mode, mlama_labels,
-                                                         xlmr_tokenizer_dir):
+def test_batch_label_analysis_equals_one_label_at_a_time(
+    tokenizer, mode, mlama_labels, xlmr_tokenizer_dir
+):
     tok = load_tokenizer("mbert" if tokenizer == "mbert" else xlmr_tokenizer_dir)
     labels = mlama_labels
     keys = label_keys(labels, mode, tok)
     for i, label in enumerate(labels):
         entity = entity_terms(label, mode, tok)
         assert bool(keys.traceable[i]) == entity.traceable, label
-        got = keys.keys[keys.offsets[i]:keys.offsets[i + 1]]
+        got = keys.keys[keys.offsets[i] : keys.offsets[i + 1]]
         if mode == "tokens":
             assert got.tolist() == [int(t) for t in entity.terms], label
         else:
@@ -122,9 +141,20 @@ def test_batch_label_analysis_equals_one_label_at_a_time(tokenizer, mode, mlama_
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.lists(st.lists(st.text(st.characters(blacklist_characters=" \n",
-                                                       blacklist_categories=("Cs",)), min_size=1,
-                                         max_size=4), max_size=6), min_size=1, max_size=6))
+@given(
+    st.lists(
+        st.lists(
+            st.text(
+                st.characters(blacklist_characters=" \n", blacklist_categories=("Cs",)),
+                min_size=1,
+                max_size=4,
+            ),
+            max_size=6,
+        ),
+        min_size=1,
+        max_size=6,
+    )
+)
 def test_unit_keys_split_units_and_lines_exactly(lines):
     keys, per_line = unit_keys([" ".join(units) for units in lines])
     assert per_line.tolist() == [len(units) for units in lines]

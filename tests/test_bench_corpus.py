@@ -57,8 +57,12 @@ def test_corpus_mixes_several_scripts(tmp_path, mlama_dir):
     generate_corpus(tmp_path / "c", mlama_dir, SMALL)
     text = "".join(doc.text for doc in CorpusReader(tmp_path / "c"))
     scripts = {"latin": "a", "cyrillic": "\u0430", "han": "\u4e00", "arabic": "\u0627"}
-    ranges = {"latin": ("A", "z"), "cyrillic": ("\u0400", "\u04ff"),
-              "han": ("\u4e00", "\u9fff"), "arabic": ("\u0600", "\u06ff")}
+    ranges = {
+        "latin": ("A", "z"),
+        "cyrillic": ("\u0400", "\u04ff"),
+        "han": ("\u4e00", "\u9fff"),
+        "arabic": ("\u0600", "\u06ff"),
+    }
     found = {name for name, (lo, hi) in ranges.items() if any(lo <= ch <= hi for ch in text)}
     assert found == set(scripts)
 
@@ -88,9 +92,13 @@ def test_generation_refuses_a_folder_it_did_not_write(tmp_path, mlama_dir):
 
 @pytest.mark.parametrize("lang, documents", [("en", 250), ("ja", 250), ("zh", 600)])
 def test_realistic_corpus_matches_the_real_sample_density_within_a_quarter(
-        lang, documents, tmp_path, wiki_dir, mlama_dir, sample_indexes):
-    generate_realistic_corpus(tmp_path / "corpus", wiki_dir / lang,
-                              RealisticSpec(documents=documents, lang=lang, docs_per_file=100))
+    lang, documents, tmp_path, wiki_dir, mlama_dir, sample_indexes
+):
+    generate_realistic_corpus(
+        tmp_path / "corpus",
+        wiki_dir / lang,
+        RealisticSpec(documents=documents, lang=lang, docs_per_file=100),
+    )
     build_index(tmp_path / "corpus", lang, tmp_path / "generated")
     facts = load_language(mlama_dir, lang).facts
     got = corpus_density(FactIndex.open(tmp_path / "generated", lang), facts)
@@ -99,7 +107,8 @@ def test_realistic_corpus_matches_the_real_sample_density_within_a_quarter(
     assert got.tokens_per_line == pytest.approx(real.tokens_per_line, rel=0.25)
     for mode in ("words", "tokens"):
         assert got.entity_lines_per_line[mode] == pytest.approx(
-            real.entity_lines_per_line[mode], rel=0.25), mode
+            real.entity_lines_per_line[mode], rel=0.25
+        ), mode
 
 
 def test_realistic_corpus_is_deterministic(tmp_path, wiki_dir):

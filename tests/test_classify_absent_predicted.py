@@ -27,8 +27,14 @@ NEUTRAL = "P279"  # not a naming-cue relation
 
 
 def _model_tokenizer(tokenizer: Tokenizer) -> ModelTokenizer:
-    return ModelTokenizer(name="crafted", path=Path("crafted"), sha256="", tokenizer=tokenizer,
-                          unk_id=0, boundary_id=None)
+    return ModelTokenizer(
+        name="crafted",
+        path=Path("crafted"),
+        sha256="",
+        tokenizer=tokenizer,
+        unk_id=0,
+        boundary_id=None,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -41,8 +47,16 @@ def wordpiece() -> Classifier:
 
 @pytest.fixture(scope="module")
 def sentencepiece() -> Classifier:
-    pieces = [("<unk>", 0.0), ("▁foo", -1.0), ("bar", -1.0), ("▁bar", -1.0), ("qux", -1.0),
-              ("▁a", -1.0), ("xx", -1.0), ("yy", -1.0)]
+    pieces = [
+        ("<unk>", 0.0),
+        ("▁foo", -1.0),
+        ("bar", -1.0),
+        ("▁bar", -1.0),
+        ("qux", -1.0),
+        ("▁a", -1.0),
+        ("xx", -1.0),
+        ("yy", -1.0),
+    ]
     pieces += [(ch, -10.0) for ch in "▁abfoqrxyu"]
     tokenizer = Tokenizer(models.Unigram(pieces, unk_id=0))
     tokenizer.pre_tokenizer = pre_tokenizers.Metaspace()
@@ -141,8 +155,8 @@ def test_default_naming_relations_are_designs_list():
 
 def test_default_naming_relations_match_design_md():
     text = require_shared("DESIGN.md").read_text(encoding="utf-8")
-    cues = text[text.index("**naming cues**"):text.index("**others**")]
-    listed = cues[:cues.index("names of people")]
+    cues = text[text.index("**naming cues**") : text.index("**others**")]
+    listed = cues[: cues.index("names of people")]
     assert tuple(re.findall(r"\bP\d+\b", listed)) == DEFAULT_NAMING_RELATIONS
 
 
@@ -159,12 +173,20 @@ def test_overriding_can_restore_a_former_default_relation():
 
 
 def _joined() -> pd.DataFrame:
-    return pd.DataFrame({
-        "model": "m", "mode": "words", "tokenizer": "mbert", "lang": ["en", "en", "en", "fr"],
-        "relation": ["P17", "P279", "P279", "P279"], "uuid": ["a", "b", "c", "d"],
-        "subject": ["Toyota Corolla", "Paris FC", "x", "Lyon"],
-        "object": ["Japan", "Paris", "y", "Lyon"], "correct": [True, True, False, True],
-        "present": [False, False, False, True]})
+    return pd.DataFrame(
+        {
+            "model": "m",
+            "mode": "words",
+            "tokenizer": "mbert",
+            "lang": ["en", "en", "en", "fr"],
+            "relation": ["P17", "P279", "P279", "P279"],
+            "uuid": ["a", "b", "c", "d"],
+            "subject": ["Toyota Corolla", "Paris FC", "x", "Lyon"],
+            "object": ["Japan", "Paris", "y", "Lyon"],
+            "correct": [True, True, False, True],
+            "present": [False, False, False, True],
+        }
+    )
 
 
 def test_absent_yet_predicted_keeps_correct_absent_facts_only():
@@ -174,5 +196,6 @@ def test_absent_yet_predicted_keeps_correct_absent_facts_only():
 def test_type_counts_has_every_type_column_and_total(mbert):
     classified = classify_facts(absent_yet_predicted(_joined()), mbert)
     counts = type_counts(classified, ["model", "lang"])
-    assert counts.to_dict("records") == [{"model": "m", "lang": "en", SHARED_TOKENS: 1,
-                                          NAMING_CUES: 1, OTHERS: 0, "total": 2}]
+    assert counts.to_dict("records") == [
+        {"model": "m", "lang": "en", SHARED_TOKENS: 1, NAMING_CUES: 1, OTHERS: 0, "total": 2}
+    ]

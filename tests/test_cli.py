@@ -22,8 +22,11 @@ from factroots.demo.corpus import write_corpus
 def built(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("cli")
     corpus = write_corpus(tmp / "corpus", "zh", n_docs=10)
-    result = CliRunner().invoke(cli, ["index", "build", str(corpus), "--lang", "zh", "--root",
-                                      str(tmp / "idx")], catch_exceptions=False)
+    result = CliRunner().invoke(
+        cli,
+        ["index", "build", str(corpus), "--lang", "zh", "--root", str(tmp / "idx")],
+        catch_exceptions=False,
+    )
     assert result.exit_code == 0, result.output
     return tmp, result
 
@@ -51,8 +54,10 @@ def test_index_list_shows_each_built_index(built, factroots_cli):
     table = factroots_cli("index", "list", tmp / "idx").stdout.splitlines()
     assert table[0].split()[:3] == ["tokenizer", "lang", "lines"]
     assert table[1].split()[:2] == ["mbert", "zh"]
-    rows = [json.loads(line) for line in
-            factroots_cli("index", "list", tmp / "idx", "--json").stdout.splitlines()]
+    rows = [
+        json.loads(line)
+        for line in factroots_cli("index", "list", tmp / "idx", "--json").stdout.splitlines()
+    ]
     assert [(r["tokenizer"], r["lang"], r["shards"]) for r in rows] == [("mbert", "zh", 1)]
     assert rows[0]["disk_bytes"] > 0
 
@@ -78,8 +83,9 @@ def test_language_codes_are_matched_in_lower_case(built, factroots_cli):
 
 def test_query_json_gives_the_counts_and_evidence(built, factroots_cli):
     tmp, _ = built
-    result = factroots_cli("query", "--root", tmp / "idx", "--lang", "zh", "北京", "中国",
-                           "--json", "--show", "1")
+    result = factroots_cli(
+        "query", "--root", tmp / "idx", "--lang", "zh", "北京", "中国", "--json", "--show", "1"
+    )
     answer = json.loads(result.stdout)
     assert answer["present"] is True and answer["lines"] > 0
     assert len(answer["evidence"]) == 1 and "北京" in answer["evidence"][0]["snippet"]
@@ -91,30 +97,41 @@ def test_facts_file_answers_equal_one_at_a_time_queries(built, factroots_cli, su
     pairs = [("北京", "中国"), ("巴黎", "法国"), ("中国", "北京"), ("北京", "\u200b")]
     path = tmp / f"facts{suffix}"
     if suffix == ".jsonl":
-        path.write_text("".join(json.dumps({"subject": s, "object": o}) + "\n"
-                                for s, o in pairs), encoding="utf-8")
+        path.write_text(
+            "".join(json.dumps({"subject": s, "object": o}) + "\n" for s, o in pairs),
+            encoding="utf-8",
+        )
     else:
         sep = "," if suffix == ".csv" else "\t"
-        path.write_text("subject" + sep + "object\n" + "".join(f"{s}{sep}{o}\n"
-                                                            for s, o in pairs),
-                        encoding="utf-8")
+        path.write_text(
+            "subject" + sep + "object\n" + "".join(f"{s}{sep}{o}\n" for s, o in pairs),
+            encoding="utf-8",
+        )
     result = factroots_cli("query", "--root", tmp / "idx", "--facts", path, "--json")
     answers = [json.loads(line) for line in result.stdout.splitlines()]
     assert [a["row"] for a in answers] == [1, 2, 3, 4]
     for (subject, obj), answer in zip(pairs, answers, strict=True):
-        one = json.loads(factroots_cli("query", "--root", tmp / "idx", "--lang", "zh", subject,
-                                       obj, "--json").stdout)
+        one = json.loads(
+            factroots_cli(
+                "query", "--root", tmp / "idx", "--lang", "zh", subject, obj, "--json"
+            ).stdout
+        )
         assert (answer["lang"], answer["present"], answer["cooccur_lines"]) == (
-            "zh", one["present"], one["lines"])
+            "zh",
+            one["present"],
+            one["lines"],
+        )
     assert "answered 4 fact-language pair(s)" in result.stderr
 
 
 def test_facts_file_skips_and_counts_malformed_rows(built, factroots_cli):
     tmp, _ = built
     path = tmp / "bad.jsonl"
-    path.write_text('{"subject": "北京", "object": "中国", "lang": "zh"}\nnot json\n'
-                    '{"subject": "北京"}\n{"subject": "北京", "object": "中国", "lang": "vi"}\n',
-                    encoding="utf-8")
+    path.write_text(
+        '{"subject": "北京", "object": "中国", "lang": "zh"}\nnot json\n'
+        '{"subject": "北京"}\n{"subject": "北京", "object": "中国", "lang": "vi"}\n',
+        encoding="utf-8",
+    )
     result = factroots_cli("query", "--root", tmp / "idx", "--facts", path, "--json")
     answers = [json.loads(line) for line in result.stdout.splitlines()]
     assert [(a["row"], a["status"]) for a in answers] == [(1, "ok"), (4, "no-index")]
@@ -133,8 +150,9 @@ def test_a_facts_file_without_the_columns_is_a_one_line_error(built, factroots_c
 
 def test_query_shows_marked_evidence(built, factroots_cli):
     tmp, _ = built
-    result = factroots_cli("query", "--root", tmp / "idx", "--lang", "zh", "北京", "中国",
-                           "--show", "1")
+    result = factroots_cli(
+        "query", "--root", tmp / "idx", "--lang", "zh", "北京", "中国", "--show", "1"
+    )
     assert result.code == 0 and "present in" in result.stdout
     assert "«北京»" in result.stdout and "«中国»" in result.stdout
 
@@ -147,8 +165,9 @@ def test_query_reports_an_absent_fact(built, factroots_cli):
 
 def test_query_counts_one_entity_in_tokens_mode(built, factroots_cli):
     tmp, _ = built
-    result = factroots_cli("query", "--root", tmp / "idx", "--lang", "zh", "北京", "--mode",
-                           "tokens")
+    result = factroots_cli(
+        "query", "--root", tmp / "idx", "--lang", "zh", "北京", "--mode", "tokens"
+    )
     assert result.code == 0 and "ok," in result.stdout
 
 
@@ -159,9 +178,23 @@ def test_query_reports_an_untraceable_entity(built, factroots_cli):
 
 
 def test_missing_input_is_one_line_and_exit_2_from_the_installed_entry_point(tmp_path):
-    result = subprocess.run([sys.executable, "-m", "factroots", "index", "build",
-                             str(tmp_path / "nope"), "--lang", "en", "--root", str(tmp_path)],
-                            capture_output=True, text=True, timeout=300)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "factroots",
+            "index",
+            "build",
+            str(tmp_path / "nope"),
+            "--lang",
+            "en",
+            "--root",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [f"error: input not found: {tmp_path / 'nope'}"]
 
@@ -189,8 +222,17 @@ def test_snippet_keeps_context_around_mentions_only():
 
 def test_trace_reports_progress_as_plain_lines_off_a_terminal(built, factroots_cli, mlama_dir):
     tmp, _ = built
-    result = factroots_cli("trace", "--mlama", mlama_dir, "--root", tmp / "idx", "--langs", "zh",
-                           "--out", tmp / "progress.parquet")
+    result = factroots_cli(
+        "trace",
+        "--mlama",
+        mlama_dir,
+        "--root",
+        tmp / "idx",
+        "--langs",
+        "zh",
+        "--out",
+        tmp / "progress.parquet",
+    )
     assert result.code == 0
     lines = [line for line in result.stderr.splitlines() if line.startswith("trace zh")]
     assert lines and "\r" not in result.stderr
@@ -199,7 +241,17 @@ def test_trace_reports_progress_as_plain_lines_off_a_terminal(built, factroots_c
 
 def test_trace_json_prints_the_summary_as_json_lines(built, factroots_cli, mlama_dir):
     tmp, _ = built
-    result = factroots_cli("trace", "--mlama", mlama_dir, "--root", tmp / "idx", "--langs", "zh",
-                           "--out", tmp / "json.parquet", "--json")
+    result = factroots_cli(
+        "trace",
+        "--mlama",
+        mlama_dir,
+        "--root",
+        tmp / "idx",
+        "--langs",
+        "zh",
+        "--out",
+        tmp / "json.parquet",
+        "--json",
+    )
     rows = [json.loads(line) for line in result.stdout.splitlines()]
     assert [r["lang"] for r in rows] == ["zh"] and rows[0]["facts"] > 0

@@ -26,10 +26,10 @@ try:
     import wikiextractor  # noqa: F401
 except ImportError:
     if IN_CI:
-        pytest.fail("wikiextractor is not installed (CI=true requires the 'dump' extra)",
-                    pytrace=False)
-    pytestmark = pytest.mark.skip(reason="wikiextractor is not installed: pip install "
-                                         "'.[dump]'")
+        pytest.fail(
+            "wikiextractor is not installed (CI=true requires the 'dump' extra)", pytrace=False
+        )
+    pytestmark = pytest.mark.skip(reason="wikiextractor is not installed: pip install '.[dump]'")
 
 SITEINFO = """  <siteinfo>
     <sitename>Wikipedia</sitename>
@@ -41,10 +41,12 @@ SITEINFO = """  <siteinfo>
     </namespaces>
   </siteinfo>
 """
-PARIS = ("'''Paris''' is the capital of [[France]]. It has 2 million people &amp;amp; more."
-         "\n\n== History ==\nParis was founded by the [[Parisii]].\n\n* a list item about "
-         "Berlin\n* another\n\n{| class=\"wikitable\"\n| cell Tokyo\n|}\n\n"
-         "{{Infobox city|name=Paris}}\nThe city is on the [[Seine|river Seine]].")
+PARIS = (
+    "'''Paris''' is the capital of [[France]]. It has 2 million people &amp;amp; more."
+    "\n\n== History ==\nParis was founded by the [[Parisii]].\n\n* a list item about "
+    'Berlin\n* another\n\n{| class="wikitable"\n| cell Tokyo\n|}\n\n'
+    "{{Infobox city|name=Paris}}\nThe city is on the [[Seine|river Seine]]."
+)
 PAGES = [
     ("1", "0", "Paris", PARIS, False),
     ("2", "0", "AT&amp;T", "'''AT&amp;amp;T''' is a company in the [[United States]].", False),
@@ -56,16 +58,19 @@ PAGES = [
 
 def page_xml(page_id: str, ns: str, title: str, text: str, redirect: bool) -> str:
     moved = '    <redirect title="Paris" />\n' if redirect else ""
-    return (f"  <page>\n    <title>{title}</title>\n    <ns>{ns}</ns>\n    <id>{page_id}</id>\n"
-            f"{moved}    <revision>\n      <id>{int(page_id) + 100}</id>\n"
-            f'      <text bytes="{len(text)}" xml:space="preserve">{text}</text>\n'
-            "    </revision>\n  </page>\n")
+    return (
+        f"  <page>\n    <title>{title}</title>\n    <ns>{ns}</ns>\n    <id>{page_id}</id>\n"
+        f"{moved}    <revision>\n      <id>{int(page_id) + 100}</id>\n"
+        f'      <text bytes="{len(text)}" xml:space="preserve">{text}</text>\n'
+        "    </revision>\n  </page>\n"
+    )
 
 
 def dump_xml(pages) -> str:
-    return ('<mediawiki xmlns="http://www.mediawiki.org/xml/export-0.10/" version="0.10" '
-            'xml:lang="en">\n' + SITEINFO + "".join(page_xml(*p) for p in pages)
-            + "</mediawiki>\n")
+    return (
+        '<mediawiki xmlns="http://www.mediawiki.org/xml/export-0.10/" version="0.10" '
+        'xml:lang="en">\n' + SITEINFO + "".join(page_xml(*p) for p in pages) + "</mediawiki>\n"
+    )
 
 
 def write_dump(path: Path, pages, level: int = 9) -> Path:
@@ -75,9 +80,16 @@ def write_dump(path: Path, pages, level: int = 9) -> Path:
 
 
 def many_pages(n: int):
-    return [(str(k + 10), "0", f"Town {k}",
-             f"'''Town {k}''' is a town in [[Country {k % 7}]]. " + "It is small. " * 40, False)
-            for k in range(n)]
+    return [
+        (
+            str(k + 10),
+            "0",
+            f"Town {k}",
+            f"'''Town {k}''' is a town in [[Country {k % 7}]]. " + "It is small. " * 40,
+            False,
+        )
+        for k in range(n)
+    ]
 
 
 def test_a_dump_gives_text_passages_only(tmp_path):
@@ -85,11 +97,19 @@ def test_a_dump_gives_text_passages_only(tmp_path):
     assert is_mediawiki_dump(dump) and not is_mediawiki_dump(Path(__file__))
     reader = DumpReader(dump)
     assert list(reader) == [
-        Document("1", "Paris", "Paris Paris is the capital of France. It has 2 million people "
-                 "& more. Paris was founded by the Parisii. The city is on the river Seine.",
-                 "Paris is the capital of France. It has 2 million people & more."),
-        Document("2", "AT&T", "AT&T AT&T is a company in the United States.",
-                 "AT&T is a company in the United States."),
+        Document(
+            "1",
+            "Paris",
+            "Paris Paris is the capital of France. It has 2 million people "
+            "& more. Paris was founded by the Parisii. The city is on the river Seine.",
+            "Paris is the capital of France. It has 2 million people & more.",
+        ),
+        Document(
+            "2",
+            "AT&T",
+            "AT&T AT&T is a company in the United States.",
+            "AT&T is a company in the United States.",
+        ),
         Document("5", "東京", "東京 東京は日本の首都である。", "東京は日本の首都である。"),
     ]
     [source] = reader.sources
@@ -102,9 +122,23 @@ def test_a_dump_reads_as_wikiextractors_own_output_of_it(tmp_path):
     pages = [p for p in PAGES if p[0] != "1"] + many_pages(30)  # no section headers
     dump = write_dump(tmp_path / "dump" / "wiki.xml.bz2", pages)
     out = tmp_path / "extracted"
-    done = subprocess.run([sys.executable, "-m", "wikiextractor.WikiExtractor", str(dump),
-                           "--no-templates", "-q", "--processes", "1", "-o", str(out)],
-                          capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "wikiextractor.WikiExtractor",
+            str(dump),
+            "--no-templates",
+            "-q",
+            "--processes",
+            "1",
+            "-o",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr
     expected = list(CorpusReader(out))
     assert len(expected) == 32 and list(DumpReader(dump)) == expected
@@ -112,8 +146,9 @@ def test_a_dump_reads_as_wikiextractors_own_output_of_it(tmp_path):
 
 def test_index_build_from_a_dump_records_it(tmp_path):
     dump = write_dump(tmp_path / "enwiki-latest-pages-articles.xml.bz2", PAGES)
-    result = CliRunner().invoke(cli, ["index", "build", str(dump), "--lang", "en", "--root",
-                                      str(tmp_path / "idx")])
+    result = CliRunner().invoke(
+        cli, ["index", "build", str(dump), "--lang", "en", "--root", str(tmp_path / "idx")]
+    )
     assert result.exit_code == 0, result.output
     assert "3 documents" in result.output
     index = FactIndex.open(tmp_path / "idx", "en")
@@ -132,7 +167,7 @@ def test_a_truncated_dump_indexes_the_whole_pages_before_the_cut(tmp_path):
     whole = write_dump(tmp_path / "whole.xml.bz2", many_pages(3000), level=1)
     cut = tmp_path / "cut" / "cut.xml.bz2"
     cut.parent.mkdir()
-    cut.write_bytes(whole.read_bytes()[:whole.stat().st_size * 2 // 3])
+    cut.write_bytes(whole.read_bytes()[: whole.stat().st_size * 2 // 3])
     manifest = build_index(cut, "en", tmp_path / "idx", workers=1)
     assert 0 < manifest.counts.documents < 3000
     assert manifest.counts.skipped_by_reason == {"unreadable stream (EOFError)": 1}

@@ -25,19 +25,23 @@ DOCS = [
 def _write_corpus(root: Path) -> Path:
     corpus = root / "corpus" / "AA"
     corpus.mkdir(parents=True)
-    blocks = [f'<doc id="{i}" url="u{i}" title="{t}">\n{t}\n\n{body}\n</doc>\n'
-              for i, t, body in DOCS]
+    blocks = [
+        f'<doc id="{i}" url="u{i}" title="{t}">\n{t}\n\n{body}\n</doc>\n' for i, t, body in DOCS
+    ]
     (corpus / "wiki_00").write_text("".join(blocks), encoding="utf-8")
     return corpus.parent
 
 
 def _records(out: Path) -> list[dict]:
-    return [json.loads(raw) for path in sorted(out.glob("docs*.jsonl"))
-            for raw in path.read_text(encoding="utf-8").splitlines()]
+    return [
+        json.loads(raw)
+        for path in sorted(out.glob("docs*.jsonl"))
+        for raw in path.read_text(encoding="utf-8").splitlines()
+    ]
 
 
 def _contains(seq: list[str], part: tuple[str, ...]) -> bool:
-    return any(tuple(seq[i:i + len(part)]) == part for i in range(len(seq) - len(part) + 1))
+    return any(tuple(seq[i : i + len(part)]) == part for i in range(len(seq) - len(part) + 1))
 
 
 def _build(tmp: Path) -> tuple[Path, Path]:
@@ -86,7 +90,9 @@ def test_changed_sources_are_refused(tmp_path):
 
 def test_cli_export_lucene(built, tmp_path):
     _, root = built
-    result = CliRunner().invoke(cli, ["export", "lucene", "--root", str(root), "--lang", "xx",
-                                      "--out", str(tmp_path / "out")])
+    result = CliRunner().invoke(
+        cli,
+        ["export", "lucene", "--root", str(root), "--lang", "xx", "--out", str(tmp_path / "out")],
+    )
     assert result.exit_code == 0, result.output
     assert "lines" in result.output and _records(tmp_path / "out")

@@ -65,14 +65,19 @@ def fingerprint(root: Path, tok, lang: str = "en") -> tuple:
     """What a reader sees: which build, how many lines, and a few answers."""
     index = FactIndex.open(root, lang, tok)
     answers = [index.cooccur(s, o) for s, o in [("Paris", "France"), ("Berlin", "Germany")]]
-    return (index.manifest.max_tokens, index.num_lines,
-            [(a.present, a.lines, a.subject_lines, a.object_lines) for a in answers])
+    return (
+        index.manifest.max_tokens,
+        index.num_lines,
+        [(a.present, a.lines, a.subject_lines, a.object_lines) for a in answers],
+    )
 
 
 def tree(path: Path) -> dict[str, int]:
     """Every file under `path` (links not followed) with its size: to show nothing changed."""
-    return {str(p.relative_to(path)): (p.lstat().st_size if not p.is_dir() else -1)
-            for p in sorted(path.rglob("*"))}
+    return {
+        str(p.relative_to(path)): (p.lstat().st_size if not p.is_dir() else -1)
+        for p in sorted(path.rglob("*"))
+    }
 
 
 def leftovers(root: Path) -> list[str]:
@@ -96,17 +101,19 @@ def make_legacy(root: Path) -> Path:
 
 
 @pytest.mark.parametrize("lang", ["", ".", "..", "/abs", "../../x", "en/../de", "a b", "é"])
-def test_invalid_language_code_is_one_line_error_and_touches_nothing(lang, corpus, tok,
-                                                                     tmp_path, capsys,
-                                                                     monkeypatch):
+def test_invalid_language_code_is_one_line_error_and_touches_nothing(
+    lang, corpus, tok, tmp_path, capsys, monkeypatch
+):
     root = tmp_path / "a" / "b" / "idx"
     build_index(corpus, "de", root, tok)
     before, outside = tree(root), tree(tmp_path)
-    code, err = run_cli(["index", "build", corpus, "--lang", lang, "--root", root],
-                        capsys, monkeypatch)
+    code, err = run_cli(
+        ["index", "build", corpus, "--lang", lang, "--root", root], capsys, monkeypatch
+    )
     assert code == 2
-    assert err == [f"error: invalid language code {lang!r}: use 1 to 64 letters, digits, "
-                   "'-' or '_'"]
+    assert err == [
+        f"error: invalid language code {lang!r}: use 1 to 64 letters, digits, '-' or '_'"
+    ]
     assert tree(root) == before and tree(tmp_path) == outside
     assert not Path("/abs").exists()
     assert fingerprint(root, tok, "de")[1] > 0
@@ -157,8 +164,11 @@ print(json.dumps({"opens": opens, "fails": fails, "errors": errors[:5], "seen": 
 def rebuild_while_reading(corpus: Path, root: Path, tok, rebuilds: int, tmp_path: Path) -> dict:
     """Rebuild `rebuilds` times (alternating max_tokens) while a process opens in a loop."""
     ready, stop = tmp_path / "ready", tmp_path / "stop"
-    reader = subprocess.Popen([sys.executable, "-c", READER, str(root), str(ready), str(stop)],
-                              stdout=subprocess.PIPE, text=True)
+    reader = subprocess.Popen(
+        [sys.executable, "-c", READER, str(root), str(ready), str(stop)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         deadline = time.monotonic() + 30
         while not ready.exists():
@@ -172,8 +182,7 @@ def rebuild_while_reading(corpus: Path, root: Path, tok, rebuilds: int, tmp_path
     return json.loads(out)
 
 
-def test_rebuilds_while_another_process_opens_in_a_loop_never_fail_an_open(corpus, tok,
-                                                                           tmp_path):
+def test_rebuilds_while_another_process_opens_in_a_loop_never_fail_an_open(corpus, tok, tmp_path):
     root = tmp_path / "idx"
     build_index(corpus, "en", root, tok)
     seen = rebuild_while_reading(corpus, root, tok, 60, tmp_path)
@@ -190,13 +199,15 @@ def test_a_reader_that_opened_the_old_version_keeps_answering(corpus, tok, tmp_p
     build_index(corpus, "en", root, tok, max_tokens=16)
     build_index(corpus, "en", root, tok, max_tokens=8)
     assert not old.path.exists()  # its version directory is gone, its files still mapped
-    assert (old.num_lines, old.cooccur("Paris", "France", show=2),
-            list(old.stored_texts())) == before
+    assert (
+        old.num_lines,
+        old.cooccur("Paris", "France", show=2),
+        list(old.stored_texts()),
+    ) == before
     assert FactIndex.open(root, "en", tok).manifest.max_tokens == 8
 
 
-def test_the_index_path_is_a_link_to_one_version_and_a_rebuild_leaves_one(corpus, tok,
-                                                                          tmp_path):
+def test_the_index_path_is_a_link_to_one_version_and_a_rebuild_leaves_one(corpus, tok, tmp_path):
     root = tmp_path / "idx"
     build_index(corpus, "en", root, tok)
     first = os.readlink(root / "mbert" / "en")
@@ -214,7 +225,8 @@ def test_an_index_moved_with_its_root_still_opens(corpus, tok, tmp_path):
 
 
 def test_an_index_from_before_versioned_directories_opens_and_converts_with_readers_on(
-        corpus, tok, tmp_path):
+    corpus, tok, tmp_path
+):
     root = tmp_path / "idx"
     build_index(corpus, "en", root, tok, max_tokens=16)
     legacy = make_legacy(root)
@@ -226,7 +238,8 @@ def test_an_index_from_before_versioned_directories_opens_and_converts_with_read
 
 
 def test_converting_an_old_directory_without_an_atomic_exchange_still_works(
-        corpus, tok, tmp_path, monkeypatch):
+    corpus, tok, tmp_path, monkeypatch
+):
     root = tmp_path / "idx"
     build_index(corpus, "en", root, tok, max_tokens=16)
     make_legacy(root)
@@ -246,8 +259,7 @@ def test_other_languages_with_a_common_prefix_are_left_alone(corpus, tok, tmp_pa
     assert running.is_dir() and fingerprint(root, tok, "en-us") == other
 
 
-def test_a_failed_build_never_removes_the_old_index_left_by_a_killed_swap(corpus, tok,
-                                                                          tmp_path):
+def test_a_failed_build_never_removes_the_old_index_left_by_a_killed_swap(corpus, tok, tmp_path):
     """The swap of factroots before versioned directories, killed between its two renames,
     left the old index only in `.building-en-old-<pid>`; the next build used to delete it
     first, even when that build then failed."""
@@ -267,7 +279,8 @@ def test_a_failed_build_never_removes_the_old_index_left_by_a_killed_swap(corpus
 
 
 def test_a_stale_half_build_is_never_mistaken_for_the_index_and_goes_with_the_next_build(
-        corpus, tok, tmp_path):
+    corpus, tok, tmp_path
+):
     root = tmp_path / "idx"
     build_index(corpus, "en", root, tok)
     old = fingerprint(root, tok)
@@ -324,11 +337,28 @@ builder.build_index(corpus, "en", root, max_tokens=int(max_tokens), workers=1,
 """
 
 
-def start_build(corpus: Path, root: Path, tmp_path: Path, max_tokens: int = 16,
-                pause: float = 0.0, kill_at: int = 0) -> tuple[subprocess.Popen, Path]:
+def start_build(
+    corpus: Path,
+    root: Path,
+    tmp_path: Path,
+    max_tokens: int = 16,
+    pause: float = 0.0,
+    kill_at: int = 0,
+) -> tuple[subprocess.Popen, Path]:
     started = tmp_path / f"started-{time.monotonic_ns()}"
-    proc = subprocess.Popen([sys.executable, "-c", BUILD, str(corpus), str(root),
-                             str(max_tokens), str(pause), str(started), str(kill_at)])
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            BUILD,
+            str(corpus),
+            str(root),
+            str(max_tokens),
+            str(pause),
+            str(started),
+            str(kill_at),
+        ]
+    )
     return proc, started
 
 
@@ -341,16 +371,21 @@ def wait_for(path: Path, proc: subprocess.Popen) -> None:
 
 
 def test_a_second_build_of_the_same_index_is_a_one_line_error_and_the_first_succeeds(
-        corpus, tok, tmp_path, capsys, monkeypatch):
+    corpus, tok, tmp_path, capsys, monkeypatch
+):
     root = tmp_path / "idx"
     first, started = start_build(corpus, root, tmp_path, max_tokens=16, pause=0.4)
     try:
         wait_for(started, first)
-        code, err = run_cli(["index", "build", corpus, "--lang", "en", "--root", root,
-                             "--max-tokens", "8"], capsys, monkeypatch)
+        code, err = run_cli(
+            ["index", "build", corpus, "--lang", "en", "--root", root, "--max-tokens", "8"],
+            capsys,
+            monkeypatch,
+        )
         assert code == 2
-        assert err == [f"error: another build of {root / 'mbert' / 'en'} is running "
-                       f"(pid {first.pid})"]
+        assert err == [
+            f"error: another build of {root / 'mbert' / 'en'} is running (pid {first.pid})"
+        ]
     finally:
         assert first.wait(timeout=60) == 0
     assert fingerprint(root, tok)[0] == 16 and leftovers(root) == []
@@ -360,14 +395,17 @@ def test_a_second_build_of_the_same_index_is_a_one_line_error_and_the_first_succ
 def test_a_lock_held_in_this_process_is_also_refused(corpus, tok, tmp_path):
     root = tmp_path / "idx"
     (root / "mbert").mkdir(parents=True)
-    with BuildLock(root / "mbert" / "en"), pytest.raises(FactrootsError, match=(
-            rf"another build of .*en is running \(pid {os.getpid()}\)")):
+    with (
+        BuildLock(root / "mbert" / "en"),
+        pytest.raises(
+            FactrootsError, match=(rf"another build of .*en is running \(pid {os.getpid()}\)")
+        ),
+    ):
         build_index(corpus, "en", root, tok)
     assert list((root / "mbert").iterdir()) == []
 
 
-def test_a_stale_lock_of_a_killed_build_is_detected_and_the_next_build_runs(corpus, tok,
-                                                                           tmp_path):
+def test_a_stale_lock_of_a_killed_build_is_detected_and_the_next_build_runs(corpus, tok, tmp_path):
     root = tmp_path / "idx"
     build_index(corpus, "en", root, tok)
     old = fingerprint(root, tok)
@@ -382,16 +420,16 @@ def test_a_stale_lock_of_a_killed_build_is_detected_and_the_next_build_runs(corp
     assert fingerprint(root, tok)[0] == 8 and leftovers(root) == [] and not lock.exists()
 
 
-def test_a_build_into_a_read_only_root_is_a_one_line_error(corpus, tmp_path, capsys,
-                                                           monkeypatch):
+def test_a_build_into_a_read_only_root_is_a_one_line_error(corpus, tmp_path, capsys, monkeypatch):
     if os.geteuid() == 0:
         pytest.skip("root ignores file modes")
     root = tmp_path / "ro"
     root.mkdir()
     root.chmod(0o555)
     try:
-        code, err = run_cli(["index", "build", corpus, "--lang", "en", "--root", root],
-                            capsys, monkeypatch)
+        code, err = run_cli(
+            ["index", "build", corpus, "--lang", "en", "--root", root], capsys, monkeypatch
+        )
     finally:
         root.chmod(0o755)
     assert code == 2 and len(err) == 1 and err[0].startswith(f"error: cannot create {root}")
@@ -400,8 +438,9 @@ def test_a_build_into_a_read_only_root_is_a_one_line_error(corpus, tmp_path, cap
 # -- 2c. SIGKILL at random moments and at every step of the swap -----------------------------
 
 
-def test_sigkill_at_seeded_random_moments_of_a_rebuild_keeps_the_old_index(big_corpus, tok,
-                                                                           tmp_path):
+def test_sigkill_at_seeded_random_moments_of_a_rebuild_keeps_the_old_index(
+    big_corpus, tok, tmp_path
+):
     root = tmp_path / "idx"
     build_index(big_corpus, "en", root, tok)
     old = fingerprint(root, tok)
@@ -423,8 +462,7 @@ def test_sigkill_at_seeded_random_moments_of_a_rebuild_keeps_the_old_index(big_c
 
 
 @pytest.mark.parametrize("legacy", [False, True], ids=["versioned", "legacy"])
-def test_sigkill_at_each_step_of_the_swap_leaves_one_complete_index(legacy, corpus, tok,
-                                                                    tmp_path):
+def test_sigkill_at_each_step_of_the_swap_leaves_one_complete_index(legacy, corpus, tok, tmp_path):
     """The swap's steps: (1) rename the build to a version, (2) make the new link, (3) switch
     it over `en` (or exchange it with an old real directory), (4) remove the old version.
     Killed before 1-3 readers get the old index, before 4 the new one; never neither."""
@@ -448,16 +486,19 @@ def test_sigkill_at_each_step_of_the_swap_leaves_one_complete_index(legacy, corp
 # -- 3. outputs written whole or not at all ---------------------------------------------------
 
 
-def test_trace_with_no_index_for_the_language_keeps_an_existing_out_file(corpus, tok,
-                                                                         tmp_path, capsys,
-                                                                         monkeypatch):
+def test_trace_with_no_index_for_the_language_keeps_an_existing_out_file(
+    corpus, tok, tmp_path, capsys, monkeypatch
+):
     mlama = write_mlama(tmp_path / "mlama")
     root = tmp_path / "idx"
     build_index(corpus, "en", root, tok)
     keep = tmp_path / "keep.parquet"
     keep.write_bytes(b"precious")
-    code, err = run_cli(["trace", "--mlama", mlama, "--root", root, "--langs", "de",
-                         "--out", keep], capsys, monkeypatch)
+    code, err = run_cli(
+        ["trace", "--mlama", mlama, "--root", root, "--langs", "de", "--out", keep],
+        capsys,
+        monkeypatch,
+    )
     assert code == 2
     assert err[-1] == "error: no language traced: no index found for any of them"
     assert err[0].startswith("skipped de: ") and len(err) == 2
@@ -465,17 +506,18 @@ def test_trace_with_no_index_for_the_language_keeps_an_existing_out_file(corpus,
     assert not list(tmp_path.glob(".keep*")) and not (tmp_path / "keep.summary.csv").exists()
 
 
-def test_trace_replaces_its_outputs_only_when_done(corpus, tok, tmp_path, capsys,
-                                                   monkeypatch):
+def test_trace_replaces_its_outputs_only_when_done(corpus, tok, tmp_path, capsys, monkeypatch):
     mlama = write_mlama(tmp_path / "mlama")
     root = tmp_path / "idx"
     build_index(corpus, "en", root, tok)
     out = tmp_path / "out" / "trace.parquet"
-    code, _ = run_cli(["trace", "--mlama", mlama, "--root", root, "--langs", "en,de",
-                       "--out", out], capsys, monkeypatch)
+    code, _ = run_cli(
+        ["trace", "--mlama", mlama, "--root", root, "--langs", "en,de", "--out", out],
+        capsys,
+        monkeypatch,
+    )
     assert code == 0 and out.is_file() and (out.parent / "trace.summary.csv").is_file()
-    assert sorted(p.name for p in out.parent.iterdir()) == ["trace.parquet",
-                                                            "trace.summary.csv"]
+    assert sorted(p.name for p in out.parent.iterdir()) == ["trace.parquet", "trace.summary.csv"]
 
 
 def test_atomic_output_keeps_the_old_file_when_the_writer_fails(tmp_path):
@@ -496,16 +538,26 @@ def test_atomic_output_into_a_folder_path_is_a_one_line_error(tmp_path):
         pass
 
 
-def test_similarity_that_fails_while_writing_keeps_the_old_matrix(tmp_path, capsys,
-                                                                  monkeypatch):
+def test_similarity_that_fails_while_writing_keeps_the_old_matrix(tmp_path, capsys, monkeypatch):
     import pandas as pd
 
     from factroots.tables import NEURONS
 
     neurons = tmp_path / "neurons.parquet"
-    rows = [{"model": "m", "lang": lang, "relation": "P1", "uuid": uuid, "group_size": 2,
-             "status": "ok", "top_neurons": [1, 2, 3], "top_scores": [1.0, 0.5, 0.2]}
-            for lang in ("en", "de") for uuid in ("a", "b")]
+    rows = [
+        {
+            "model": "m",
+            "lang": lang,
+            "relation": "P1",
+            "uuid": uuid,
+            "group_size": 2,
+            "status": "ok",
+            "top_neurons": [1, 2, 3],
+            "top_scores": [1.0, 0.5, 0.2],
+        }
+        for lang in ("en", "de")
+        for uuid in ("a", "b")
+    ]
     pd.DataFrame(rows, columns=NEURONS.columns).to_parquet(neurons)
     out = tmp_path / "matrix.csv"
     out.write_text("old\n")
@@ -531,19 +583,20 @@ def rewrite_manifest(root: Path, change) -> Path:
     return path.resolve()
 
 
-def test_a_manifest_whose_format_version_is_a_string_is_a_one_line_error(corpus, tok, tmp_path,
-                                                                         capsys, monkeypatch):
+def test_a_manifest_whose_format_version_is_a_string_is_a_one_line_error(
+    corpus, tok, tmp_path, capsys, monkeypatch
+):
     root = tmp_path / "idx"
     build_index(corpus, "en", root, tok)
     path = rewrite_manifest(root, lambda d: json.dumps({**d, "format_version": "1"}))
-    code, err = run_cli(["query", "Paris", "France", "--root", root, "--lang", "en"],
-                        capsys, monkeypatch)
+    code, err = run_cli(
+        ["query", "Paris", "France", "--root", root, "--lang", "en"], capsys, monkeypatch
+    )
     assert code == 2
     assert err == [f"error: corrupt manifest {path}: format_version is '1', not an integer"]
 
 
-def test_a_deeply_nested_manifest_is_a_one_line_error(corpus, tok, tmp_path, capsys,
-                                                      monkeypatch):
+def test_a_deeply_nested_manifest_is_a_one_line_error(corpus, tok, tmp_path, capsys, monkeypatch):
     root = tmp_path / "idx"
     build_index(corpus, "en", root, tok)
     path = rewrite_manifest(root, lambda d: "[" * 200_000 + "]" * 200_000)
@@ -552,15 +605,18 @@ def test_a_deeply_nested_manifest_is_a_one_line_error(corpus, tok, tmp_path, cap
     assert err[0].startswith(f"error: corrupt manifest {path}: maximum recursion depth")
 
 
-def test_an_index_moved_to_another_language_is_a_one_line_error(corpus, tok, tmp_path, capsys,
-                                                                monkeypatch):
+def test_an_index_moved_to_another_language_is_a_one_line_error(
+    corpus, tok, tmp_path, capsys, monkeypatch
+):
     root = tmp_path / "idx"
     build_index(corpus, "en", root, tok)
     os.rename(root / "mbert" / "en", root / "mbert" / "de")
     code, err = run_cli(["query", "Paris", "--root", root, "--lang", "de"], capsys, monkeypatch)
     assert code == 2
-    assert err == [f"error: index {root / 'mbert' / 'de'} holds language 'en', not 'de' "
-                   "(moved or renamed?): rebuild it with --lang de"]
+    assert err == [
+        f"error: index {root / 'mbert' / 'de'} holds language 'en', not 'de' "
+        "(moved or renamed?): rebuild it with --lang de"
+    ]
 
 
 @pytest.fixture()
@@ -571,75 +627,119 @@ def traced(corpus, tok, tmp_path) -> tuple[Path, Path]:
     return write_mlama(tmp_path / "mlama"), root
 
 
-def test_an_mlama_record_with_lineid_infinity_is_skipped_and_counted(traced, tmp_path, capsys,
-                                                                     monkeypatch):
+def test_an_mlama_record_with_lineid_infinity_is_skipped_and_counted(
+    traced, tmp_path, capsys, monkeypatch
+):
     mlama, root = traced
     relation = mlama / "en" / "P1376.jsonl"
     with relation.open("a") as fh:
         fh.write('{"uuid": "x", "lineid": Infinity, "sub_label": "a", "obj_label": "b"}\n')
         fh.write('{"uuid": "y", "lineid": 1e999, "sub_label": "a", "obj_label": "b"}\n')
     lines = len(relation.read_text().splitlines())
-    code, err = run_cli(["trace", "--mlama", mlama, "--root", root, "--langs", "en",
-                         "--out", tmp_path / "t.parquet"], capsys, monkeypatch)
+    code, err = run_cli(
+        [
+            "trace",
+            "--mlama",
+            mlama,
+            "--root",
+            root,
+            "--langs",
+            "en",
+            "--out",
+            tmp_path / "t.parquet",
+        ],
+        capsys,
+        monkeypatch,
+    )
     assert code == 0
-    assert err == [f"skipped 2 malformed mLAMA record(s), first: SkippedRecord("
-                   f"path='{relation}', line={lines - 1}, "
-                   "reason='bad JSON: Infinity is not JSON')"]
+    assert err == [
+        f"skipped 2 malformed mLAMA record(s), first: SkippedRecord("
+        f"path='{relation}', line={lines - 1}, "
+        "reason='bad JSON: Infinity is not JSON')"
+    ]
 
 
-def test_an_mlama_relation_path_that_is_a_folder_is_a_one_line_error(traced, tmp_path, capsys,
-                                                                     monkeypatch):
+def test_an_mlama_relation_path_that_is_a_folder_is_a_one_line_error(
+    traced, tmp_path, capsys, monkeypatch
+):
     mlama, root = traced
     (mlama / "en" / "P999.jsonl").mkdir()
     out = tmp_path / "t.parquet"
-    code, err = run_cli(["trace", "--mlama", mlama, "--root", root, "--langs", "en",
-                         "--out", out], capsys, monkeypatch)
+    code, err = run_cli(
+        ["trace", "--mlama", mlama, "--root", root, "--langs", "en", "--out", out],
+        capsys,
+        monkeypatch,
+    )
     assert code == 2 and not out.exists()
     assert err == [f"error: mLAMA file {mlama / 'en' / 'P999.jsonl'} is a folder"]
 
 
-def test_an_unreadable_mlama_relation_file_is_a_one_line_error(traced, tmp_path, capsys,
-                                                               monkeypatch):
+def test_an_unreadable_mlama_relation_file_is_a_one_line_error(
+    traced, tmp_path, capsys, monkeypatch
+):
     mlama, root = traced
     broken = mlama / "en" / "P998.jsonl"
     broken.symlink_to(tmp_path / "gone.jsonl")  # unreadable even for root
     out = tmp_path / "t.parquet"
-    code, err = run_cli(["trace", "--mlama", mlama, "--root", root, "--langs", "en",
-                         "--out", out], capsys, monkeypatch)
+    code, err = run_cli(
+        ["trace", "--mlama", mlama, "--root", root, "--langs", "en", "--out", out],
+        capsys,
+        monkeypatch,
+    )
     assert code == 2 and not out.exists()
     assert err == [f"error: cannot read mLAMA file {broken}: No such file or directory"]
     if os.geteuid() != 0:
         broken.unlink()
         broken.write_text("{}\n")
         broken.chmod(0)
-        code, err = run_cli(["trace", "--mlama", mlama, "--root", root, "--langs", "en",
-                             "--out", out], capsys, monkeypatch)
-        assert code == 2 and err == [f"error: cannot read mLAMA file {broken}: "
-                                     "Permission denied"]
+        code, err = run_cli(
+            ["trace", "--mlama", mlama, "--root", root, "--langs", "en", "--out", out],
+            capsys,
+            monkeypatch,
+        )
+        assert code == 2 and err == [f"error: cannot read mLAMA file {broken}: Permission denied"]
 
 
-def test_max_tokens_beyond_its_range_is_a_usage_error_not_an_overflow(corpus, tmp_path, capsys,
-                                                                      monkeypatch):
+def test_max_tokens_beyond_its_range_is_a_usage_error_not_an_overflow(
+    corpus, tmp_path, capsys, monkeypatch
+):
     root = tmp_path / "idx"
-    code, err = run_cli(["index", "build", corpus, "--lang", "en", "--root", root,
-                         "--max-tokens", "99999999999999999999"], capsys, monkeypatch)
+    code, err = run_cli(
+        [
+            "index",
+            "build",
+            corpus,
+            "--lang",
+            "en",
+            "--root",
+            root,
+            "--max-tokens",
+            "99999999999999999999",
+        ],
+        capsys,
+        monkeypatch,
+    )
     assert code == 2 and not root.exists()
-    assert err[-1] == ("Error: Invalid value for '--max-tokens': 99999999999999999999 is not "
-                       "in the range 1<=x<=1000000.")
+    assert err[-1] == (
+        "Error: Invalid value for '--max-tokens': 99999999999999999999 is not "
+        "in the range 1<=x<=1000000."
+    )
 
 
-def test_a_file_where_the_index_goes_is_an_error_before_the_build_and_is_kept(corpus, tmp_path,
-                                                                             capsys,
-                                                                             monkeypatch):
+def test_a_file_where_the_index_goes_is_an_error_before_the_build_and_is_kept(
+    corpus, tmp_path, capsys, monkeypatch
+):
     root = tmp_path / "idx"
     (root / "mbert").mkdir(parents=True)
     (root / "mbert" / "en").write_text("mine")
     (root / "mbert" / ".dangling").symlink_to(tmp_path / "nowhere")
-    code, err = run_cli(["index", "build", corpus, "--lang", "en", "--root", root],
-                        capsys, monkeypatch)
+    code, err = run_cli(
+        ["index", "build", corpus, "--lang", "en", "--root", root], capsys, monkeypatch
+    )
     assert code == 2
-    assert err == [f"error: {root / 'mbert' / 'en'} is neither an index nor a link to one: "
-                   "move it away"]
+    assert err == [
+        f"error: {root / 'mbert' / 'en'} is neither an index nor a link to one: move it away"
+    ]
     assert (root / "mbert" / "en").read_text() == "mine"
     assert sorted(p.name for p in (root / "mbert").iterdir()) == [".dangling", "en"]
 
@@ -678,7 +778,8 @@ def make_unreadable(path: Path, monkeypatch) -> None:
 
 @pytest.mark.parametrize("kind", ["folder", "file"])
 def test_an_unreadable_input_folder_or_file_is_a_one_line_error_before_the_build(
-        kind, corpus, tok, tmp_path, capsys, monkeypatch):
+    kind, corpus, tok, tmp_path, capsys, monkeypatch
+):
     root = tmp_path / "idx"
     build_index(corpus, "en", root, tok, max_tokens=16)
     old, before = fingerprint(root, tok), tree(root)
@@ -688,8 +789,9 @@ def test_an_unreadable_input_folder_or_file_is_a_one_line_error_before_the_build
     bad = source / "AB" if kind == "folder" else source / "AB" / "wiki_00"
     make_unreadable(bad, monkeypatch)
     try:
-        code, err = run_cli(["index", "build", source, "--lang", "en", "--root", root],
-                            capsys, monkeypatch)
+        code, err = run_cli(
+            ["index", "build", source, "--lang", "en", "--root", root], capsys, monkeypatch
+        )
     finally:
         bad.chmod(0o755)
     assert code == 2
@@ -697,9 +799,9 @@ def test_an_unreadable_input_folder_or_file_is_a_one_line_error_before_the_build
     assert tree(root) == before and fingerprint(root, tok) == old
 
 
-def test_a_file_name_that_is_not_utf8_is_a_one_line_error_before_the_build(corpus, tok,
-                                                                          tmp_path, capsys,
-                                                                          monkeypatch):
+def test_a_file_name_that_is_not_utf8_is_a_one_line_error_before_the_build(
+    corpus, tok, tmp_path, capsys, monkeypatch
+):
     root = tmp_path / "idx"
     build_index(corpus, "en", root, tok, max_tokens=16)
     old, before = fingerprint(root, tok), tree(root)
@@ -707,21 +809,25 @@ def test_a_file_name_that_is_not_utf8_is_a_one_line_error_before_the_build(corpu
     bad = os.path.join(os.fsencode(source / "AA"), b"wiki_\xff")
     with open(bad, "wb") as fh:
         fh.write((source / "AA" / "wiki_00").read_bytes())
-    monkeypatch.setattr("factroots.indexer.builder.CorpusReader.__iter__",
-                        lambda self: pytest.fail("the build started"))
-    code, err = run_cli(["index", "build", source, "--lang", "en", "--root", root],
-                        capsys, monkeypatch)
+    monkeypatch.setattr(
+        "factroots.indexer.builder.CorpusReader.__iter__",
+        lambda self: pytest.fail("the build started"),
+    )
+    code, err = run_cli(
+        ["index", "build", source, "--lang", "en", "--root", root], capsys, monkeypatch
+    )
     assert code == 2
-    assert err == [f"error: input file name is not UTF-8: {source}/AA/wiki_\\xff: rename it "
-                   "(nothing was built)"]
+    assert err == [
+        f"error: input file name is not UTF-8: {source}/AA/wiki_\\xff: rename it "
+        "(nothing was built)"
+    ]
     assert tree(root) == before and fingerprint(root, tok) == old
 
 
 # -- a word unit longer than tantivy's limit ---------------------------------------------------
 
 
-def test_a_word_of_70000_bytes_matches_as_the_brute_force_scan_says_and_is_counted(tok,
-                                                                                  tmp_path):
+def test_a_word_of_70000_bytes_matches_as_the_brute_force_scan_says_and_is_counted(tok, tmp_path):
     from click.testing import CliRunner
 
     from factroots.cli import cli
@@ -732,36 +838,68 @@ def test_a_word_of_70000_bytes_matches_as_the_brute_force_scan_says_and_is_count
     long, other = "x" * 70_000, "x" * 69_999 + "y"  # the same first bytes; only `long` is in
     source = tmp_path / "input"
     (source / "AA").mkdir(parents=True)
-    docs = [("Alpha", f"Alpha {long} Beta gamma."), ("Delta", "Alpha Beta gamma delta."),
-            ("Eta", "Beta x gamma.")]
-    (source / "AA" / "wiki_00").write_text("".join(
-        f'<doc id="{i}" url="" title="{t}">\n{t}\n\n{text}\n</doc>\n'
-        for i, (t, text) in enumerate(docs)), encoding="utf-8")
+    docs = [
+        ("Alpha", f"Alpha {long} Beta gamma."),
+        ("Delta", "Alpha Beta gamma delta."),
+        ("Eta", "Beta x gamma."),
+    ]
+    (source / "AA" / "wiki_00").write_text(
+        "".join(
+            f'<doc id="{i}" url="" title="{t}">\n{t}\n\n{text}\n</doc>\n'
+            for i, (t, text) in enumerate(docs)
+        ),
+        encoding="utf-8",
+    )
     root = tmp_path / "idx"
-    done = CliRunner().invoke(cli, ["index", "build", str(source), "--lang", "en",
-                                    "--root", str(root)])
+    done = CliRunner().invoke(
+        cli, ["index", "build", str(source), "--lang", "en", "--root", str(root)]
+    )
     assert done.exit_code == 0, done.output
-    assert ("  1 word unit(s) over 65,530 bytes, indexed and matched as a stand-in (their first "
-            "bytes and a hash)") in done.output.splitlines()
+    assert (
+        "  1 word unit(s) over 65,530 bytes, indexed and matched as a stand-in (their first "
+        "bytes and a hash)"
+    ) in done.output.splitlines()
     index = FactIndex.open(root, "en", tok)
     assert index.manifest.counts.long_units == 1
     assert read_manifest(index.path).counts.long_units == 1
 
     segmenter = Segmenter(tok, index.manifest.max_tokens)
     from factroots.indexer.reader import CorpusReader
-    lines = [(line.text, line.ids.tolist())
-             for doc_lines in segmenter.lines(list(CorpusReader(source))) for line in doc_lines]
+
+    lines = [
+        (line.text, line.ids.tolist())
+        for doc_lines in segmenter.lines(list(CorpusReader(source)))
+        for line in doc_lines
+    ]
     brute = BruteForceMatcher(lines)
-    labels = [long, other, "Alpha", "Beta", "gamma", "x", f"Alpha {long}", f"{long} Beta",
-              f"Alpha {long} Beta gamma", f"Alpha {other}", f"{long}x", "delta"]
+    labels = [
+        long,
+        other,
+        "Alpha",
+        "Beta",
+        "gamma",
+        "x",
+        f"Alpha {long}",
+        f"{long} Beta",
+        f"Alpha {long} Beta gamma",
+        f"Alpha {other}",
+        f"{long}x",
+        "delta",
+    ]
     refs = {label: tuple(reference_units(label)) for label in labels}
     expected = brute.lines_with_all(refs.values(), "words")
     got = [index.count(label).lines for label in labels]
     assert got == [len(expected[refs[label]]) for label in labels]
     assert got[:2] == [1, 0] and got[6:10] == [1, 1, 1, 0]
     assert index.count_many(labels).lines.tolist() == got
-    pairs = [(long, "Alpha"), (long, "gamma"), ("Alpha", "Beta"), (other, "Beta"),
-             (f"{long} Beta", "Alpha"), (long, "delta")]
+    pairs = [
+        (long, "Alpha"),
+        (long, "gamma"),
+        ("Alpha", "Beta"),
+        (other, "Beta"),
+        (f"{long} Beta", "Alpha"),
+        (long, "delta"),
+    ]
     both = [len(expected[refs[s]] & expected[refs[o]]) for s, o in pairs]
     assert [index.cooccur(s, o).lines for s, o in pairs] == both == [1, 1, 2, 0, 1, 0]
     assert index.cooccur_many(pairs).cooccur_lines.tolist() == both
@@ -783,8 +921,9 @@ def read_only(tmp_path):
         yield path, "Permission denied"
         path.chmod(0o755)
         return
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "ro,size=1m", "tmpfs", str(path)],
-                             capture_output=True)
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "ro,size=1m", "tmpfs", str(path)], capture_output=True
+    )
     if mounted.returncode != 0:
         cannot_set_up("root cannot mount a read-only tmpfs here")
     try:
@@ -794,23 +933,50 @@ def read_only(tmp_path):
 
 
 OUTPUT_COMMANDS = {  # the command with its output at OUT, and the function that does its work
-    "index build": (["index", "build", "in", "--lang", "en", "--root", "OUT"],
-                    "factroots.indexer.builder.build_index"),
-    "trace": (["trace", "--mlama", "m", "--root", "r", "--langs", "en", "--out", "OUT"],
-              "factroots.search.trace.trace_languages"),
-    "probe": (["probe", "--mlama", "m", "--model", "x", "--langs", "en", "--out", "OUT"],
-              "factroots.probing.model.load_masked_lm"),
-    "probe --save-activations": (["probe", "--mlama", "m", "--model", "x", "--langs", "en",
-                                  "--out", "p.parquet", "--save-activations", "OUT"],
-                                 "factroots.probing.model.load_masked_lm"),
-    "attribute": (["attribute", "--activations", "a", "--predictions", "p", "--out", "OUT"],
-                  "factroots.attribution.attribute.correct_facts"),
-    "similarity": (["similarity", "--neurons", "n", "--out", "OUT"],
-                   "factroots.attribution.similarity.language_similarity"),
-    "report": (["report", "--trace", "t", "--predictions", "p", "--out", "OUT"],
-               "factroots.report.build.build_report"),
-    "export lucene": (["export", "lucene", "--root", "r", "--lang", "en", "--out", "OUT"],
-                      "factroots.export.lucene.export_lucene"),
+    "index build": (
+        ["index", "build", "in", "--lang", "en", "--root", "OUT"],
+        "factroots.indexer.builder.build_index",
+    ),
+    "trace": (
+        ["trace", "--mlama", "m", "--root", "r", "--langs", "en", "--out", "OUT"],
+        "factroots.search.trace.trace_languages",
+    ),
+    "probe": (
+        ["probe", "--mlama", "m", "--model", "x", "--langs", "en", "--out", "OUT"],
+        "factroots.probing.model.load_masked_lm",
+    ),
+    "probe --save-activations": (
+        [
+            "probe",
+            "--mlama",
+            "m",
+            "--model",
+            "x",
+            "--langs",
+            "en",
+            "--out",
+            "p.parquet",
+            "--save-activations",
+            "OUT",
+        ],
+        "factroots.probing.model.load_masked_lm",
+    ),
+    "attribute": (
+        ["attribute", "--activations", "a", "--predictions", "p", "--out", "OUT"],
+        "factroots.attribution.attribute.correct_facts",
+    ),
+    "similarity": (
+        ["similarity", "--neurons", "n", "--out", "OUT"],
+        "factroots.attribution.similarity.language_similarity",
+    ),
+    "report": (
+        ["report", "--trace", "t", "--predictions", "p", "--out", "OUT"],
+        "factroots.report.build.build_report",
+    ),
+    "export lucene": (
+        ["export", "lucene", "--root", "r", "--lang", "en", "--out", "OUT"],
+        "factroots.export.lucene.export_lucene",
+    ),
     "demo": (["demo", "--no-model", "--workdir", "OUT"], "factroots.demo.run.run_demo"),
 }
 
@@ -818,7 +984,8 @@ OUTPUT_COMMANDS = {  # the command with its output at OUT, and the function that
 @pytest.mark.parametrize("where", ["read-only", "blocked", "not UTF-8"])
 @pytest.mark.parametrize("command", list(OUTPUT_COMMANDS))
 def test_an_output_location_that_cannot_be_written_is_an_error_before_the_work(
-        command, where, request, tmp_path, capsys, monkeypatch):
+    command, where, request, tmp_path, capsys, monkeypatch
+):
     args, work = OUTPUT_COMMANDS[command]
     monkeypatch.chdir(tmp_path)
     monkeypatch.setattr(work, lambda *a, **k: pytest.fail("the work started"))
@@ -833,41 +1000,73 @@ def test_an_output_location_that_cannot_be_written_is_an_error_before_the_work(
         blocker = tmp_path / "a-file"
         blocker.write_text("mine")
         out = blocker / "sub" / "out"
-        is_folder = command in ("index build", "probe --save-activations", "report",
-                                "export lucene", "demo")
-        expected = (f"error: cannot create {out if is_folder else out.parent}: {blocker} is "
-                    "not a folder")
+        is_folder = command in (
+            "index build",
+            "probe --save-activations",
+            "report",
+            "export lucene",
+            "demo",
+        )
+        expected = (
+            f"error: cannot create {out if is_folder else out.parent}: {blocker} is not a folder"
+        )
     code, err = run_cli([str(out) if a == "OUT" else a for a in args], capsys, monkeypatch)
     assert code == 2 and err == [expected]
-    assert sorted(p.name for p in tmp_path.iterdir()) == {"read-only": ["ro"], "blocked": [
-        "a-file"], "not UTF-8": []}[where]
+    assert (
+        sorted(p.name for p in tmp_path.iterdir())
+        == {"read-only": ["ro"], "blocked": ["a-file"], "not UTF-8": []}[where]
+    )
 
 
 # -- optional extras that are not installed ---------------------------------------------------
 
 
-NO_MODULE = ("import sys; sys.modules[sys.argv.pop(1)] = None; sys.argv[0] = 'factroots'; "
-             "from factroots.cli import main; main()")
+NO_MODULE = (
+    "import sys; sys.modules[sys.argv.pop(1)] = None; sys.argv[0] = 'factroots'; "
+    "from factroots.cli import main; main()"
+)
 
 
-@pytest.mark.parametrize("command,missing,expected", [
-    (["probe", "--mlama", "m", "--model", "x", "--langs", "en", "--out", "p.parquet"], "torch",
-     "error: factroots probe needs torch, which is not installed: pip install "
-     "'factroots[probe]'"),
-    (["demo", "--workdir", "demo-out"], "torch",
-     "error: factroots demo needs torch, which is not installed: pip install 'factroots[probe]' "
-     "(or run factroots demo --no-model)"),
-    (["demo", "--workdir", "demo-out"], "transformers",
-     "error: factroots demo needs transformers, which is not installed: pip install "
-     "'factroots[probe]' (or run factroots demo --no-model)"),
-    (["report", "--trace", "t", "--predictions", "p", "--out", "report"], "matplotlib",
-     "error: factroots report needs matplotlib, which is not installed: pip install "
-     "'factroots[report]'"),
-], ids=["probe-torch", "demo-torch", "demo-transformers", "report-matplotlib"])
-def test_a_command_whose_extra_is_not_installed_says_which_to_install(command, missing,
-                                                                     expected, tmp_path):
-    done = subprocess.run([sys.executable, "-c", NO_MODULE, missing, *command], cwd=tmp_path,
-                          capture_output=True, text=True, timeout=120)
+@pytest.mark.parametrize(
+    "command,missing,expected",
+    [
+        (
+            ["probe", "--mlama", "m", "--model", "x", "--langs", "en", "--out", "p.parquet"],
+            "torch",
+            "error: factroots probe needs torch, which is not installed: pip install "
+            "'factroots[probe]'",
+        ),
+        (
+            ["demo", "--workdir", "demo-out"],
+            "torch",
+            "error: factroots demo needs torch, which is not installed: "
+            "pip install 'factroots[probe]' (or run factroots demo --no-model)",
+        ),
+        (
+            ["demo", "--workdir", "demo-out"],
+            "transformers",
+            "error: factroots demo needs transformers, which is not installed: pip install "
+            "'factroots[probe]' (or run factroots demo --no-model)",
+        ),
+        (
+            ["report", "--trace", "t", "--predictions", "p", "--out", "report"],
+            "matplotlib",
+            "error: factroots report needs matplotlib, which is not installed: pip install "
+            "'factroots[report]'",
+        ),
+    ],
+    ids=["probe-torch", "demo-torch", "demo-transformers", "report-matplotlib"],
+)
+def test_a_command_whose_extra_is_not_installed_says_which_to_install(
+    command, missing, expected, tmp_path
+):
+    done = subprocess.run(
+        [sys.executable, "-c", NO_MODULE, missing, *command],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 2 and done.stderr.splitlines() == [expected]
     assert done.stdout == "" and list(tmp_path.iterdir()) == []
 
@@ -886,14 +1085,17 @@ def damage(version: Path, suffix: str, positions) -> None:
 
 
 def damaged_message(root: Path, corpus: Path) -> str:
-    return (rf"error: index {re.escape(str(root / 'mbert' / 'en'))} is damaged \(tantivy: .+\): "
-            rf"rebuild it: factroots index build {re.escape(str(corpus.resolve()))} --lang en "
-            rf"--root {re.escape(str(root))}")
+    return (
+        rf"error: index {re.escape(str(root / 'mbert' / 'en'))} is damaged \(tantivy: .+\): "
+        rf"rebuild it: factroots index build {re.escape(str(corpus.resolve()))} --lang en "
+        rf"--root {re.escape(str(root))}"
+    )
 
 
 @pytest.mark.parametrize("found", ["on open (a panic)", "in a search (an I/O error)"])
 def test_a_damaged_segment_is_a_one_line_error_that_names_the_index_and_its_rebuild(
-        found, corpus, tok, tmp_path):
+    found, corpus, tok, tmp_path
+):
     root = tmp_path / "idx"
     build_index(corpus, "en", root, tok, workers=1)
     version = root / "mbert" / os.readlink(root / "mbert" / "en")
@@ -902,18 +1104,36 @@ def test_a_damaged_segment_is_a_one_line_error_that_names_the_index_and_its_rebu
     else:  # the stored lines: opening and counting work, showing evidence does not
         damage(version, ".store", lambda body: range(8))
     before = tree(root)
-    query = [sys.executable, "-m", "factroots", "query", "Paris", "France", "--show", "3",
-             "--root", str(root), "--lang", "en"]
-    done = subprocess.run(query, capture_output=True, text=True, timeout=120,
-                          env={**os.environ, "RUST_BACKTRACE": "1"})
+    query = [
+        sys.executable,
+        "-m",
+        "factroots",
+        "query",
+        "Paris",
+        "France",
+        "--show",
+        "3",
+        "--root",
+        str(root),
+        "--lang",
+        "en",
+    ]
+    done = subprocess.run(
+        query,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "RUST_BACKTRACE": "1"},
+    )
     assert done.returncode == 2 and done.stdout == ""
     assert len(done.stderr.splitlines()) == 1  # no Rust panic report, no traceback
     assert re.fullmatch(damaged_message(root, corpus), done.stderr.strip())
     assert tree(root) == before
 
 
-def test_a_panic_in_a_search_of_a_damaged_segment_is_caught_and_names_the_index(corpus, tok,
-                                                                               tmp_path):
+def test_a_panic_in_a_search_of_a_damaged_segment_is_caught_and_names_the_index(
+    corpus, tok, tmp_path
+):
     """Some damage to the term dictionary passes the open and panics in a search: the first
     such spot is searched for, 8 bytes at a time."""
     import shutil
@@ -946,29 +1166,40 @@ def test_a_panic_in_a_search_of_a_damaged_segment_is_caught_and_names_the_index(
 
 
 def full_disk_error(root: Path) -> str:
-    return (rf"error: build of {re.escape(str(root / 'mbert' / 'en'))} failed: No space left on "
-            r"device( \(tantivy: .+\))?; the index there is unchanged")
+    return (
+        rf"error: build of {re.escape(str(root / 'mbert' / 'en'))} failed: No space left on "
+        r"device( \(tantivy: .+\))?; the index there is unchanged"
+    )
 
 
 @pytest.mark.parametrize("free_kib", [32, 160, 320])
 def test_a_disk_that_fills_up_during_a_build_is_a_one_line_error_and_the_old_index_stays(
-        free_kib, corpus, big_corpus, tok, tmp_path, capsys, monkeypatch):
+    free_kib, corpus, big_corpus, tok, tmp_path, capsys, monkeypatch
+):
     """A real full disk (a small tmpfs, root only): with this little room left the build
     fails in tantivy's writer threads, its commit, or the postings sidecar."""
     import shutil
 
     disk = tmp_path / "disk"
     disk.mkdir()
-    if os.geteuid() != 0 or subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs",
-                                            str(disk)], capture_output=True).returncode != 0:
+    if (
+        os.geteuid() != 0
+        or subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(disk)], capture_output=True
+        ).returncode
+        != 0
+    ):
         cannot_set_up("needs root allowed to mount a tmpfs")
     try:
         root = disk / "idx"
         build_index(corpus, "en", root, tok, max_tokens=16)
         old, before = fingerprint(root, tok), tree(root)
         (disk / "filler").write_bytes(bytes(shutil.disk_usage(disk).free - free_kib * 1024))
-        code, err = run_cli(["index", "build", big_corpus, "--lang", "en", "--root", root,
-                             "--workers", "1"], capsys, monkeypatch)
+        code, err = run_cli(
+            ["index", "build", big_corpus, "--lang", "en", "--root", root, "--workers", "1"],
+            capsys,
+            monkeypatch,
+        )
         assert code == 2 and len(err) == 1 and re.fullmatch(full_disk_error(root), err[0])
         assert tree(root) == before and fingerprint(root, tok) == old
     finally:
@@ -988,14 +1219,31 @@ main()
 
 
 def test_an_oserror_enospc_while_writing_a_build_is_a_one_line_error_and_the_old_index_stays(
-        corpus, tok, tmp_path):
+    corpus, tok, tmp_path
+):
     root = tmp_path / "idx"
     build_index(corpus, "en", root, tok, max_tokens=16)
     old, before = fingerprint(root, tok), tree(root)
-    done = subprocess.run([sys.executable, "-c", DISK_FULL, "index", "build", str(corpus),
-                           "--lang", "en", "--root", str(root)], capture_output=True,
-                          text=True, timeout=120)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            DISK_FULL,
+            "index",
+            "build",
+            str(corpus),
+            "--lang",
+            "en",
+            "--root",
+            str(root),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 2 and done.stdout == ""
-    assert done.stderr.splitlines() == [f"error: build of {root / 'mbert' / 'en'} failed: No "
-                                        "space left on device; the index there is unchanged"]
+    assert done.stderr.splitlines() == [
+        f"error: build of {root / 'mbert' / 'en'} failed: No "
+        "space left on device; the index there is unchanged"
+    ]
     assert tree(root) == before and fingerprint(root, tok) == old

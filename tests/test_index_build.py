@@ -32,8 +32,7 @@ def test_manifest_records_tokenizer_sources_and_counts(corpus, tmp_path):
     manifest = build_index(corpus, "en", tmp_path / "idx")
     written = json.loads((tmp_path / "idx" / "mbert" / "en" / "manifest.json").read_text())
     assert written["tokenizer_name"] == "mbert" and len(written["tokenizer_sha256"]) == 64
-    assert [s["path"] for s in written["sources"]] == ["AA/wiki_00", "AA/wiki_01.bz2",
-                                                       "AA/wiki_02"]
+    assert [s["path"] for s in written["sources"]] == ["AA/wiki_00", "AA/wiki_01.bz2", "AA/wiki_02"]
     assert written["counts"]["documents"] == 12 == manifest.counts.documents
     assert written["counts"]["lines"] == FactIndex.open(tmp_path / "idx", "en").num_lines
 
@@ -104,8 +103,12 @@ def read_only_view(path: Path):
     """A read-only bind mount of `path` where the machine allows it (root ignores file modes)."""
     mount = path.parent / "ro"
     mount.mkdir()
-    mounted = subprocess.run(["mount", "--bind", "-o", "ro", str(path), str(mount)],
-                             capture_output=True).returncode == 0
+    mounted = (
+        subprocess.run(
+            ["mount", "--bind", "-o", "ro", str(path), str(mount)], capture_output=True
+        ).returncode
+        == 0
+    )
     if not mounted and os.geteuid() == 0:  # root ignores the modes: nothing would be read-only
         cannot_set_up("root cannot bind-mount a read-only view here")
     if mounted:

@@ -61,8 +61,9 @@ def assert_batch_matches_brute_force(index: FactIndex, refs: dict, expected: dic
     assert counts.lines.tolist() == [len(expected[refs[label]]) for label in labels]
 
 
-def assert_batch_cooccur_matches_brute_force(index: FactIndex, facts, refs: dict, lines: dict,
-                                             mode: str):
+def assert_batch_cooccur_matches_brute_force(
+    index: FactIndex, facts, refs: dict, lines: dict, mode: str
+):
     """`cooccur_many` on every fact equals the brute force's intersections."""
     got = index.cooccur_many([(f.subject, f.object) for f in facts], mode)
     for k, fact in enumerate(facts):
@@ -70,12 +71,13 @@ def assert_batch_cooccur_matches_brute_force(index: FactIndex, facts, refs: dict
         assert bool(got.traceable[k]) == bool(subj and obj), (fact, mode)
         if subj and obj:
             assert got.cooccur_lines[k] == len(lines[subj] & lines[obj]), (fact, mode)
-            assert (got.subject_lines[k], got.object_lines[k]) == (len(lines[subj]),
-                                                                  len(lines[obj]))
+            assert (got.subject_lines[k], got.object_lines[k]) == (
+                len(lines[subj]),
+                len(lines[obj]),
+            )
 
 
-def assert_trace_matches_brute_force(index: FactIndex, facts, refs: dict, lines: dict,
-                                     mode: str):
+def assert_trace_matches_brute_force(index: FactIndex, facts, refs: dict, lines: dict, mode: str):
     """The trace (`cooccur_many` laid out as a table) row by row equals the brute force."""
     trace = trace_language(index, facts, mode)
     assert trace["uuid"].tolist() == [f.uuid for f in facts]
@@ -91,8 +93,9 @@ def assert_trace_matches_brute_force(index: FactIndex, facts, refs: dict, lines:
 
 
 @pytest.mark.parametrize("lang", SAMPLE_LANGS)
-def test_shared_sample_matches_brute_force_on_all_mlama_facts(lang, wiki_dir, mlama_dir, mbert,
-                                                              sample_indexes):
+def test_shared_sample_matches_brute_force_on_all_mlama_facts(
+    lang, wiki_dir, mlama_dir, mbert, sample_indexes
+):
     index = sample_indexes.open(lang)
     brute = BruteForceMatcher(segmented_lines(wiki_dir / lang, mbert, 512))
     facts = load_language(mlama_dir, lang).facts
@@ -113,8 +116,9 @@ def test_shared_sample_matches_brute_force_on_all_mlama_facts(lang, wiki_dir, ml
             assert got.present == bool(lines[subj] & lines[obj])
 
 
-def test_xlmr_index_matches_brute_force_in_both_modes(wiki_dir, mlama_dir, xlmr_tokenizer_dir,
-                                                     tmp_path):
+def test_xlmr_index_matches_brute_force_in_both_modes(
+    wiki_dir, mlama_dir, xlmr_tokenizer_dir, tmp_path
+):
     xlmr = load_tokenizer(xlmr_tokenizer_dir)
     for lang in ("zh", "th", "ru"):
         build_index(wiki_dir / lang, lang, tmp_path, xlmr)
@@ -127,22 +131,51 @@ def test_xlmr_index_matches_brute_force_in_both_modes(wiki_dir, mlama_dir, xlmr_
             assert_batch_cooccur_matches_brute_force(index, facts, refs, lines, mode)
 
 
-VOCAB = ["New", "York", "Yorker", "Paris", "北京", "北", "京", "市", "中国", "ไทย", "a", "a a",
-         "the", ",", "東京都", "Helsinki", "Helsingissä", "##", "x_y", "Berlin-Mitte"]
+VOCAB = [
+    "New",
+    "York",
+    "Yorker",
+    "Paris",
+    "北京",
+    "北",
+    "京",
+    "市",
+    "中国",
+    "ไทย",
+    "a",
+    "a a",
+    "the",
+    ",",
+    "東京都",
+    "Helsinki",
+    "Helsingissä",
+    "##",
+    "x_y",
+    "Berlin-Mitte",
+]
 
 
 def write_generated_corpus(path, docs: list[list[str]]) -> None:
-    blocks = [f'<doc id="{i}" url="" title="T{i}">\nT{i}\n\n{" ".join(words)}\n</doc>\n'
-              for i, words in enumerate(docs)]
+    blocks = [
+        f'<doc id="{i}" url="" title="T{i}">\nT{i}\n\n{" ".join(words)}\n</doc>\n'
+        for i, words in enumerate(docs)
+    ]
     path.mkdir(parents=True, exist_ok=True)
     (path / "wiki_00").write_text("".join(blocks), encoding="utf-8")
 
 
-@settings(max_examples=15, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
-@given(docs=st.lists(st.lists(st.sampled_from(VOCAB), min_size=1, max_size=30), min_size=1,
-                     max_size=6),
-       max_tokens=st.integers(2, 8), bitsets=st.booleans())
+@settings(
+    max_examples=15,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    docs=st.lists(
+        st.lists(st.sampled_from(VOCAB), min_size=1, max_size=30), min_size=1, max_size=6
+    ),
+    max_tokens=st.integers(2, 8),
+    bitsets=st.booleans(),
+)
 def test_generated_corpora_match_brute_force(docs, max_tokens, bitsets, mbert, tmp_path_factory):
     """With and without bitsets (without: every intersection gallops through line lists)."""
     with pytest.MonkeyPatch.context() as patch:

@@ -55,8 +55,10 @@ def test_jaccard_of_disjoint_sets_is_zero():
 
 
 def random_sets(rng, rows: int, k: int = 50, universe: int = 400) -> list[set]:
-    return [set(rng.choice(universe, size=rng.integers(0, k + 1), replace=False).tolist())
-            for _ in range(rows)]
+    return [
+        set(rng.choice(universe, size=rng.integers(0, k + 1), replace=False).tolist())
+        for _ in range(rows)
+    ]
 
 
 def table_of(sets: list[set], k: int = 50) -> tuple[np.ndarray, np.ndarray]:
@@ -85,10 +87,18 @@ def random_neurons_frame(rng, langs=("de", "en", "fr", "ja"), facts=40) -> pd.Da
             if rng.random() < 0.3:
                 continue
             status = "single-fact group" if rng.random() < 0.1 else "ok"
-            top = (rng.choice(120, size=8, replace=False) if status == "ok" else [])
-            rows.append({"model": "m", "lang": lang, "relation": f"P{f % 3}", "uuid": f"u{f:03}",
-                         "group_size": 2, "status": status,
-                         "top_neurons": np.asarray(top, np.int32)})
+            top = rng.choice(120, size=8, replace=False) if status == "ok" else []
+            rows.append(
+                {
+                    "model": "m",
+                    "lang": lang,
+                    "relation": f"P{f % 3}",
+                    "uuid": f"u{f:03}",
+                    "group_size": 2,
+                    "status": status,
+                    "top_neurons": np.asarray(top, np.int32),
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -119,12 +129,28 @@ def test_similarity_matrix_without_bitmap_equals_python_reference(monkeypatch):
 
 
 def test_similarity_matrix_is_nan_where_no_fact_is_shared():
-    frame = pd.DataFrame([
-        {"model": "m", "lang": "a", "relation": "P", "uuid": "u1", "group_size": 2,
-         "status": "ok", "top_neurons": np.array([1, 2], np.int32)},
-        {"model": "m", "lang": "b", "relation": "P", "uuid": "u2", "group_size": 2,
-         "status": "ok", "top_neurons": np.array([1, 2], np.int32)},
-    ])
+    frame = pd.DataFrame(
+        [
+            {
+                "model": "m",
+                "lang": "a",
+                "relation": "P",
+                "uuid": "u1",
+                "group_size": 2,
+                "status": "ok",
+                "top_neurons": np.array([1, 2], np.int32),
+            },
+            {
+                "model": "m",
+                "lang": "b",
+                "relation": "P",
+                "uuid": "u2",
+                "group_size": 2,
+                "status": "ok",
+                "top_neurons": np.array([1, 2], np.int32),
+            },
+        ]
+    )
     sim = similarity_matrix(neuron_table(frame))
     assert np.isnan(sim.matrix[0, 1]) and sim.matrix[0, 0] == 1.0
     assert sim.counts.tolist() == [[1, 0], [0, 1]]
@@ -134,11 +160,22 @@ def test_per_fact_similarity_lists_every_shared_fact_with_its_jaccard():
     frame = random_neurons_frame(np.random.default_rng(2))
     ok = frame[frame["status"] == "ok"]
     sets = {(r.lang, r.uuid): set(r.top_neurons.tolist()) for r in ok.itertuples()}
-    expected = sorted((a, b, u, set_jaccard(sets[a, u], sets[b, u]))
-                      for (a, u) in sets for (b, v) in sets if u == v and a < b)
+    expected = sorted(
+        (a, b, u, set_jaccard(sets[a, u], sets[b, u]))
+        for (a, u) in sets
+        for (b, v) in sets
+        if u == v and a < b
+    )
     got = per_fact_similarity(neuron_table(frame))
-    rows = sorted(zip(got["lang_a"].astype(str), got["lang_b"].astype(str), got["uuid"],
-                      got["jaccard"], strict=True))
+    rows = sorted(
+        zip(
+            got["lang_a"].astype(str),
+            got["lang_b"].astype(str),
+            got["uuid"],
+            got["jaccard"],
+            strict=True,
+        )
+    )
     assert rows == expected
 
 
@@ -154,15 +191,30 @@ def test_language_similarity_writes_the_matrix_and_per_fact_rows(tmp_path):
     from factroots.attribution.similarity import language_similarity
     from factroots.tables import NEURONS
 
-    rows = [{"model": "m", "lang": lang, "relation": "P1", "uuid": uuid, "group_size": 2,
-             "status": "ok", "top_neurons": ids, "top_scores": [1.0] * len(ids)}
-            for lang, uuid, ids in [("en", "a", [1, 2]), ("de", "a", [2, 3]), ("en", "b", [5]),
-                                    ("fr", "c", [7])]]
+    rows = [
+        {
+            "model": "m",
+            "lang": lang,
+            "relation": "P1",
+            "uuid": uuid,
+            "group_size": 2,
+            "status": "ok",
+            "top_neurons": ids,
+            "top_scores": [1.0] * len(ids),
+        }
+        for lang, uuid, ids in [
+            ("en", "a", [1, 2]),
+            ("de", "a", [2, 3]),
+            ("en", "b", [5]),
+            ("fr", "c", [7]),
+        ]
+    ]
     neurons = tmp_path / "neurons.parquet"
     pd.DataFrame(rows, columns=NEURONS.columns).to_parquet(neurons)
     steps = []
-    run = language_similarity(neurons, tmp_path / "m.csv", per_fact=tmp_path / "f.parquet",
-                              on_step=steps.append)
+    run = language_similarity(
+        neurons, tmp_path / "m.csv", per_fact=tmp_path / "f.parquet", on_step=steps.append
+    )
     assert sum(steps) == 4 and run.facts == 3 and run.similarity.langs == ["de", "en", "fr"]
     matrix = pd.read_csv(tmp_path / "m.csv", index_col="lang")
     assert matrix.loc["de", "en"] == matrix.loc["en", "de"] == 1 / 3

@@ -55,17 +55,24 @@ def test_macro_p_at_1_averages_relations(df):
 
 def test_p_at_1_by_masks_weights_objects_equally(df):
     got = p_at_1_by_masks(df).set_index(["lang", "k"]).to_dict("index")
-    assert got == {("en", 1): {"objects": 2, "p_at_1": 0.25},
-                   ("en", 2): {"objects": 2, "p_at_1": 1.0},
-                   ("ja", 3): {"objects": 1, "p_at_1": 1.0}}
+    assert got == {
+        ("en", 1): {"objects": 2, "p_at_1": 0.25},
+        ("en", 2): {"objects": 2, "p_at_1": 1.0},
+        ("ja", 3): {"objects": 1, "p_at_1": 1.0},
+    }
 
 
 def test_summary_has_one_token_rates_and_nan_without_one_token_objects(df):
     got = summary(df)
     assert list(got.columns) == SUMMARY_COLUMNS
     rows = by_lang(got)
-    assert rows["en"] == {"facts": 7, "p_at_1": pytest.approx(4 / 7), "one_token_p_at_1": 0.25,
-                          "one_token_objects": 2, "p_at_1_macro": pytest.approx(7 / 12)}
+    assert rows["en"] == {
+        "facts": 7,
+        "p_at_1": pytest.approx(4 / 7),
+        "one_token_p_at_1": 0.25,
+        "one_token_objects": 2,
+        "p_at_1_macro": pytest.approx(7 / 12),
+    }
     assert rows["ja"]["one_token_objects"] == 0 and math.isnan(rows["ja"]["one_token_p_at_1"])
 
 

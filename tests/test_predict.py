@@ -59,8 +59,11 @@ def tokenizer_dir(kind, mbert_tokenizer_dir, xlmr_tokenizer_dir):
 def random_lm(request, tmp_path_factory, mbert_tokenizer_dir, xlmr_tokenizer_dir):
     kind = request.param
     target = tmp_path_factory.mktemp(f"random-{kind}")
-    save_model(tiny_model(tiny_config(kind)),
-               tokenizer_dir(kind, mbert_tokenizer_dir, xlmr_tokenizer_dir), target)
+    save_model(
+        tiny_model(tiny_config(kind)),
+        tokenizer_dir(kind, mbert_tokenizer_dir, xlmr_tokenizer_dir),
+        target,
+    )
     return load_masked_lm(target, "cpu")
 
 
@@ -74,22 +77,27 @@ def all_prompts(tokenizer, mlama, max_length):
     prompts = []
     for lang in LANGS:
         language = load_language(mlama, lang)
-        prompts += build_prompts(language.facts, language.templates, tokenizer,
-                                 max_length).prompts
+        prompts += build_prompts(language.facts, language.templates, tokenizer, max_length).prompts
     return prompts
 
 
 def matching(prompts, targets):
     """Prompts whose every mask position has a target equal to the object's id there."""
-    return [p for p in prompts if all(targets.get(pos) == token for pos, token in
-                                      zip(p.mask_positions, p.prompt.object_ids, strict=True))]
+    return [
+        p
+        for p in prompts
+        if all(
+            targets.get(pos) == token
+            for pos, token in zip(p.mask_positions, p.prompt.object_ids, strict=True)
+        )
+    ]
 
 
 def chosen_targets(prompts):
     """Mask position → object id for three facts (one multi-token) that no other fact matches."""
     targets, chosen = {}, []
     by_k = sorted(prompts, key=lambda p: (-p.prompt.k, p.prompt.fact.uuid))
-    for p in [by_k[0]] + by_k[len(by_k) // 2:]:
+    for p in [by_k[0]] + by_k[len(by_k) // 2 :]:
         if len(chosen) == 3:
             break
         if any(pos in targets for pos in p.mask_positions) or max(p.mask_positions) >= 60:
@@ -128,15 +136,18 @@ def test_output_has_the_promised_columns_and_one_row_per_fact(random_run, mlama)
 def test_each_fact_gets_k_predictions_with_top5_and_correct_iff_all_ids_match(random_run):
     for row in random_run.predictions.itertuples():
         assert len(row.object_ids) == len(row.predicted_ids) == len(row.top5_ids) == row.k
-        assert all(len(top) == 5 and top[0] == pred
-                   for top, pred in zip(row.top5_ids, row.predicted_ids, strict=True))
+        assert all(
+            len(top) == 5 and top[0] == pred
+            for top, pred in zip(row.top5_ids, row.predicted_ids, strict=True)
+        )
         assert row.correct == (list(row.object_ids) == list(row.predicted_ids))
 
 
 def test_prediction_text_decodes_the_predicted_ids(random_run, random_lm):
     for row in random_run.predictions.head(20).itertuples():
-        decoded = random_lm.tokenizer.tokenizer.decode(list(row.predicted_ids),
-                                                      skip_special_tokens=False)
+        decoded = random_lm.tokenizer.tokenizer.decode(
+            list(row.predicted_ids), skip_special_tokens=False
+        )
         assert row.prediction == decoded.strip()
 
 
@@ -149,8 +160,9 @@ def test_lm_head_at_masks_equals_full_model_logits_there(random_lm, mlama):
     batch = make_batch(prompts, random_lm.model.config.pad_token_id, "cpu")
     with torch.inference_mode():
         fast = mask_logits(random_lm.model, batch)
-        full = random_lm.model(input_ids=batch.input_ids,
-                               attention_mask=batch.attention_mask).logits
+        full = random_lm.model(
+            input_ids=batch.input_ids, attention_mask=batch.attention_mask
+        ).logits
     torch.testing.assert_close(fast, full[batch.mask_rows, batch.mask_cols])
 
 
@@ -199,9 +211,9 @@ class Interrupt(Exception):
     pass
 
 
-def test_resumed_run_computes_only_unfinished_languages_and_equals_a_full_run(random_lm, mlama,
-                                                                               random_run,
-                                                                               tmp_path):
+def test_resumed_run_computes_only_unfinished_languages_and_equals_a_full_run(
+    random_lm, mlama, random_run, tmp_path
+):
 
     def stop_in_second_language(batch, predictions):
         if batch.facts[0].lang == LANGS[1]:
@@ -212,8 +224,7 @@ def test_resumed_run_computes_only_unfinished_languages_and_equals_a_full_run(ra
         probe(random_lm, mlama, LANGS, out, 16, on_batch=stop_in_second_language)
     assert not out.exists()
     started = []
-    result = probe(random_lm, mlama, LANGS, out, 16,
-                   on_start=lambda lang, n: started.append(lang))
+    result = probe(random_lm, mlama, LANGS, out, 16, on_start=lambda lang, n: started.append(lang))
     assert started == result.computed == LANGS[1:] and result.resumed == LANGS[:1]
     pd.testing.assert_frame_equal(result.predictions, random_run.predictions)
     pd.testing.assert_frame_equal(pd.read_parquet(out), pd.read_parquet(random_run.out))

@@ -56,8 +56,12 @@ def test_scores_equal_direct_reference_across_neuron_blocks():
 
 
 @settings(max_examples=60, deadline=None)
-@given(n=st.integers(2, 12), neurons=st.integers(1, 80), seed=st.integers(0, 2**32 - 1),
-       levels=st.sampled_from([0, 3, 1000]))
+@given(
+    n=st.integers(2, 12),
+    neurons=st.integers(1, 80),
+    seed=st.integers(0, 2**32 - 1),
+    levels=st.sampled_from([0, 3, 1000]),
+)
 def test_scores_equal_direct_reference_on_generated_groups(n, neurons, seed, levels):
     rng = np.random.default_rng(seed)
     acts = rng.standard_normal((n, neurons)).astype(np.float32)
@@ -72,8 +76,13 @@ def test_two_fact_group_scores_are_the_absolute_difference():
 
 
 @settings(max_examples=60, deadline=None)
-@given(rows=st.integers(1, 6), neurons=st.integers(1, 120), k=st.integers(1, 60),
-       seed=st.integers(0, 2**32 - 1), levels=st.sampled_from([2, 5, 0]))
+@given(
+    rows=st.integers(1, 6),
+    neurons=st.integers(1, 120),
+    k=st.integers(1, 60),
+    seed=st.integers(0, 2**32 - 1),
+    levels=st.sampled_from([2, 5, 0]),
+)
 def test_top_k_ranks_by_score_then_lower_id(rows, neurons, k, seed, levels):
     rng = np.random.default_rng(seed)
     scores = rng.random((rows, neurons)).astype(np.float32)

@@ -17,6 +17,7 @@ from tests.test_probing_support import save_model, small_mlama, tiny_config, tin
 pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
+
 @pytest.fixture(scope="module")
 def mlama(tmp_path_factory, mlama_dir):
     return small_mlama(mlama_dir, tmp_path_factory.mktemp("mlama"), ["en", "hi"], 1)
@@ -24,14 +25,24 @@ def mlama(tmp_path_factory, mlama_dir):
 
 @pytest.fixture(scope="module")
 def bert_dir(tmp_path_factory, mbert_tokenizer_dir):
-    return save_model(tiny_model(tiny_config("bert")), mbert_tokenizer_dir,
-                      tmp_path_factory.mktemp("bert"))
+    return save_model(
+        tiny_model(tiny_config("bert")), mbert_tokenizer_dir, tmp_path_factory.mktemp("bert")
+    )
 
 
 def test_model_dir_without_weights_is_a_one_line_error_exit_2(tmp_path, mlama, factroots_cli):
     (tmp_path / "config.json").write_text(json.dumps({"model_type": "bert"}))
-    done = factroots_cli("probe", "--mlama", mlama, "--model", tmp_path, "--langs", "en",
-                         "--out", tmp_path / "p.parquet")
+    done = factroots_cli(
+        "probe",
+        "--mlama",
+        mlama,
+        "--model",
+        tmp_path,
+        "--langs",
+        "en",
+        "--out",
+        tmp_path / "p.parquet",
+    )
     assert done.code == 2
     assert done.stderr.strip().count("\n") == 0 and "no model weights" in done.stderr
 
@@ -71,9 +82,24 @@ def test_langs_all_and_duplicates(mlama):
 
 def test_probe_command_writes_predictions_and_summary(bert_dir, mlama, tmp_path):
     out = tmp_path / "out" / "predictions.parquet"
-    done = CliRunner().invoke(cli, ["probe", "--mlama", str(mlama), "--model", str(bert_dir),
-                                    "--langs", "all", "--out", str(out), "--device", "cpu",
-                                    "--batch-size", "8"])
+    done = CliRunner().invoke(
+        cli,
+        [
+            "probe",
+            "--mlama",
+            str(mlama),
+            "--model",
+            str(bert_dir),
+            "--langs",
+            "all",
+            "--out",
+            str(out),
+            "--device",
+            "cpu",
+            "--batch-size",
+            "8",
+        ],
+    )
     assert done.exit_code == 0, done.output
     table = pd.read_parquet(out)
     summary = pd.read_csv(out.with_name("predictions.summary.csv"))

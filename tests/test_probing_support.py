@@ -27,12 +27,23 @@ def tiny_config(kind: str, hidden: int = 16, positions: int = 128, tied: bool = 
     """A 2-layer config with the real tokenizer's vocabulary size."""
     from transformers import BertConfig, XLMRobertaConfig
 
-    common = {"hidden_size": hidden, "num_hidden_layers": 2, "num_attention_heads": 2,
-              "intermediate_size": 2 * hidden, "tie_word_embeddings": tied}
+    common = {
+        "hidden_size": hidden,
+        "num_hidden_layers": 2,
+        "num_attention_heads": 2,
+        "intermediate_size": 2 * hidden,
+        "tie_word_embeddings": tied,
+    }
     if kind == "bert":
         return BertConfig(vocab_size=MBERT_VOCAB, max_position_embeddings=positions, **common)
-    return XLMRobertaConfig(vocab_size=XLMR_VOCAB, max_position_embeddings=positions + 2,
-                            pad_token_id=1, bos_token_id=0, eos_token_id=2, **common)
+    return XLMRobertaConfig(
+        vocab_size=XLMR_VOCAB,
+        max_position_embeddings=positions + 2,
+        pad_token_id=1,
+        bos_token_id=0,
+        eos_token_id=2,
+        **common,
+    )
 
 
 def tiny_model(config, seed: int = 0):

@@ -34,8 +34,18 @@ def first_facts(lang_dir: Path, n: int) -> list[Fact]:
         with open(path, encoding="utf-8") as fh:
             for _, line in zip(range(n), fh, strict=False):
                 r = json.loads(line)
-                facts.append(Fact(lang_dir.name, path.stem, r["uuid"], r.get("lineid", -1),
-                                  r["sub_label"], r["obj_label"], r["sub_uri"], r["obj_uri"]))
+                facts.append(
+                    Fact(
+                        lang_dir.name,
+                        path.stem,
+                        r["uuid"],
+                        r.get("lineid", -1),
+                        r["sub_label"],
+                        r["obj_label"],
+                        r["sub_uri"],
+                        r["obj_uri"],
+                    )
+                )
     return facts
 
 
@@ -63,8 +73,8 @@ def test_real_prompts_hold_k_masks_where_y_was(tokenizer, mlama_dir, lang):
         k = len(tokenizer.encode_entity(p.fact.object))
         first = ids.index(mask_id)
         assert ids.count(mask_id) == k == p.k >= 1
-        assert ids[first:first + k] == [mask_id] * k
-        prefix = tokenizer.tokenizer.encode(p.text[:p.mask_span[0]].rstrip()).ids[:-1]
+        assert ids[first : first + k] == [mask_id] * k
+        prefix = tokenizer.tokenizer.encode(p.text[: p.mask_span[0]].rstrip()).ids[:-1]
         assert ids[:first] == prefix, p.text
         assert list(encoded.input_ids) == ids
         assert encoded.mask_positions == tuple(range(first, first + k))
@@ -98,12 +108,15 @@ def test_mbert_prompt_spaces_its_masks(mbert):
     assert result.prompts[0].prompt.text == f"Alan Turing was born in {masks} ."
 
 
-@pytest.mark.parametrize("template,reason", [
-    ("[X] was born .", "template without [Y]"),
-    ("born in [Y] .", "template without [X]"),
-    ("born .", "template without [X] and [Y]"),
-    ("[X] in [Y] or [Y] .", "template with 2 [Y]"),
-])
+@pytest.mark.parametrize(
+    "template,reason",
+    [
+        ("[X] was born .", "template without [Y]"),
+        ("born in [Y] .", "template without [X]"),
+        ("born .", "template without [X] and [Y]"),
+        ("[X] in [Y] or [Y] .", "template with 2 [Y]"),
+    ],
+)
 def test_malformed_template_is_a_counted_skip(mbert, template, reason):
     result = build_prompts([fact(), fact(obj="Paris")], {"P19": template}, mbert)
     assert result.prompts == []
@@ -122,20 +135,21 @@ def test_subject_holding_a_mask_token_is_skipped_not_mispredicted(mbert):
 
 
 def test_prompt_longer_than_the_model_allows_is_skipped(mbert):
-    result = build_prompts([fact(subject="word " * 40)], {"P19": "[X] was born in [Y] ."}, mbert,
-                           max_length=32)
+    result = build_prompts(
+        [fact(subject="word " * 40)], {"P19": "[X] was born in [Y] ."}, mbert, max_length=32
+    )
     assert result.skipped_by_reason() == {"prompt longer than 32 tokens": 1}
 
 
 def test_y_before_x_gets_its_own_span():
     text, span = fill_template("[Y] is the capital of [X] .", "France", "[MASK] [MASK]")
     assert text == "[MASK] [MASK] is the capital of France ."
-    assert text[span[0]:span[1]] == "[MASK] [MASK]"
+    assert text[span[0] : span[1]] == "[MASK] [MASK]"
 
 
 def test_every_x_is_filled_and_the_subject_is_nfc():
     text, span = fill_template("[X] ([X]) in [Y]", "Bogota\u0301", "<mask>")
-    assert text == "Bogotá (Bogotá) in <mask>" and text[span[0]:] == "<mask>"
+    assert text == "Bogotá (Bogotá) in <mask>" and text[span[0] :] == "<mask>"
 
 
 def test_whole_language_reader_output_makes_prompts(mlama_dir, mbert):

@@ -26,8 +26,7 @@ except ImportError:
 
 if ray is None:
     if IN_CI:
-        pytest.fail("ray is not installed (CI=true requires the 'cluster' extra)",
-                    pytrace=False)
+        pytest.fail("ray is not installed (CI=true requires the 'cluster' extra)", pytrace=False)
     pytestmark = pytest.mark.skip(reason="ray is not installed: pip install '.[cluster]'")
 
 MODES = ("words", "tokens")
@@ -64,9 +63,10 @@ def test_ray_build_equals_the_local_build(roots, lang, mbert):
     local = FactIndex.open(roots / "local", lang, mbert)
     remote = FactIndex.open(roots / "ray", lang, mbert)
     assert isinstance(remote, ShardedIndex) and len(remote.shards) == 3
-    for a, b in ((local.manifest, remote.manifest), *zip(
-            [s.manifest for s in local.shards], [s.manifest for s in remote.shards],
-            strict=True)):
+    for a, b in (
+        (local.manifest, remote.manifest),
+        *zip([s.manifest for s in local.shards], [s.manifest for s in remote.shards], strict=True),
+    ):
         assert (a.counts, a.sources, a.shards) == (b.counts, b.sources, b.shards)
     assert list(local.stored_texts()) == list(remote.stored_texts())
 
@@ -88,8 +88,9 @@ def test_ray_index_answers_single_queries_like_the_local_one(roots, mbert):
     try:
         for subject, obj in [("Paris", "France"), ("Albert Einstein", "Germany"), ("", "x")]:
             for mode in MODES:
-                assert remote.cooccur(subject, obj, mode, show=3) == \
-                    local.cooccur(subject, obj, mode, show=3)
+                assert remote.cooccur(subject, obj, mode, show=3) == local.cooccur(
+                    subject, obj, mode, show=3
+                )
                 assert remote.count(subject, mode) == local.count(subject, mode)
         labels = ["Paris", "France", "New York", "東京"]
         found, expected = remote.entity_lines(labels), local.entity_lines(labels)
@@ -100,16 +101,30 @@ def test_ray_index_answers_single_queries_like_the_local_one(roots, mbert):
 
 def test_trace_cli_with_the_ray_engine(roots, mlama_dir, tmp_path):
     out = tmp_path / "trace.parquet"
-    result = CliRunner().invoke(cli, ["trace", "--mlama", str(mlama_dir), "--root",
-                                      str(roots / "ray"), "--langs", "en", "--engine", "ray",
-                                      "--out", str(out)])
+    result = CliRunner().invoke(
+        cli,
+        [
+            "trace",
+            "--mlama",
+            str(mlama_dir),
+            "--root",
+            str(roots / "ray"),
+            "--langs",
+            "en",
+            "--engine",
+            "ray",
+            "--out",
+            str(out),
+        ],
+    )
     assert result.exit_code == 0, result.output
     expected = trace_languages(mlama_dir, roots / "plain", "en").facts
     pd.testing.assert_frame_equal(pd.read_parquet(out), expected)
 
 
-def test_a_failing_ray_shard_is_retried_then_fails_the_build_cleanly(mbert, tmp_path,
-                                                                      monkeypatch, ray_local):
+def test_a_failing_ray_shard_is_retried_then_fails_the_build_cleanly(
+    mbert, tmp_path, monkeypatch, ray_local
+):
     write_files(tmp_path / "corpus", [[["Paris", "France"]], [["Berlin"]], [["York"]]])
     build_index(tmp_path / "corpus", "en", tmp_path / "idx", mbert, workers=1, shards=1)
     before = sorted(p.name for p in (tmp_path / "idx" / "mbert").iterdir())
@@ -122,8 +137,7 @@ def test_a_failing_ray_shard_is_retried_then_fails_the_build_cleanly(mbert, tmp_
 
     monkeypatch.setattr(builder, "partition_by_size", with_a_missing_file)
     with pytest.raises(FactrootsError, match=r"shard 1 \(wiki_01, gone\) failed: .*gone"):
-        build_index(tmp_path / "corpus", "en", tmp_path / "idx", mbert, shards=3,
-                    engine="ray")
+        build_index(tmp_path / "corpus", "en", tmp_path / "idx", mbert, shards=3, engine="ray")
     assert sorted(p.name for p in (tmp_path / "idx" / "mbert").iterdir()) == before
     index = FactIndex.open(tmp_path / "idx", "en", mbert)
     assert not isinstance(index, ShardedIndex) and index.cooccur("Paris", "France").present
@@ -131,14 +145,26 @@ def test_a_failing_ray_shard_is_retried_then_fails_the_build_cleanly(mbert, tmp_
 
 def test_build_cli_with_the_ray_engine(mbert, tmp_path, ray_local):
     write_files(tmp_path / "corpus", [[["Paris", "France"]] * 2, [["Paris"]], [["France"]]])
-    result = CliRunner().invoke(cli, ["index", "build", str(tmp_path / "corpus"), "--lang", "en",
-                                      "--root", str(tmp_path / "idx"), "--shards", "2",
-                                      "--engine", "ray"])
+    result = CliRunner().invoke(
+        cli,
+        [
+            "index",
+            "build",
+            str(tmp_path / "corpus"),
+            "--lang",
+            "en",
+            "--root",
+            str(tmp_path / "idx"),
+            "--shards",
+            "2",
+            "--engine",
+            "ray",
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert "in 2 shards" in result.output
     assert FactIndex.open(tmp_path / "idx", "en", mbert).cooccur("Paris", "France").lines == 2
-    one = build_index(tmp_path / "corpus", "en", tmp_path / "one", mbert, shards=1,
-                      engine="ray")
+    one = build_index(tmp_path / "corpus", "en", tmp_path / "one", mbert, shards=1, engine="ray")
     assert not one.sharded and (tmp_path / "one" / "mbert" / "en" / "meta.json").is_file()
     index = FactIndex.open(tmp_path / "one", "en", mbert)
     assert not isinstance(index, ShardedIndex) and index.cooccur("Paris", "France").lines == 2

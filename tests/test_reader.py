@@ -46,15 +46,28 @@ def test_text_is_normalized_to_nfc(tmp_path):
 
 
 def test_bz2_and_gzip_files_are_read(tmp_path):
-    docs, _ = read(tmp_path, {"AA/wiki_00.bz2": bz2.compress(GOOD.encode()),
-                              "AA/wiki_01.gz": gzip.compress(GOOD.encode())})
+    docs, _ = read(
+        tmp_path,
+        {
+            "AA/wiki_00.bz2": bz2.compress(GOOD.encode()),
+            "AA/wiki_01.gz": gzip.compress(GOOD.encode()),
+        },
+    )
     assert len(docs) == 2
 
 
 def test_files_are_walked_in_sorted_order_and_hidden_entries_ignored(tmp_path):
     make = lambda i: GOOD.replace('id="1"', f'id="{i}"').encode()  # noqa: E731
-    docs, _ = read(tmp_path, {"AB/wiki_00": make(3), "AA/wiki_01": make(2), "AA/wiki_00": make(1),
-                              ".hidden/wiki_00": make(9), "AA/.wiki_02": make(8)})
+    docs, _ = read(
+        tmp_path,
+        {
+            "AB/wiki_00": make(3),
+            "AA/wiki_01": make(2),
+            "AA/wiki_00": make(1),
+            ".hidden/wiki_00": make(9),
+            "AA/.wiki_02": make(8),
+        },
+    )
     assert [d.doc_id for d in docs] == ["1", "2", "3"]
 
 
@@ -119,6 +132,7 @@ def test_directory_without_files_is_a_clear_error(tmp_path):
 
 def test_sources_record_size_and_checksum(tmp_path):
     import hashlib
+
     _, reader = read(tmp_path, {"wiki_00": GOOD.encode()})
     assert reader.sources[0].size == len(GOOD.encode())
     assert reader.sources[0].sha256 == hashlib.sha256(GOOD.encode()).hexdigest()

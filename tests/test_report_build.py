@@ -10,14 +10,20 @@ import pytest
 
 from factroots.indexer.manifest import Counts, Manifest
 
-LANGS_53 = ("af ar az be bg bn ca ceb cs cy da de el en es et eu fa fi fr ga gl he hi hr hu "
-            "hy id it ja ka ko la lt lv ms nl pl pt ro ru sk sl sq sr sv ta th tr uk ur vi "
-            "zh").split()
+LANGS_53 = (
+    "af ar az be bg bn ca ceb cs cy da de el en es et eu fa fi fr ga gl he hi hr hu "
+    "hy id it ja ka ko la lt lv ms nl pl pt ro ru sk sl sq sr sv ta th tr uk ur vi "
+    "zh"
+).split()
 RELATIONS = ["P17", "P19", "P36", "P103", "P138", "P176", "P279", "P1412"]
 
 
-def synthetic_inputs(langs: list[str], facts_per_lang: int = 60, seed: int = 0,
-                     models: tuple[str, ...] = ("mbert", "xlmr")) -> tuple[pd.DataFrame, ...]:
+def synthetic_inputs(
+    langs: list[str],
+    facts_per_lang: int = 60,
+    seed: int = 0,
+    models: tuple[str, ...] = ("mbert", "xlmr"),
+) -> tuple[pd.DataFrame, ...]:
     """Trace, predictions and neurons with plausible structure: bigger languages know more."""
     rng = np.random.default_rng(seed)
     uuids = [f"u{i:04d}" for i in range(facts_per_lang)]
@@ -29,27 +35,56 @@ def synthetic_inputs(langs: list[str], facts_per_lang: int = 60, seed: int = 0,
             subject, obj = f"Subj{i} {lang}", ("Subj" if i % 7 == 0 else f"Obj{i % 13}")
             k = 1 + i % 4
             untraceable = i % 17 == 0
-            trace_rows.append({
-                "lang": lang, "relation": relation, "uuid": uuid, "subject": subject,
-                "object": obj, "mode": "words", "tokenizer": "mbert", "subject_lines": 3,
-                "object_lines": 5, "cooccur_lines": 1,
-                "present": None if untraceable else bool(rng.random() < strength[lang] + 0.2),
-                "status": "untraceable" if untraceable else "ok"})
+            trace_rows.append(
+                {
+                    "lang": lang,
+                    "relation": relation,
+                    "uuid": uuid,
+                    "subject": subject,
+                    "object": obj,
+                    "mode": "words",
+                    "tokenizer": "mbert",
+                    "subject_lines": 3,
+                    "object_lines": 5,
+                    "cooccur_lines": 1,
+                    "present": None if untraceable else bool(rng.random() < strength[lang] + 0.2),
+                    "status": "untraceable" if untraceable else "ok",
+                }
+            )
             for model in models:
                 correct = bool(rng.random() < strength[lang] / k)
-                pred_rows.append({
-                    "model": model, "lang": lang, "relation": relation, "uuid": uuid,
-                    "subject": subject, "object": obj, "obj_uri": f"Q{i % 13}", "k": k,
-                    "object_ids": [1] * k, "predicted_ids": [1 if correct else 2] * k,
-                    "top5_ids": [[1, 2, 3, 4, 5]] * k, "prediction": obj if correct else "x",
-                    "correct": correct})
+                pred_rows.append(
+                    {
+                        "model": model,
+                        "lang": lang,
+                        "relation": relation,
+                        "uuid": uuid,
+                        "subject": subject,
+                        "object": obj,
+                        "obj_uri": f"Q{i % 13}",
+                        "k": k,
+                        "object_ids": [1] * k,
+                        "predicted_ids": [1 if correct else 2] * k,
+                        "top5_ids": [[1, 2, 3, 4, 5]] * k,
+                        "prediction": obj if correct else "x",
+                        "correct": correct,
+                    }
+                )
                 if correct:
                     base = (hash(lang[0]) % 5) * 100
                     top = rng.choice(np.arange(base, base + 400), size=50, replace=False)
-                    neuron_rows.append({
-                        "model": model, "lang": lang, "relation": relation, "uuid": uuid,
-                        "group_size": 5, "status": "ok", "top_neurons": top.astype(np.int32),
-                        "top_scores": np.sort(rng.random(50))[::-1]})
+                    neuron_rows.append(
+                        {
+                            "model": model,
+                            "lang": lang,
+                            "relation": relation,
+                            "uuid": uuid,
+                            "group_size": 5,
+                            "status": "ok",
+                            "top_neurons": top.astype(np.int32),
+                            "top_scores": np.sort(rng.random(50))[::-1],
+                        }
+                    )
     trace = pd.DataFrame(trace_rows)
     trace["present"] = trace["present"].astype("boolean")
     return trace, pd.DataFrame(pred_rows), pd.DataFrame(neuron_rows)
@@ -61,10 +96,17 @@ def write_manifests(root: Path, langs: list[str], seed: int = 0) -> Path:
         directory = root / "mbert" / lang
         directory.mkdir(parents=True)
         size = int(10 ** rng.uniform(6, 10))
-        Manifest(language=lang, tokenizer_name="mbert", tokenizer_sha256="0" * 64, max_tokens=512,
-                 input_root="/synthetic", sources=[],
-                 counts=Counts(text_bytes=size, first_paragraph_bytes=size // 20),
-                 build_seconds=0.0, factroots_version="test").write(directory)
+        Manifest(
+            language=lang,
+            tokenizer_name="mbert",
+            tokenizer_sha256="0" * 64,
+            max_tokens=512,
+            input_root="/synthetic",
+            sources=[],
+            counts=Counts(text_bytes=size, first_paragraph_bytes=size // 20),
+            build_seconds=0.0,
+            factroots_version="test",
+        ).write(directory)
     return root
 
 
@@ -90,8 +132,9 @@ def full_report(tmp_path_factory):
     trace, predictions, neurons = synthetic_inputs(langs)
     root = write_manifests(base / "indexes", langs)
     activations = write_activations(base / "activations", langs)
-    return build_report(trace, predictions, base / "out", neurons=neurons, root=root,
-                        activations=activations)
+    return build_report(
+        trace, predictions, base / "out", neurons=neurons, root=root, activations=activations
+    )
 
 
 @pytest.fixture(scope="module")
@@ -103,17 +146,30 @@ def bare_report(tmp_path_factory):
 
 
 EXPECTED_FIGURES = [
-    "figure2_size_vs_p_at_1.png", "figure3_shared_facts_mbert.png",
-    "figure3_shared_facts_xlmr.png", "figure4_layer_activity_mbert.png",
-    "figure5_neuron_similarity_mbert.png", "figure5_neuron_similarity_xlmr.png",
-    "figure6_absence_words_mbert.png", "figure7_absent_predicted_words_mbert.png",
+    "figure2_size_vs_p_at_1.png",
+    "figure3_shared_facts_mbert.png",
+    "figure3_shared_facts_xlmr.png",
+    "figure4_layer_activity_mbert.png",
+    "figure5_neuron_similarity_mbert.png",
+    "figure5_neuron_similarity_xlmr.png",
+    "figure6_absence_words_mbert.png",
+    "figure7_absent_predicted_words_mbert.png",
 ]
 EXPECTED_TABLES = [
-    "table1_probing.csv", "table1_summary.csv", "p_at_1_by_relation.csv", "table2_p_at_1.csv",
-    "p_at_1_by_masks.csv", "mask_rates.csv",
-    "factors.csv", "corpus_sizes.csv", "shared_facts_mbert.csv", "absence.csv",
-    "absent_predicted.csv", "absent_predicted_shared-entity-tokens.csv",
-    "absent_predicted_naming-cues.csv", "absent_predicted_others.csv",
+    "table1_probing.csv",
+    "table1_summary.csv",
+    "p_at_1_by_relation.csv",
+    "table2_p_at_1.csv",
+    "p_at_1_by_masks.csv",
+    "mask_rates.csv",
+    "factors.csv",
+    "corpus_sizes.csv",
+    "shared_facts_mbert.csv",
+    "absence.csv",
+    "absent_predicted.csv",
+    "absent_predicted_shared-entity-tokens.csv",
+    "absent_predicted_naming-cues.csv",
+    "absent_predicted_others.csv",
     "neuron_similarity_mbert.csv",
 ]
 
@@ -149,8 +205,10 @@ def test_report_html_embeds_every_figure(full_report):
 def test_factors_table_has_size_and_masks_factors_per_model(full_report):
     factors = pd.read_csv(full_report.out_dir / "factors.csv")
     assert set(zip(factors["model"], factors["factor"], strict=True)) == {
-        (m, f) for m in ("mbert", "xlmr")
-        for f in ("text_bytes", "first_paragraph_bytes", "number_of_masks")}
+        (m, f)
+        for m in ("mbert", "xlmr")
+        for f in ("text_bytes", "first_paragraph_bytes", "number_of_masks")
+    }
 
 
 def test_missing_root_and_neurons_are_noted_instead_of_failing(bare_report):
@@ -159,8 +217,9 @@ def test_missing_root_and_neurons_are_noted_instead_of_failing(bare_report):
     assert "No neurons given" in text
     assert "No saved activations given" in text
     assert "Figure 4 (" not in text
-    assert not any(name.startswith(("figure2", "figure4", "figure5"))
-                   for name in bare_report.figures)
+    assert not any(
+        name.startswith(("figure2", "figure4", "figure5")) for name in bare_report.figures
+    )
 
 
 def test_figure4_fact_is_the_one_correct_in_the_most_languages(tmp_path):
@@ -168,9 +227,14 @@ def test_figure4_fact_is_the_one_correct_in_the_most_languages(tmp_path):
     from factroots.report.activity import chosen_fact
 
     store = open_store(write_activations(tmp_path / "acts", ["de", "en", "fr"]))
-    predictions = pd.DataFrame({"model": "mbert", "lang": ["en", "fr", "en", "de"],
-                                "uuid": ["u0002", "u0002", "u0001", "u0003"],
-                                "correct": [True, True, True, False]})
+    predictions = pd.DataFrame(
+        {
+            "model": "mbert",
+            "lang": ["en", "fr", "en", "de"],
+            "uuid": ["u0002", "u0002", "u0001", "u0003"],
+            "correct": [True, True, True, False],
+        }
+    )
     assert chosen_fact(store, predictions) == "u0002"
     assert chosen_fact(store) == "u0000"
 
@@ -178,8 +242,7 @@ def test_figure4_fact_is_the_one_correct_in_the_most_languages(tmp_path):
 def test_figure4_bins_are_layers_by_bins_per_language(tmp_path):
     from factroots.report.activity import fact_activity
 
-    activity = fact_activity(write_activations(tmp_path / "acts", ["en", "fr"]), "u0003",
-                             bins=4)
+    activity = fact_activity(write_activations(tmp_path / "acts", ["en", "fr"]), "u0003", bins=4)
     assert activity.uuid == "u0003"
     assert sorted(activity.bins) == ["en", "fr"]
     assert activity.bins["en"].shape == (3, 4)
@@ -202,9 +265,20 @@ def test_cli_report_writes_the_report(tmp_path):
     trace, predictions, _ = synthetic_inputs(LANGS_53[:3], facts_per_lang=20, models=("m",))
     for name, frame in (("t", trace), ("p", predictions)):
         frame.to_parquet(tmp_path / f"{name}.parquet")
-    result = CliRunner().invoke(cli, [
-        "report", "--trace", str(tmp_path / "t.parquet"), "--predictions",
-        str(tmp_path / "p.parquet"), "--naming-relations", "P36", "--out", str(tmp_path / "out")])
+    result = CliRunner().invoke(
+        cli,
+        [
+            "report",
+            "--trace",
+            str(tmp_path / "t.parquet"),
+            "--predictions",
+            str(tmp_path / "p.parquet"),
+            "--naming-relations",
+            "P36",
+            "--out",
+            str(tmp_path / "out"),
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert (tmp_path / "out" / "report.html").is_file()
     assert "naming cues (relation in P36)" in (tmp_path / "out" / "report.md").read_text()

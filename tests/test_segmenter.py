@@ -125,9 +125,9 @@ def lines_as_tuples(lines) -> list[tuple[str, list[int]]]:
 
 @pytest.mark.parametrize("tokenizer_name", ["mbert", "xlmr"])
 @pytest.mark.parametrize("lang", ["en", "zh", "ja", "th", "ru"])
-def test_documents_tokenized_in_pieces_give_the_lines_of_the_whole(tokenizer_name, lang,
-                                                                  wiki_dir, xlmr_tokenizer_dir,
-                                                                  monkeypatch):
+def test_documents_tokenized_in_pieces_give_the_lines_of_the_whole(
+    tokenizer_name, lang, wiki_dir, xlmr_tokenizer_dir, monkeypatch
+):
     """Cut at whitespace into pieces of at most 2,000 characters, every document of a shared
     sample is segmented exactly as when the tokenizer sees it whole."""
     from factroots.indexer.reader import CorpusReader
@@ -143,16 +143,18 @@ def test_documents_tokenized_in_pieces_give_the_lines_of_the_whole(tokenizer_nam
 
 
 @settings(max_examples=200, deadline=None)
-@given(text=st.text(alphabet=st.sampled_from(list("ab ,.\n\t北京\u3000")),
-                    max_size=300),
-       limit=st.integers(1, 40))
+@given(
+    text=st.text(alphabet=st.sampled_from(list("ab ,.\n\t北京\u3000")), max_size=300),
+    limit=st.integers(1, 40),
+)
 def test_text_pieces_cover_the_text_and_are_cut_before_whitespace(text, limit):
     spans, cuts = text_pieces(text, limit)
     assert "".join(text[start:end] for start, end in spans) == text
     assert all(0 < end - start <= limit for start, end in spans)
     assert all(a[1] == b[0] for a, b in zip(spans, spans[1:], strict=False))
-    hard = [end for start, end in spans[:-1]
-            if not text[end].isspace() or text[start:end].isspace()]
+    hard = [
+        end for start, end in spans[:-1] if not text[end].isspace() or text[start:end].isspace()
+    ]
     assert cuts == len(hard)
 
 
@@ -178,9 +180,9 @@ def test_a_50_mb_word_is_segmented_in_bounded_memory(tmp_path):
         "assert sum(len(line.text) for line in lines) == 50_000_000\n"
         "peak = next(line.split()[1] for line in Path('/proc/self/status').read_text()"
         ".splitlines() if line.startswith('VmHWM:'))\n"
-        "print(segmenter.hard_cuts, peak)\n")
-    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
-                          check=True)
+        "print(segmenter.hard_cuts, peak)\n"
+    )
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, check=True)
     cuts, peak_kib = map(int, done.stdout.split())
     assert cuts == 47
     assert peak_kib < 2 * 1024 * 1024

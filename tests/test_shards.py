@@ -69,17 +69,19 @@ def split_corpus(sources: list[Path], dst: Path, pieces: int) -> Path:
     consecutive files (some empty where a file holds fewer documents): the same documents in
     the same order, over more files."""
     for n, source in enumerate(sources):
-        files = sorted(p for p in source.rglob("*") if p.is_file()) if source.is_dir() \
-            else [source]
+        files = sorted(p for p in source.rglob("*") if p.is_file()) if source.is_dir() else [source]
         for path in files:
             records = _records(_raw(path))
-            rel = path.relative_to(source).as_posix().replace("/", "_") if source.is_dir() \
+            rel = (
+                path.relative_to(source).as_posix().replace("/", "_")
+                if source.is_dir()
                 else path.name
+            )
             folder = dst / f"{n:02d}-{rel}"
             folder.mkdir(parents=True)
             per = -(-len(records) // pieces) if records else 1
             for k in range(pieces):
-                (folder / f"part-{k:02d}").write_bytes(b"".join(records[k * per:(k + 1) * per]))
+                (folder / f"part-{k:02d}").write_bytes(b"".join(records[k * per : (k + 1) * per]))
     return dst
 
 
@@ -87,8 +89,9 @@ def labels_of(facts) -> list[str]:
     return sorted({f.subject for f in facts} | {f.object for f in facts})
 
 
-def assert_same_answers(plain: FactIndex, sharded: FactIndex, facts, mode: str,
-                        sample: int = 150) -> None:
+def assert_same_answers(
+    plain: FactIndex, sharded: FactIndex, facts, mode: str, sample: int = 150
+) -> None:
     """Every batch answer on every fact and label, and single answers (with evidence) on the
     present facts and a sample of the rest, equal between the two indexes."""
     pairs = [(f.subject, f.object) for f in facts]
@@ -105,14 +108,16 @@ def assert_same_answers(plain: FactIndex, sharded: FactIndex, facts, mode: str,
     rng = random.Random(mode)
     present = [f for f, p in zip(facts, a.present, strict=True) if p]
     for fact in present[:300] + rng.sample(facts, min(sample, len(facts))):
-        assert plain.cooccur(fact.subject, fact.object, mode, show=3) == \
-            sharded.cooccur(fact.subject, fact.object, mode, show=3), (fact, mode)
+        assert plain.cooccur(fact.subject, fact.object, mode, show=3) == sharded.cooccur(
+            fact.subject, fact.object, mode, show=3
+        ), (fact, mode)
     for label in rng.sample(labels, min(sample, len(labels))):
         assert plain.count(label, mode) == sharded.count(label, mode), (label, mode)
         entity = plain.entity(label, mode)
         assert np.array_equal(plain.line_ids(entity), sharded.line_ids(entity)), (label, mode)
-    pd.testing.assert_frame_equal(trace_language(plain, facts, mode),
-                                  trace_language(sharded, facts, mode))
+    pd.testing.assert_frame_equal(
+        trace_language(plain, facts, mode), trace_language(sharded, facts, mode)
+    )
 
 
 def assert_same_index(plain: FactIndex, sharded: FactIndex) -> None:
@@ -125,9 +130,9 @@ def assert_same_index(plain: FactIndex, sharded: FactIndex) -> None:
 
 
 @pytest.mark.parametrize("lang", DIFFERENTIAL_LANGS)
-def test_sharded_index_answers_like_the_unsharded_one_on_shared_samples(lang, wiki_dir,
-                                                                        mlama_dir, mbert,
-                                                                        tmp_path):
+def test_sharded_index_answers_like_the_unsharded_one_on_shared_samples(
+    lang, wiki_dir, mlama_dir, mbert, tmp_path
+):
     # another language's file first, so the sample's lines sit in later shards at a non-zero
     # base; the sample's files cut into three; empty files become empty shards
     corpus = split_corpus([wiki_dir / "zh" / "AB", wiki_dir / lang], tmp_path / "corpus", 3)
@@ -146,8 +151,9 @@ def test_sharded_generated_corpus_answers_like_the_unsharded_one(mlama_dir, mber
     spec = CorpusSpec(documents=900, top_share=0.05, base_mentions=3000, docs_per_file=100)
     generate_corpus(tmp_path / "corpus", mlama_dir, spec)
     build_index(tmp_path / "corpus", "en", tmp_path / "plain", mbert, workers=1, shards=1)
-    manifest = build_index(tmp_path / "corpus", "en", tmp_path / "sharded", mbert, workers=2,
-                           shards=4)
+    manifest = build_index(
+        tmp_path / "corpus", "en", tmp_path / "sharded", mbert, workers=2, shards=4
+    )
     assert len(manifest.shards) == 4
     plain = FactIndex.open(tmp_path / "plain", "en", mbert)
     sharded = FactIndex.open(tmp_path / "sharded", "en", mbert)
@@ -164,35 +170,60 @@ def write_files(path: Path, files: list[list[list[str]]]) -> None:
     for k, docs in enumerate(files):
         blocks = []
         for words in docs:
-            blocks.append(f'<doc id="{n}" url="" title="T{n}">\nT{n}\n\n{" ".join(words)}\n'
-                          "</doc>\n")
+            blocks.append(
+                f'<doc id="{n}" url="" title="T{n}">\nT{n}\n\n{" ".join(words)}\n</doc>\n'
+            )
             n += 1
         (path / f"wiki_{k:02d}").write_text("".join(blocks), encoding="utf-8")
 
 
-@settings(max_examples=12, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
-@given(files=st.lists(st.lists(st.lists(st.sampled_from(VOCAB), min_size=1, max_size=25),
-                               max_size=4), min_size=2, max_size=6),
-       shards=st.integers(2, 6), max_tokens=st.integers(2, 8))
-def test_generated_sharded_corpora_match_brute_force(files, shards, max_tokens, mbert,
-                                                     tmp_path_factory):
+@settings(
+    max_examples=12,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    files=st.lists(
+        st.lists(st.lists(st.sampled_from(VOCAB), min_size=1, max_size=25), max_size=4),
+        min_size=2,
+        max_size=6,
+    ),
+    shards=st.integers(2, 6),
+    max_tokens=st.integers(2, 8),
+)
+def test_generated_sharded_corpora_match_brute_force(
+    files, shards, max_tokens, mbert, tmp_path_factory
+):
     root = tmp_path_factory.mktemp("gen")
     write_files(root / "corpus", files)
     if not any(files):
         with pytest.raises(FactrootsError, match="no documents with text"):
-            build_index(root / "corpus", "xx", root / "idx", mbert, max_tokens=max_tokens,
-                        workers=1, shards=shards)
+            build_index(
+                root / "corpus",
+                "xx",
+                root / "idx",
+                mbert,
+                max_tokens=max_tokens,
+                workers=1,
+                shards=shards,
+            )
         return
-    build_index(root / "corpus", "xx", root / "idx", mbert, max_tokens=max_tokens, workers=1,
-                shards=shards)
+    build_index(
+        root / "corpus", "xx", root / "idx", mbert, max_tokens=max_tokens, workers=1, shards=shards
+    )
     index = FactIndex.open(root / "idx", "xx", mbert)
     assert isinstance(index, ShardedIndex) and len(index.shards) == min(shards, len(files))
     brute = BruteForceMatcher(segmented_lines(root / "corpus", mbert, max_tokens))
     assert index.num_lines == len(brute.words)
     labels = set(VOCAB) | {"New York", "北京市", "a a a", "York ,", "T0", "T1", "T3", "市 中国", ""}
-    pairs = [("New", "York"), ("北京", "中国"), ("a", "a"), ("Paris", "T1"), ("a a a", "a"),
-             ("T0", "T0")]
+    pairs = [
+        ("New", "York"),
+        ("北京", "中国"),
+        ("a", "a"),
+        ("Paris", "T1"),
+        ("a a a", "a"),
+        ("T0", "T0"),
+    ]
     for mode in MODES:
         refs, lines = assert_index_matches_brute_force(index, brute, labels, mode)
         batch = index.cooccur_many(pairs, mode)
@@ -203,12 +234,12 @@ def test_generated_sharded_corpora_match_brute_force(files, shards, max_tokens, 
             assert [ev.line for ev in got.evidence] == expected[:3]
 
 
-def test_root_manifest_lists_the_shards_and_one_shard_is_the_unsharded_layout(mbert,
-                                                                              tmp_path):
-    write_files(tmp_path / "corpus", [[["Paris", "France"]] * 3, [], [["New", "York"]] * 2,
-                                      [["Paris"], ["France", "Paris"]]])
-    manifest = build_index(tmp_path / "corpus", "en", tmp_path / "one", mbert, workers=2,
-                           shards=1)
+def test_root_manifest_lists_the_shards_and_one_shard_is_the_unsharded_layout(mbert, tmp_path):
+    write_files(
+        tmp_path / "corpus",
+        [[["Paris", "France"]] * 3, [], [["New", "York"]] * 2, [["Paris"], ["France", "Paris"]]],
+    )
+    manifest = build_index(tmp_path / "corpus", "en", tmp_path / "one", mbert, workers=2, shards=1)
     one = json.loads((tmp_path / "one" / "mbert" / "en" / MANIFEST_NAME).read_text())
     assert one["format_version"] == 1 and "shards" not in one
     assert not manifest.sharded and (tmp_path / "one" / "mbert" / "en" / "meta.json").is_file()
@@ -218,8 +249,10 @@ def test_root_manifest_lists_the_shards_and_one_shard_is_the_unsharded_layout(mb
     root = json.loads((final / MANIFEST_NAME).read_text())
     assert root["format_version"] == 2
     assert [(s["path"], s["line_base"], s["sources"]) for s in root["shards"]] == [
-        ("shard-00000", 0, ["wiki_00"]), ("shard-00001", 3, ["wiki_01", "wiki_02"]),
-        ("shard-00002", 5, ["wiki_03"])]
+        ("shard-00000", 0, ["wiki_00"]),
+        ("shard-00001", 3, ["wiki_01", "wiki_02"]),
+        ("shard-00002", 5, ["wiki_03"]),
+    ]
     assert [s["counts"]["lines"] for s in root["shards"]] == [3, 2, 2]
     assert root["counts"]["lines"] == 7 and root["counts"]["documents"] == 7
     assert root["counts"]["empty_files"] == 1
@@ -268,8 +301,9 @@ def test_a_failed_shard_fails_the_build_and_leaves_the_old_index(mbert, tmp_path
     monkeypatch.setattr(builder, "partition_by_size", with_a_missing_file)
     for workers in (1, 2):
         with pytest.raises(FactrootsError, match=r"shard 1 \(wiki_01, gone\) failed"):
-            build_index(tmp_path / "corpus", "en", tmp_path / "idx", mbert, workers=workers,
-                        shards=3)
+            build_index(
+                tmp_path / "corpus", "en", tmp_path / "idx", mbert, workers=workers, shards=3
+            )
         after = sorted(p.name for p in (tmp_path / "idx" / "mbert").iterdir())
         assert after == before, (workers, after)
         index = FactIndex.open(tmp_path / "idx", "en", mbert)
@@ -279,8 +313,15 @@ def test_a_failed_shard_fails_the_build_and_leaves_the_old_index(mbert, tmp_path
 def test_sharded_build_reports_progress_to_the_end(mbert, tmp_path):
     write_files(tmp_path / "corpus", [[["Paris", "France"]] * 20] * 4)
     seen = []
-    build_index(tmp_path / "corpus", "en", tmp_path / "idx", mbert, workers=2, shards=4,
-                on_progress=seen.append)
+    build_index(
+        tmp_path / "corpus",
+        "en",
+        tmp_path / "idx",
+        mbert,
+        workers=2,
+        shards=4,
+        on_progress=seen.append,
+    )
     total = sum(p.stat().st_size for p in (tmp_path / "corpus").iterdir())
     assert seen and seen[-1].bytes_done == seen[-1].total_bytes == total
     assert (seen[-1].documents, seen[-1].lines) == (80, 80)
@@ -293,8 +334,10 @@ def test_a_corrupt_root_manifest_is_a_one_line_error(mbert, tmp_path):
     path = tmp_path / "idx" / "mbert" / "en" / MANIFEST_NAME
     data = json.loads(path.read_text())
     for broken, message in [
-        ({**data, "shards": [{**data["shards"][0], "path": "../x"}, data["shards"][1]]},
-         "shard path"),
+        (
+            {**data, "shards": [{**data["shards"][0], "path": "../x"}, data["shards"][1]]},
+            "shard path",
+        ),
         ({**data, "shards": [data["shards"][1], data["shards"][0]]}, "starts at line"),
         ({**data, "shards": []}, "format 2 with 0 shard"),
     ]:
@@ -306,13 +349,12 @@ def test_a_corrupt_root_manifest_is_a_one_line_error(mbert, tmp_path):
 def test_a_sharded_index_exports_the_lines_of_the_unsharded_one(mbert, tmp_path):
     from factroots.export.lucene import export_lucene
 
-    write_files(tmp_path / "corpus", [[["Paris", "France"]] * 3, [["New", "York"]] * 2,
-                                      [["北京", "中国"]]])
+    write_files(
+        tmp_path / "corpus", [[["Paris", "France"]] * 3, [["New", "York"]] * 2, [["北京", "中国"]]]
+    )
     for name, shards in (("plain", 1), ("sharded", 3)):
-        build_index(tmp_path / "corpus", "en", tmp_path / name, mbert, workers=1,
-                    shards=shards)
-        export_lucene(tmp_path / name, "en", tmp_path / f"out-{name}", "mbert",
-                      lines_per_file=4)
+        build_index(tmp_path / "corpus", "en", tmp_path / name, mbert, workers=1, shards=shards)
+        export_lucene(tmp_path / name, "en", tmp_path / f"out-{name}", "mbert", lines_per_file=4)
     for path in sorted((tmp_path / "out-plain").iterdir()):
         assert (tmp_path / "out-sharded" / path.name).read_text() == path.read_text()
 

@@ -26,8 +26,9 @@ def test_a_missing_column_is_one_line_naming_the_column_and_the_writer(tmp_path)
     frame.to_parquet(path)
     with pytest.raises(FactrootsError) as err:
         read_table(path, TRACE)
-    assert str(err.value) == (f"{path} is not a trace table (missing mode, status; written by "
-                              "factroots trace)")
+    assert str(err.value) == (
+        f"{path} is not a trace table (missing mode, status; written by factroots trace)"
+    )
     with pytest.raises(FactrootsError, match="^the trace frame is not a trace table"):
         read_table(frame, TRACE)
 

@@ -63,8 +63,9 @@ def trace_row(row) -> tuple:
 
 
 @pytest.mark.parametrize("mode", MODES)
-def test_trace_equals_cooccur_on_every_fact_of_a_generated_corpus(generated, mlama_dir, mbert,
-                                                                    mode):
+def test_trace_equals_cooccur_on_every_fact_of_a_generated_corpus(
+    generated, mlama_dir, mbert, mode
+):
     index = FactIndex.open(generated / "root", "en", mbert)
     facts = load_language(mlama_dir, "en").facts
     trace = trace_language(index, facts, mode)
@@ -75,14 +76,18 @@ def test_trace_equals_cooccur_on_every_fact_of_a_generated_corpus(generated, mla
 
 
 @pytest.mark.parametrize("mode", MODES)
-def test_trace_equals_brute_force_scan_on_a_generated_corpus(generated, generated_brute,
-                                                             mlama_dir, mbert, mode):
+def test_trace_equals_brute_force_scan_on_a_generated_corpus(
+    generated, generated_brute, mlama_dir, mbert, mode
+):
     index = FactIndex.open(generated / "root", "en", mbert)
     facts = load_language(mlama_dir, "en").facts[::25]
     trace = trace_language(index, facts, mode)
     brute = generated_brute
-    refs = {label: reference_entity(label, mode, mbert)
-            for f in facts for label in (f.subject, f.object)}
+    refs = {
+        label: reference_entity(label, mode, mbert)
+        for f in facts
+        for label in (f.subject, f.object)
+    }
     lines = brute.lines_with_all(refs.values(), mode)
     for fact, row in zip(facts, trace.itertuples(), strict=True):
         subj, obj = refs[fact.subject], refs[fact.object]
@@ -95,8 +100,9 @@ def test_trace_equals_brute_force_scan_on_a_generated_corpus(generated, generate
 
 @pytest.mark.slow
 @pytest.mark.parametrize("mode", MODES)
-def test_trace_equals_cooccur_on_every_fact_of_the_shared_samples(shared_root, mlama_dir, mbert,
-                                                                  mode):
+def test_trace_equals_cooccur_on_every_fact_of_the_shared_samples(
+    shared_root, mlama_dir, mbert, mode
+):
     for lang in SAMPLE_LANGS:
         index = FactIndex.open(shared_root, lang, mbert)
         facts = load_language(mlama_dir, lang).facts
@@ -115,8 +121,10 @@ def test_trace_has_the_documented_columns_and_types(generated, mlama_dir, mbert)
 
 def test_untraceable_fact_has_null_presence_and_zero_counts(generated, mbert):
     index = FactIndex.open(generated / "root", "en", mbert)
-    facts = [Fact("en", "P1", "u1", 0, "\u200b", "English", "", ""),
-             Fact("en", "P1", "u2", 1, "English", "English", "", "")]
+    facts = [
+        Fact("en", "P1", "u1", 0, "\u200b", "English", "", ""),
+        Fact("en", "P1", "u2", 1, "English", "English", "", ""),
+    ]
     trace = trace_language(index, facts, "words")
     assert trace.status.tolist() == ["untraceable", "ok"]
     assert pd.isna(trace.present[0]) and bool(trace.present[1])
@@ -138,8 +146,9 @@ def test_unknown_language_is_an_error_before_tracing(generated, mlama_dir, mbert
 
 
 def test_summary_counts_traceable_present_absent_and_rate(generated, mlama_dir, mbert, tmp_path):
-    run = trace_languages(mlama_dir, generated / "root", ["en"], "tokens", mbert,
-                          out=tmp_path / "t.parquet")
+    run = trace_languages(
+        mlama_dir, generated / "root", ["en"], "tokens", mbert, out=tmp_path / "t.parquet"
+    )
     row = run.summary.iloc[0]
     assert list(run.summary.columns) == SUMMARY_COLUMNS
     assert row.facts == len(run.facts)
@@ -158,12 +167,22 @@ def test_trace_writes_parquet_and_summary_csv_beside_it(generated, mlama_dir, mb
     assert pd.read_csv(summary_path(out)).lang.tolist() == ["en"]
 
 
-def test_cli_trace_prints_the_summary_and_reports_skipped_languages(generated, mlama_dir,
-                                                                    tmp_path):
+def test_cli_trace_prints_the_summary_and_reports_skipped_languages(generated, mlama_dir, tmp_path):
     out = tmp_path / "trace.parquet"
-    result = CliRunner().invoke(cli, ["trace", "--mlama", str(mlama_dir), "--root",
-                                      str(generated / "root"), "--langs", "en,af",
-                                      "--out", str(out)])
+    result = CliRunner().invoke(
+        cli,
+        [
+            "trace",
+            "--mlama",
+            str(mlama_dir),
+            "--root",
+            str(generated / "root"),
+            "--langs",
+            "en,af",
+            "--out",
+            str(out),
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert "skipped af" in result.output and "absence" in result.output
     assert out.exists() and summary_path(out).exists()

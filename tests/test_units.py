@@ -47,7 +47,10 @@ def test_connector_punctuation_joins_a_run():
 def test_spans_point_at_the_units_in_the_original_text():
     text = "a\u200db 北京"
     assert [(u, text[s:e].replace("\u200d", "")) for u, s, e in word_unit_spans(text)] == [
-        ("ab", "ab"), ("北", "北"), ("京", "京")]
+        ("ab", "ab"),
+        ("北", "北"),
+        ("京", "京"),
+    ]
 
 
 @settings(max_examples=300, deadline=None)

@@ -27,8 +27,9 @@ def entity_pattern(units: Sequence[str]) -> str:
     return " " + " ".join(units) + " "
 
 
-def scan_facts(lines: Sequence[str], facts: Sequence[tuple[tuple[str, ...], tuple[str, ...]]]
-               ) -> ScanResult:
+def scan_facts(
+    lines: Sequence[str], facts: Sequence[tuple[tuple[str, ...], tuple[str, ...]]]
+) -> ScanResult:
     """Co-occurrence line counts of (subject units, object units) facts over `lines` (each a
     space-joined unit string); a fact with an empty side is untraceable (-1)."""
     import ahocorasick

@@ -94,8 +94,9 @@ class LuceneFacts:
         return self.boolean_count(subject, object)
 
 
-def compare_language(index: FactIndex, lucene: LuceneLines, facts: Sequence[Fact],
-                     modes: Sequence[str] = MODES) -> Differential:
+def compare_language(
+    index: FactIndex, lucene: LuceneLines, facts: Sequence[Fact], modes: Sequence[str] = MODES
+) -> Differential:
     """factroots vs Lucene on every fact, in every mode."""
     result = Differential(index.manifest.language)
     for mode in modes:
@@ -107,13 +108,17 @@ def compare_language(index: FactIndex, lucene: LuceneLines, facts: Sequence[Fact
                 result.untraceable += 1
                 continue
             ours = (row.subject_lines, row.object_lines, row.cooccur_lines)
-            theirs = (peer.entity_lines(row.subject), peer.entity_lines(row.object),
-                      peer.cooccur_lines(row.subject, row.object))
+            theirs = (
+                peer.entity_lines(row.subject),
+                peer.entity_lines(row.object),
+                peer.cooccur_lines(row.subject, row.object),
+            )
             result.compared += 1
             result.present += row.cooccur_lines > 0
             if theirs != ours:
-                result.disagreements.append(Disagreement(
-                    result.lang, mode, row.subject, row.object, ours, theirs))
+                result.disagreements.append(
+                    Disagreement(result.lang, mode, row.subject, row.object, ours, theirs)
+                )
     return result
 
 
@@ -125,9 +130,14 @@ def lucene_beside(root: Path, lang: str, work: Path, tokenizer: str = "mbert") -
     return LuceneLines(index_dir)
 
 
-def differential_corpus(corpus_dir: str | Path, lang: str, mlama_dir: str | Path,
-                        work: str | Path | None = None, tokenizer: str = "mbert",
-                        modes: Sequence[str] = MODES) -> Differential:
+def differential_corpus(
+    corpus_dir: str | Path,
+    lang: str,
+    mlama_dir: str | Path,
+    work: str | Path | None = None,
+    tokenizer: str = "mbert",
+    modes: Sequence[str] = MODES,
+) -> Differential:
     """Build both indexes over one corpus and compare them on all of `lang`'s mLAMA facts."""
     with tempfile.TemporaryDirectory(prefix="factroots-lucene-", dir=work) as tmp:
         root = Path(tmp) / "factroots"
@@ -142,7 +152,9 @@ def differential_corpus(corpus_dir: str | Path, lang: str, mlama_dir: str | Path
 
 def differential_line(total: Differential, languages: Sequence[str]) -> str:
     """The RESULTS.md line."""
-    return (f"Lucene differential: {total.compared:,} fact×mode answers over {len(languages)} "
-            f"corpora ({', '.join(languages)}), {total.present:,} present, "
-            f"{total.untraceable:,} untraceable skipped, "
-            f"{len(total.disagreements)} disagreements")
+    return (
+        f"Lucene differential: {total.compared:,} fact×mode answers over {len(languages)} "
+        f"corpora ({', '.join(languages)}), {total.present:,} present, "
+        f"{total.untraceable:,} untraceable skipped, "
+        f"{len(total.disagreements)} disagreements"
+    )

@@ -84,8 +84,9 @@ def dense_id_map(collection_dir: str | Path) -> tuple[np.ndarray, str]:
     return np.arange(seen.size, dtype=np.int64), "u32"
 
 
-def write_tokenized(collection_dir: str | Path, index_dir: Path, id_map: np.ndarray,
-                    token_dtype: str) -> int:
+def write_tokenized(
+    collection_dir: str | Path, index_dir: Path, id_map: np.ndarray, token_dtype: str
+) -> int:
     """`tokenized.0` and `offset.0` for infini-gram; returns the number of tokens."""
     dtype = np.dtype("<u2" if token_dtype == "u16" else "<u4")
     separator = b"\xff" * dtype.itemsize
@@ -100,8 +101,9 @@ def write_tokenized(collection_dir: str | Path, index_dir: Path, id_map: np.ndar
     return tokens
 
 
-def build_infinigram_index(collection_dir: str | Path, index_dir: str | Path,
-                           cpus: int = 2, mem_gib: int = 4) -> InfinigramBuild:
+def build_infinigram_index(
+    collection_dir: str | Path, index_dir: str | Path, cpus: int = 2, mem_gib: int = 4
+) -> InfinigramBuild:
     """Build the suffix array with `python -m infini_gram.indexing` (tokenization skipped);
     `seconds` covers renumbering, writing the token file and building the suffix array."""
     index_dir = Path(index_dir)
@@ -110,11 +112,28 @@ def build_infinigram_index(collection_dir: str | Path, index_dir: str | Path,
     started = time.perf_counter()
     id_map, token_dtype = dense_id_map(collection_dir)
     tokens = write_tokenized(collection_dir, index_dir, id_map, token_dtype)
-    subprocess.run([sys.executable, "-m", "infini_gram.indexing",
-                    "--data_dir", str((index_dir / "empty-data").resolve()),
-                    "--save_dir", str(index_dir.resolve()), "--token_dtype", token_dtype,
-                    "--cpus", str(cpus), "--mem", str(mem_gib), "--ulimit", "20000"],
-                   check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "infini_gram.indexing",
+            "--data_dir",
+            str((index_dir / "empty-data").resolve()),
+            "--save_dir",
+            str(index_dir.resolve()),
+            "--token_dtype",
+            token_dtype,
+            "--cpus",
+            str(cpus),
+            "--mem",
+            str(mem_gib),
+            "--ulimit",
+            "20000",
+        ],
+        check=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     seconds = time.perf_counter() - started
     size = sum(p.stat().st_size for p in index_dir.glob("*.0"))
     return InfinigramBuild(index_dir, seconds, size, tokens, token_dtype, id_map)
@@ -124,8 +143,12 @@ def open_engine(build: InfinigramBuild):
     from infini_gram.engine import InfiniGramEngine
 
     vocab = 0xFFFF if build.token_dtype == "u16" else int(build.id_map.size)
-    return InfiniGramEngine(index_dir=str(build.index_dir), eos_token_id=0, vocab_size=vocab,
-                            token_dtype=build.token_dtype)
+    return InfiniGramEngine(
+        index_dir=str(build.index_dir),
+        eos_token_id=0,
+        vocab_size=vocab,
+        token_dtype=build.token_dtype,
+    )
 
 
 def _id_chars(ids: Sequence[int]) -> str:
@@ -133,8 +156,9 @@ def _id_chars(ids: Sequence[int]) -> str:
     return "".join(chr(0x10000 + int(i)) for i in ids)
 
 
-def brute_force_occurrences(collection_dir: str | Path,
-                            entities: dict[str, tuple[int, ...]]) -> dict[str, int]:
+def brute_force_occurrences(
+    collection_dir: str | Path, entities: dict[str, tuple[int, ...]]
+) -> dict[str, int]:
     """Occurrences of each id sequence in the lines, overlapping ones included, by one
     Aho–Corasick pass (independent of both indexes)."""
     import ahocorasick
@@ -156,8 +180,13 @@ def _timed(call, *args) -> tuple[object, float]:
     return value, (time.perf_counter() - started) * 1e6
 
 
-def compare_entities(index: FactIndex, build: InfinigramBuild, engine,
-                     collection_dir: str | Path, labels: Sequence[str]) -> EntityComparison:
+def compare_entities(
+    index: FactIndex,
+    build: InfinigramBuild,
+    engine,
+    collection_dir: str | Path,
+    labels: Sequence[str],
+) -> EntityComparison:
     """Each traceable label (tokens mode): factroots' line count vs infini-gram's occurrences."""
     entities = {}
     for label in dict.fromkeys(labels):
@@ -177,5 +206,6 @@ def compare_entities(index: FactIndex, build: InfinigramBuild, engine,
         at_least += found >= lines
         if found != truth[label] or (found > 0) != (lines > 0) or found < lines:
             mismatches.append((label, found, truth[label], lines))
-    return EntityComparison(len(entities), ours_us, theirs_us, equal, presence, at_least,
-                            mismatches)
+    return EntityComparison(
+        len(entities), ours_us, theirs_us, equal, presence, at_least, mismatches
+    )

@@ -48,16 +48,29 @@ def directory_bytes(path: str | Path) -> int:
     return sum(p.stat().st_size for p in Path(path).rglob("*") if p.is_file())
 
 
-def build_lucene_index(collection_dir: str | Path, index_dir: str | Path,
-                       threads: int = 2) -> LuceneBuild:
+def build_lucene_index(
+    collection_dir: str | Path, index_dir: str | Path, threads: int = 2
+) -> LuceneBuild:
     """Index a JsonCollection exactly as `python -m pyserini.index.lucene` would (in-process,
     so that one JVM serves many builds); `seconds` is the indexing call alone."""
     index_dir = Path(index_dir)
     shutil.rmtree(index_dir, ignore_errors=True)
-    args = ["--collection", "JsonCollection", "--input", str(collection_dir),
-            "--index", str(index_dir), "--generator", "DefaultLuceneDocumentGenerator",
-            "--threads", str(threads), "--storePositions", "--pretokenized",
-            "--fields", FIELDS["words"]]
+    args = [
+        "--collection",
+        "JsonCollection",
+        "--input",
+        str(collection_dir),
+        "--index",
+        str(index_dir),
+        "--generator",
+        "DefaultLuceneDocumentGenerator",
+        "--threads",
+        str(threads),
+        "--storePositions",
+        "--pretokenized",
+        "--fields",
+        FIELDS["words"],
+    ]
     started = time.perf_counter()
     jvm.run_module("pyserini.index.lucene", args)
     return LuceneBuild(index_dir, time.perf_counter() - started, directory_bytes(index_dir))
@@ -85,8 +98,7 @@ class LuceneLines:
     def __init__(self, index_dir: str | Path):
         self.reader = _DirectoryReader.open(_FSDirectory.open(_Paths.get(str(index_dir))))
         # jnius would pick the IndexReaderContext constructor without the cast
-        self.searcher = _IndexSearcher(jvm.cast("org.apache.lucene.index.IndexReader",
-                                                self.reader))
+        self.searcher = _IndexSearcher(jvm.cast("org.apache.lucene.index.IndexReader", self.reader))
 
     @property
     def num_lines(self) -> int:
@@ -106,8 +118,13 @@ class LuceneLines:
             return np.empty(0, dtype=np.int64)
         stored = self.searcher.storedFields()
         hits = self.searcher.search(query, n).scoreDocs
-        return np.sort(np.fromiter((int(stored.document(h.doc).get("id")) for h in hits),
-                                   dtype=np.int64, count=len(hits)))
+        return np.sort(
+            np.fromiter(
+                (int(stored.document(h.doc).get("id")) for h in hits),
+                dtype=np.int64,
+                count=len(hits),
+            )
+        )
 
     def doc_ids(self, query) -> np.ndarray:
         """Sorted Lucene doc ids of every document matching `query` (one search, each hit's

@@ -52,8 +52,7 @@ class FfnCapture:
 
         if not all(self.outputs):
             raise RuntimeError("no forward pass captured yet")
-        return [parts[0] if len(parts) == 1 else torch.cat(parts, dim=1)
-                for parts in self.outputs]
+        return [parts[0] if len(parts) == 1 else torch.cat(parts, dim=1) for parts in self.outputs]
 
     def clear(self) -> None:
         for parts in self.outputs:
@@ -72,17 +71,20 @@ def capture_ffn_activations(model) -> Iterator[FfnCapture]:
     """Hook every layer's FFN intermediate for the duration of the block."""
     layers = encoder_layers(model)
     first = layers[0].intermediate
-    width = int(getattr(getattr(first, "dense", None), "out_features", 0)
-                or model.config.intermediate_size)
+    width = int(
+        getattr(getattr(first, "dense", None), "out_features", 0) or model.config.intermediate_size
+    )
     capture = FfnCapture(len(layers), width, [[] for _ in layers])
 
     def hook_for(index: int):
         def hook(_module, _inputs, output):
             capture.outputs[index].append(output.detach())
+
         return hook
 
-    handles = [layer.intermediate.register_forward_hook(hook_for(i))
-               for i, layer in enumerate(layers)]
+    handles = [
+        layer.intermediate.register_forward_hook(hook_for(i)) for i, layer in enumerate(layers)
+    ]
     try:
         yield capture
     finally:
@@ -129,8 +131,10 @@ def mean_at_masks(layer_outputs: Sequence, mask_positions) -> np.ndarray:
 
 def mask_positions_of(input_ids, mask_token_id: int) -> list[list[int]]:
     """Positions of `mask_token_id` in each row of a (batch, seq) id tensor."""
-    return [np.flatnonzero(row == mask_token_id).tolist()
-            for row in np.asarray(input_ids.cpu() if hasattr(input_ids, "cpu") else input_ids)]
+    return [
+        np.flatnonzero(row == mask_token_id).tolist()
+        for row in np.asarray(input_ids.cpu() if hasattr(input_ids, "cpu") else input_ids)
+    ]
 
 
 @dataclass
@@ -158,8 +162,10 @@ class ActivationStore:
         index = pq.read_table(self.index_path(lang)).to_pydict()
         array = np.load(self.array_path(lang), mmap_mode="r")
         if array.shape != (len(index["uuid"]), self.layers * self.intermediate):
-            raise FactrootsError(f"{self.array_path(lang)}: shape {array.shape} does not match "
-                                 f"its index ({len(index['uuid'])} rows) and meta.json")
+            raise FactrootsError(
+                f"{self.array_path(lang)}: shape {array.shape} does not match "
+                f"its index ({len(index['uuid'])} rows) and meta.json"
+            )
         return array, index["uuid"], index["relation"]
 
 
@@ -182,8 +188,9 @@ class ActivationWriter:
         self._rows: dict[str, list[np.ndarray]] = {}
         self._index: dict[str, tuple[list[str], list[str]]] = {}
 
-    def add(self, lang: str, uuids: Sequence[str], relations: Sequence[str],
-            acts: np.ndarray) -> None:
+    def add(
+        self, lang: str, uuids: Sequence[str], relations: Sequence[str], acts: np.ndarray
+    ) -> None:
         if len(uuids) != len(acts) or len(relations) != len(acts):
             raise ValueError("uuids, relations and activation rows differ in length")
         self._rows.setdefault(lang, []).append(np.asarray(acts, dtype=np.float16))
@@ -203,13 +210,24 @@ class ActivationWriter:
             np.save(tmp, array)
         uuids, relations = self._index.pop(lang, ([], []))
         with atomic_output(self.store.index_path(lang)) as tmp:
-            pq.write_table(pa.table({"uuid": pa.array(uuids, pa.string()),
-                                     "relation": pa.array(relations, pa.string())}), tmp)
+            pq.write_table(
+                pa.table(
+                    {
+                        "uuid": pa.array(uuids, pa.string()),
+                        "relation": pa.array(relations, pa.string()),
+                    }
+                ),
+                tmp,
+            )
 
     def close(self) -> ActivationStore:
         for lang in list(self._rows):
             self.flush(lang)
-        meta = {"model": self.store.model, "layers": self.store.layers,
-                "intermediate": self.store.intermediate, "dtype": "float16"}
+        meta = {
+            "model": self.store.model,
+            "layers": self.store.layers,
+            "intermediate": self.store.intermediate,
+            "dtype": "float16",
+        }
         write_text(self.store.root / META_FILE, json.dumps(meta, indent=2) + "\n")
         return self.store

@@ -31,8 +31,16 @@ class NeuronRows:
     ids: list[np.ndarray] = field(default_factory=list)
     scores: list[np.ndarray] = field(default_factory=list)
 
-    def add_group(self, model: str, lang: str, relation: str, uuids: Sequence[str],
-                  acts: np.ndarray, top_k: int = DEFAULT_TOP_K, device: str = "cpu") -> str:
+    def add_group(
+        self,
+        model: str,
+        lang: str,
+        relation: str,
+        uuids: Sequence[str],
+        acts: np.ndarray,
+        top_k: int = DEFAULT_TOP_K,
+        device: str = "cpu",
+    ) -> str:
         """Score one group's activations (facts x neurons); returns its status."""
         result = group_top_neurons(acts, top_k, device)
         n = len(uuids)
@@ -60,16 +68,19 @@ class NeuronRows:
             flat = np.concatenate(parts).astype(dtype) if parts else np.empty(0, dtype)
             return pa.ListArray.from_arrays(pa.array(offsets), pa.array(flat, pa_type))
 
-        return pa.table({
-            "model": pa.array(self.model, pa.string()),
-            "lang": pa.array(self.lang, pa.string()),
-            "relation": pa.array(self.relation, pa.string()),
-            "uuid": pa.array(self.uuid, pa.string()),
-            "group_size": pa.array(self.group_size, pa.int32()),
-            "status": pa.array(self.status, pa.string()),
-            "top_neurons": lists(self.ids, np.int32, pa.int32()),
-            "top_scores": lists(self.scores, np.float32, pa.float32()),
-        }, schema=NEURONS.schema)
+        return pa.table(
+            {
+                "model": pa.array(self.model, pa.string()),
+                "lang": pa.array(self.lang, pa.string()),
+                "relation": pa.array(self.relation, pa.string()),
+                "uuid": pa.array(self.uuid, pa.string()),
+                "group_size": pa.array(self.group_size, pa.int32()),
+                "status": pa.array(self.status, pa.string()),
+                "top_neurons": lists(self.ids, np.int32, pa.int32()),
+                "top_scores": lists(self.scores, np.float32, pa.float32()),
+            },
+            schema=NEURONS.schema,
+        )
 
     def write(self, path: str | Path) -> None:
         import pyarrow.parquet as pq
@@ -103,13 +114,18 @@ class Group:
 
 def groups_of(correct: pd.DataFrame) -> list[Group]:
     """(language, relation) groups of correct facts, sorted, uuids in table order."""
-    return [Group(lang, relation, part["uuid"].tolist())
-            for (lang, relation), part in correct.groupby(["lang", "relation"], sort=True)]
+    return [
+        Group(lang, relation, part["uuid"].tolist())
+        for (lang, relation), part in correct.groupby(["lang", "relation"], sort=True)
+    ]
 
 
-def attribute_saved(activations: str | Path, predictions: str | Path,
-                    top_k: int = DEFAULT_TOP_K,
-                    on_group: Callable[[Group, str], None] | None = None) -> NeuronRows:
+def attribute_saved(
+    activations: str | Path,
+    predictions: str | Path,
+    top_k: int = DEFAULT_TOP_K,
+    on_group: Callable[[Group, str], None] | None = None,
+) -> NeuronRows:
     """PROBELESS top-K of every correct fact, from activations saved by `probe`."""
     store = open_store(activations)
     correct = correct_facts(predictions)
@@ -149,8 +165,14 @@ class NeuronCollector:
         self._acts: dict[tuple[str, str], list[np.ndarray]] = {}
         self._uuids: dict[tuple[str, str], list[str]] = {}
 
-    def add(self, lang: str, relations: Iterable[str], uuids: Iterable[str],
-            correct: Iterable[bool], acts: np.ndarray) -> None:
+    def add(
+        self,
+        lang: str,
+        relations: Iterable[str],
+        uuids: Iterable[str],
+        correct: Iterable[bool],
+        acts: np.ndarray,
+    ) -> None:
         """One batch: activation rows aligned with relations, uuids and correctness."""
         for row, (relation, uuid, ok) in enumerate(zip(relations, uuids, correct, strict=True)):
             if ok:
@@ -161,11 +183,11 @@ class NeuronCollector:
     def flush_language(self, lang: str) -> None:
         for key in sorted(k for k in self._acts if k[0] == lang):
             acts = np.stack(self._acts.pop(key))
-            self.rows.add_group(self.model, key[0], key[1], self._uuids.pop(key), acts,
-                                self.top_k, self.device)
+            self.rows.add_group(
+                self.model, key[0], key[1], self._uuids.pop(key), acts, self.top_k, self.device
+            )
 
     def finish(self) -> NeuronRows:
         for lang in sorted({k[0] for k in self._acts}):
             self.flush_language(lang)
         return self.rows
-

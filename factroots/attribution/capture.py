@@ -40,8 +40,10 @@ class ProbeAttribution:
         uuids = [f.uuid for f in facts]
         relations = [f.relation for f in facts]
         if self.collector is not None:
-            correct = [is_correct(found.predicted_ids, p.prompt.object_ids)
-                       for p, found in zip(batch.prompts, predictions, strict=True)]
+            correct = [
+                is_correct(found.predicted_ids, p.prompt.object_ids)
+                for p, found in zip(batch.prompts, predictions, strict=True)
+            ]
             self.collector.add(lang, relations, uuids, correct, acts)
         if self.writer is not None:
             self.writer.add(lang, uuids, relations, acts)
@@ -55,9 +57,13 @@ class ProbeAttribution:
 
 
 @contextmanager
-def attribution_during_probe(model, model_name: str, neurons: str | Path | None = None,
-                             save_activations: str | Path | None = None,
-                             top_k: int = DEFAULT_TOP_K) -> Iterator[ProbeAttribution]:
+def attribution_during_probe(
+    model,
+    model_name: str,
+    neurons: str | Path | None = None,
+    save_activations: str | Path | None = None,
+    top_k: int = DEFAULT_TOP_K,
+) -> Iterator[ProbeAttribution]:
     """Hook `model` for the block; pass the yielded object as `on_batch`.
 
     PROBELESS runs on the model's device (torch on CUDA, numba on the CPU). On a normal exit
@@ -66,10 +72,12 @@ def attribution_during_probe(model, model_name: str, neurons: str | Path | None 
     """
     with capture_ffn_activations(model) as capture:
         device = str(next(model.parameters()).device)
-        collector = (NeuronCollector(model_name, top_k, device) if neurons is not None
-                     else None)
-        writer = (ActivationWriter(save_activations, model_name, capture.layers,
-                                   capture.intermediate) if save_activations is not None else None)
+        collector = NeuronCollector(model_name, top_k, device) if neurons is not None else None
+        writer = (
+            ActivationWriter(save_activations, model_name, capture.layers, capture.intermediate)
+            if save_activations is not None
+            else None
+        )
         state = ProbeAttribution(capture, collector, writer)
         yield state
         state.finish_language()
@@ -88,19 +96,33 @@ class ProbeRun:
     neurons: NeuronRows | None = None
 
 
-def probe_and_attribute(lm, mlama_dir: str | Path, langs: Sequence[str], out: str | Path,
-                        batch_size: int = DEFAULT_BATCH_SIZE,
-                        neurons: str | Path | None = None,
-                        save_activations: str | Path | None = None, top_k: int = DEFAULT_TOP_K,
-                        on_progress: Callable[[int], None] | None = None,
-                        on_start: Callable[[str, int], None] | None = None) -> ProbeRun:
+def probe_and_attribute(
+    lm,
+    mlama_dir: str | Path,
+    langs: Sequence[str],
+    out: str | Path,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    neurons: str | Path | None = None,
+    save_activations: str | Path | None = None,
+    top_k: int = DEFAULT_TOP_K,
+    on_progress: Callable[[int], None] | None = None,
+    on_start: Callable[[str, int], None] | None = None,
+) -> ProbeRun:
     """`probe`, with FFN activations captured in the same passes when neurons or raw
     activations are asked for (languages resumed from an earlier run get neither)."""
     if neurons is None and save_activations is None:
-        return ProbeRun(probe(lm, mlama_dir, langs, out, batch_size, on_progress=on_progress,
-                              on_start=on_start))
-    with attribution_during_probe(lm.model, lm.name, neurons, save_activations,
-                                  top_k) as on_batch:
-        result = probe(lm, mlama_dir, langs, out, batch_size, on_batch=on_batch,
-                       on_progress=on_progress, on_start=on_start)
+        return ProbeRun(
+            probe(lm, mlama_dir, langs, out, batch_size, on_progress=on_progress, on_start=on_start)
+        )
+    with attribution_during_probe(lm.model, lm.name, neurons, save_activations, top_k) as on_batch:
+        result = probe(
+            lm,
+            mlama_dir,
+            langs,
+            out,
+            batch_size,
+            on_batch=on_batch,
+            on_progress=on_progress,
+            on_start=on_start,
+        )
     return ProbeRun(result, on_batch.rows)

@@ -122,8 +122,9 @@ def _rows_parallel(table, sizes, rows_a, rows_b, universe, use_bits):
     step = (n + _CHUNKS - 1) // _CHUNKS
     for c in prange(_CHUNKS):
         bits = np.zeros((universe + 63) // 64 if use_bits else 1, np.uint64)
-        _rows_range(table, sizes, rows_a, rows_b, c * step, min(n, (c + 1) * step), bits,
-                    use_bits, out)
+        _rows_range(
+            table, sizes, rows_a, rows_b, c * step, min(n, (c + 1) * step), bits, use_bits, out
+        )
     return out
 
 
@@ -131,15 +132,21 @@ def _use_bits(universe: int) -> bool:
     return universe <= MAX_BITMAP_IDS
 
 
-def jaccard_rows(table: np.ndarray, sizes: np.ndarray, rows_a: np.ndarray,
-                 rows_b: np.ndarray) -> np.ndarray:
+def jaccard_rows(
+    table: np.ndarray, sizes: np.ndarray, rows_a: np.ndarray, rows_b: np.ndarray
+) -> np.ndarray:
     """Jaccard of table rows rows_a[p] and rows_b[p], for every p (numba, parallel)."""
     universe = id_universe(table, sizes)
     return _rows_parallel(table, sizes, rows_a, rows_b, universe, _use_bits(universe))
 
 
-def jaccard_rows_serial(table: np.ndarray, sizes: np.ndarray, rows_a: np.ndarray,
-                        rows_b: np.ndarray, bitmap: bool = True) -> np.ndarray:
+def jaccard_rows_serial(
+    table: np.ndarray,
+    sizes: np.ndarray,
+    rows_a: np.ndarray,
+    rows_b: np.ndarray,
+    bitmap: bool = True,
+) -> np.ndarray:
     """`jaccard_rows` on one thread; `bitmap=False` uses the sorted merge."""
     universe = id_universe(table, sizes)
     use_bits = bitmap and _use_bits(universe)
@@ -183,13 +190,23 @@ def _pair_sums_parallel(table, sizes, row_of, universe, use_bits):
     step = (n_facts + _CHUNKS - 1) // _CHUNKS
     for c in prange(_CHUNKS):
         bits = np.zeros((universe + 63) // 64 if use_bits else 1, np.uint64)
-        _pair_sums_range(table, sizes, row_of, c * step, min(n_facts, (c + 1) * step), bits,
-                         use_bits, sums[c], counts[c])
+        _pair_sums_range(
+            table,
+            sizes,
+            row_of,
+            c * step,
+            min(n_facts, (c + 1) * step),
+            bits,
+            use_bits,
+            sums[c],
+            counts[c],
+        )
     return sums, counts
 
 
-def language_pair_sums(table: np.ndarray, sizes: np.ndarray,
-                       row_of: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def language_pair_sums(
+    table: np.ndarray, sizes: np.ndarray, row_of: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """(sum of Jaccard, shared facts), languages x languages, symmetric, in one parallel call.
 
     `row_of[lang, fact]` is the table row of that fact in that language, or -1. Facts are split

@@ -188,16 +188,18 @@ def probeless_top_k_torch(acts, k: int = DEFAULT_TOP_K) -> tuple[np.ndarray, np.
     prefix = torch.cumsum(values, dim=0) - values
     total = values.sum(dim=0, keepdim=True)
     rank = torch.arange(n, device=a.device, dtype=torch.float64)[:, None]
-    sorted_scores = (values * rank - prefix + (total - prefix - values)
-                     - values * (n - 1 - rank)) / (n - 1)
+    sorted_scores = (
+        values * rank - prefix + (total - prefix - values) - values * (n - 1 - rank)
+    ) / (n - 1)
     scores = torch.empty_like(a).scatter_(0, order, sorted_scores).to(torch.float32)
     top, ids = torch.sort(scores, dim=1, descending=True, stable=True)
     k = min(k, a.shape[1])
     return (ids[:, :k].to(torch.int32).cpu().numpy(), top[:, :k].cpu().numpy())
 
 
-def group_top_neurons(acts: np.ndarray, k: int = DEFAULT_TOP_K,
-                      device: str = "cpu") -> GroupNeurons:
+def group_top_neurons(
+    acts: np.ndarray, k: int = DEFAULT_TOP_K, device: str = "cpu"
+) -> GroupNeurons:
     """PROBELESS top-k of every fact in a group; a one-fact group is reported, not scored.
 
     `device` other than 'cpu' (e.g. 'cuda') runs the torch version there.
@@ -209,8 +211,9 @@ def group_top_neurons(acts: np.ndarray, k: int = DEFAULT_TOP_K,
     if device != "cpu":
         import torch
 
-        ids, vals = probeless_top_k_torch(torch.as_tensor(np.asarray(acts, np.float32),
-                                                          device=device), k)
+        ids, vals = probeless_top_k_torch(
+            torch.as_tensor(np.asarray(acts, np.float32), device=device), k
+        )
     else:
         ids, vals = top_k_neurons(probeless_scores(acts), k)
     return GroupNeurons(STATUS_OK, ids, vals)

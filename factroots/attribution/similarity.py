@@ -82,16 +82,24 @@ def per_fact_similarity(table: NeuronTable, counts: np.ndarray | None = None) ->
         counts = similarity_matrix(table).counts
     offsets = np.zeros(len(pair_a) + 1, np.int64)
     np.cumsum(counts[pair_a, pair_b], out=offsets[1:])
-    facts, values = shared_fact_values(table.neurons, table.sizes, table.row_of,
-                                       pair_a.astype(np.int64), pair_b.astype(np.int64), offsets)
+    facts, values = shared_fact_values(
+        table.neurons,
+        table.sizes,
+        table.row_of,
+        pair_a.astype(np.int64),
+        pair_b.astype(np.int64),
+        offsets,
+    )
     per_pair = np.diff(offsets)
     langs = pd.Categorical.from_codes(np.arange(n), table.langs)
-    return pd.DataFrame({
-        "lang_a": langs.take(np.repeat(pair_a, per_pair)),
-        "lang_b": langs.take(np.repeat(pair_b, per_pair)),
-        "uuid": table.uuids[facts],
-        "jaccard": values,
-    })
+    return pd.DataFrame(
+        {
+            "lang_a": langs.take(np.repeat(pair_a, per_pair)),
+            "lang_b": langs.take(np.repeat(pair_b, per_pair)),
+            "uuid": table.uuids[facts],
+            "jaccard": values,
+        }
+    )
 
 
 @dataclass
@@ -122,9 +130,13 @@ class SimilarityRun:
         return int(np.triu(self.similarity.counts, 1).sum())
 
 
-def language_similarity(neurons: str | Path, out: str | Path, model: str | None = None,
-                        per_fact: str | Path | None = None,
-                        on_step: Callable[[int], None] | None = None) -> SimilarityRun:
+def language_similarity(
+    neurons: str | Path,
+    out: str | Path,
+    model: str | None = None,
+    per_fact: str | Path | None = None,
+    on_step: Callable[[int], None] | None = None,
+) -> SimilarityRun:
     """The languages × languages matrix of mean top-K Jaccard (Figure 5) from a neurons parquet,
     written to `out` (CSV, index column `lang`); with `per_fact`, every shared fact's Jaccard
     too (parquet: lang_a, lang_b, uuid, jaccard). `model` picks one model from a file holding
@@ -150,12 +162,14 @@ def language_similarity(neurons: str | Path, out: str | Path, model: str | None 
             facts.to_parquet(tmp, index=False)
         if on_step:
             on_step(1)
-    return SimilarityRun(result, len(table.uuids), Path(out),
-                         None if per_fact is None else Path(per_fact))
+    return SimilarityRun(
+        result, len(table.uuids), Path(out), None if per_fact is None else Path(per_fact)
+    )
 
 
-def layer_activity_bins(activation_vector: np.ndarray, layers: int, intermediate: int,
-                        bins: int = 16) -> np.ndarray:
+def layer_activity_bins(
+    activation_vector: np.ndarray, layers: int, intermediate: int, bins: int = 16
+) -> np.ndarray:
     """(layers, bins) mean activation over equal consecutive bins of each layer's neurons."""
     vector = np.asarray(activation_vector, dtype=np.float64)
     if vector.shape != (layers * intermediate,):

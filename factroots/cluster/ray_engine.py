@@ -57,8 +57,7 @@ def ray_session(address: str | None = None) -> Iterator[None]:
     try:
         ray.init(address=address, include_dashboard=False, log_to_driver=False)
     except Exception as exc:  # noqa: BLE001 - connection errors come in many types
-        raise FactrootsError(f"cannot start or reach Ray at {address or 'local'}: "
-                             f"{exc}") from None
+        raise FactrootsError(f"cannot start or reach Ray at {address or 'local'}: {exc}") from None
     try:
         yield
     finally:
@@ -74,13 +73,17 @@ def _cause(error: BaseException) -> BaseException:
     return error
 
 
-def build_shards_ray(tasks: Sequence[ShardTask], address: str | None,
-                     on_progress: Callable | None = None) -> list:
+def build_shards_ray(
+    tasks: Sequence[ShardTask], address: str | None, on_progress: Callable | None = None
+) -> list:
     """Each shard as a Ray task; the shard manifests in task order."""
     with ray_session(address):
         remote = ray.remote(build_shard).options(
-            num_cpus=1, max_retries=TASK_RETRIES, retry_exceptions=True,
-            runtime_env={"env_vars": dict(WORKER_ENV)})
+            num_cpus=1,
+            max_retries=TASK_RETRIES,
+            retry_exceptions=True,
+            runtime_env={"env_vars": dict(WORKER_ENV)},
+        )
         refs = {remote.remote(task): task for task in tasks}
         summed, results = ProgressSum(tasks, on_progress), {}
         pending = list(refs)
@@ -113,13 +116,15 @@ class ShardActor:
     def has_postings(self) -> bool:
         return self.index.has_postings
 
-    def lines(self, keys: np.ndarray, offsets: np.ndarray,
-              mode: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def lines(
+        self, keys: np.ndarray, offsets: np.ndarray, mode: str
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         found = self.index.postings(mode).resolve(keys, offsets).entity_lines()
         return found.flat, found.start, found.count
 
-    def counts(self, keys: np.ndarray, offsets: np.ndarray, mode: str, left: np.ndarray,
-               right: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def counts(
+        self, keys: np.ndarray, offsets: np.ndarray, mode: str, left: np.ndarray, right: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
         return self.index.sidecar_counts(keys, offsets, mode, left, right)
 
     def call(self, method: str, *args):
@@ -160,15 +165,19 @@ class RayShardedIndex(ShardedIndex):
     """An index (sharded or not) whose shards are Ray actors; answers as the local one."""
 
     def __init__(self, path: Path, manifest: Manifest, tokenizer: ModelTokenizer):
-        entries = [(path / e.path, e.line_base, e.counts.lines) for e in manifest.shards] \
-            or [(path, 0, manifest.counts.lines)]
+        entries = [(path / e.path, e.line_base, e.counts.lines) for e in manifest.shards] or [
+            (path, 0, manifest.counts.lines)
+        ]
         # no CPU reserved (an actor waits between batches, and numba uses the node's cores
         # while it answers), spread over the nodes so that shards do not pile up on one
         actor = ray.remote(ShardActor).options(num_cpus=0, scheduling_strategy="SPREAD")
-        self.actors: list[Any] = [actor.remote(str(p), str(tokenizer.path), tokenizer.name)
-                       for p, _, _ in entries]
-        shards: list[Any] = [_ActorShard(a, n)  # FactIndex's calls, answered by an actor
-                             for a, (_, _, n) in zip(self.actors, entries, strict=True)]
+        self.actors: list[Any] = [
+            actor.remote(str(p), str(tokenizer.path), tokenizer.name) for p, _, _ in entries
+        ]
+        shards: list[Any] = [
+            _ActorShard(a, n)  # FactIndex's calls, answered by an actor
+            for a, (_, _, n) in zip(self.actors, entries, strict=True)
+        ]
         super().__init__(path, manifest, tokenizer, shards)
         self.bases = [base for _, base, _ in entries]
         self._postings_ready = all(ray.get([a.has_postings.remote() for a in self.actors]))
@@ -177,15 +186,21 @@ class RayShardedIndex(ShardedIndex):
     def has_postings(self) -> bool:
         return self._postings_ready
 
-    def shard_entity_lines(self, keys: np.ndarray, offsets: np.ndarray, mode: str,
-                           on_done: Callable[[int], None] | None = None) -> list[EntityLines]:
+    def shard_entity_lines(
+        self,
+        keys: np.ndarray,
+        offsets: np.ndarray,
+        mode: str,
+        on_done: Callable[[int], None] | None = None,
+    ) -> list[EntityLines]:
         """Every chunk of entities sent to every actor at once; merged per shard in order."""
-        chunks = [(lo, min(lo + CHUNK, offsets.size - 1))
-                  for lo in range(0, offsets.size - 1, CHUNK)]
+        chunks = [
+            (lo, min(lo + CHUNK, offsets.size - 1)) for lo in range(0, offsets.size - 1, CHUNK)
+        ]
         calls = []
         for lo, hi in chunks:
-            part = offsets[lo:hi + 1]
-            chunk_keys = ray.put(keys[part[0]:part[-1]])
+            part = offsets[lo : hi + 1]
+            chunk_keys = ray.put(keys[part[0] : part[-1]])
             chunk_offsets = ray.put(part - part[0])
             calls.append([a.lines.remote(chunk_keys, chunk_offsets, mode) for a in self.actors])
         per_shard: list[list[EntityLines]] = [[] for _ in self.actors]
@@ -196,14 +211,18 @@ class RayShardedIndex(ShardedIndex):
                 on_done(hi - lo)
         return [_joined(parts) for parts in per_shard]
 
-    def sidecar_counts(self, keys: np.ndarray, offsets: np.ndarray, mode: str,
-                       left: np.ndarray, right: np.ndarray,
-                       on_done: Callable[[int], None] | None = None
-                       ) -> tuple[np.ndarray, np.ndarray]:
+    def sidecar_counts(
+        self,
+        keys: np.ndarray,
+        offsets: np.ndarray,
+        mode: str,
+        left: np.ndarray,
+        right: np.ndarray,
+        on_done: Callable[[int], None] | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Every actor counts its shard at once; the counts are added up."""
         refs = [ray.put(a) for a in (keys, offsets, left, right)]
-        calls = [a.counts.remote(refs[0], refs[1], mode, refs[2], refs[3])
-                 for a in self.actors]
+        calls = [a.counts.remote(refs[0], refs[1], mode, refs[2], refs[3]) for a in self.actors]
         lines = np.zeros(offsets.size - 1, dtype=np.int64)
         both = np.zeros(left.size, dtype=np.int64)
         for shard_lines, shard_both in ray.get(calls):

@@ -16,9 +16,9 @@ from pathlib import Path
 
 FILLER = {
     "en": "the of and in was is a city river known history people large built north century "
-          "old new first during early famous region".split(),
+    "old new first during early famous region".split(),
     "de": "die der und in war ist eine Stadt Fluss bekannt Geschichte Menschen groß gebaut "
-          "Norden Jahrhundert alt neu erste".split(),
+    "Norden Jahrhundert alt neu erste".split(),
     "ja": "の は に を た が で て と し れ さ ある いる 都市 歴史 人々 川 大きな 北 世紀".split(),
     "zh": "的 是 在 了 和 有 城市 历史 人们 河流 北方 世纪 著名 地区 古老 新 第一".split(),
 }
@@ -68,8 +68,10 @@ def _paragraph(rng: random.Random, lang: str, planted: list[list[str]]) -> str:
 
 def _documents(rng: random.Random, lang: str, n_docs: int) -> list[tuple[str, list[str]]]:
     """(title, paragraphs) per document, with the language's planted facts inside."""
-    docs = [(f"{lang.upper()} article {i}", [_paragraph(rng, lang, []) for _ in range(3)])
-            for i in range(n_docs)]
+    docs = [
+        (f"{lang.upper()} article {i}", [_paragraph(rng, lang, []) for _ in range(3)])
+        for i in range(n_docs)
+    ]
     for fact in (f for f in PLANTED if f.lang == lang):
         if fact.present:
             title, paras = docs[rng.randrange(n_docs)]
@@ -84,8 +86,10 @@ def _documents(rng: random.Random, lang: str, n_docs: int) -> list[tuple[str, li
 def _doc_block(doc_id: int, title: str, paragraphs: list[str]) -> str:
     body = "\n".join(html.escape(p, quote=False) for p in paragraphs)
     url = f"https://example.org/wiki?curid={doc_id}"
-    return (f'<doc id="{doc_id}" url="{url}" title="{html.escape(title)}">\n'
-            f"{html.escape(title, quote=False)}\n\n{body}\n</doc>\n")
+    return (
+        f'<doc id="{doc_id}" url="{url}" title="{html.escape(title)}">\n'
+        f"{html.escape(title, quote=False)}\n\n{body}\n</doc>\n"
+    )
 
 
 def write_corpus(out_dir: str | Path, lang: str, n_docs: int = 40, seed: int = 0) -> Path:
@@ -97,11 +101,12 @@ def write_corpus(out_dir: str | Path, lang: str, n_docs: int = 40, seed: int = 0
     third = max(1, n_docs // 3)
     plain = "".join(_doc_block(i, t, p) for i, (t, p) in enumerate(docs[:third]))
     (out / "AA" / "wiki_00").write_text(plain, encoding="utf-8")
-    packed = "".join(_doc_block(i, t, p) for i, (t, p) in enumerate(docs[third:2 * third], third))
+    packed = "".join(_doc_block(i, t, p) for i, (t, p) in enumerate(docs[third : 2 * third], third))
     (out / "AA" / "wiki_01.bz2").write_bytes(bz2.compress(packed.encode("utf-8")))
-    records = [json.dumps({"id": str(i), "url": "", "title": t, "text": "\n".join(p)},
-                          ensure_ascii=False)
-               for i, (t, p) in enumerate(docs[2 * third:], 2 * third)]
+    records = [
+        json.dumps({"id": str(i), "url": "", "title": t, "text": "\n".join(p)}, ensure_ascii=False)
+        for i, (t, p) in enumerate(docs[2 * third :], 2 * third)
+    ]
     (out / "AA" / "wiki_02").write_text("\n".join(records) + "\n", encoding="utf-8")
     return out
 

@@ -20,15 +20,28 @@ def write_mlama(out_dir: str | Path) -> Path:
     out = Path(out_dir)
     for lang, templates in TEMPLATES.items():
         (out / lang).mkdir(parents=True, exist_ok=True)
-        rows = [json.dumps({"relation": r, "template": t}, ensure_ascii=False)
-                for r, t in templates.items()]
+        rows = [
+            json.dumps({"relation": r, "template": t}, ensure_ascii=False)
+            for r, t in templates.items()
+        ]
         (out / lang / "templates.jsonl").write_text("\n".join(rows) + "\n", encoding="utf-8")
         for relation in templates:
             facts = [f for f in PLANTED if f.lang == lang and f.relation == relation]
-            lines = [json.dumps({"uuid": f.uuid, "lineid": i, "sub_label": f.subject,
-                                 "obj_label": f.object, "sub_uri": f"Q-{f.uuid}-s",
-                                 "obj_uri": f"Q-{f.uuid}-o"}, ensure_ascii=False)
-                     for i, f in enumerate(facts)]
+            lines = [
+                json.dumps(
+                    {
+                        "uuid": f.uuid,
+                        "lineid": i,
+                        "sub_label": f.subject,
+                        "obj_label": f.object,
+                        "sub_uri": f"Q-{f.uuid}-s",
+                        "obj_uri": f"Q-{f.uuid}-o",
+                    },
+                    ensure_ascii=False,
+                )
+                for i, f in enumerate(facts)
+            ]
             (out / lang / f"{relation}.jsonl").write_text(
-                "".join(line + "\n" for line in lines), encoding="utf-8")
+                "".join(line + "\n" for line in lines), encoding="utf-8"
+            )
     return out

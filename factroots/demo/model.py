@@ -18,8 +18,14 @@ def write_tiny_model(target: str | Path, seed: int = 0) -> Path:
 
     logging.disable_progress_bar()
     source = BUNDLED["mbert"].parent
-    config = BertConfig(vocab_size=119547, hidden_size=32, num_hidden_layers=2,
-                        num_attention_heads=2, intermediate_size=64, max_position_embeddings=128)
+    config = BertConfig(
+        vocab_size=119547,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=128,
+    )
     torch.manual_seed(seed)
     target = Path(target)
     BertForMaskedLM(config).eval().save_pretrained(target)

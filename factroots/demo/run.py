@@ -45,13 +45,24 @@ def index_and_query(corpus: Path, root: Path) -> list[DemoRow]:
             words = index.cooccur(fact.subject, fact.object, "words", show=1)
             tokens = index.cooccur(fact.subject, fact.object, "tokens")
             shown = words.evidence[0].snippet(40) if words.evidence else ""
-            rows.append(DemoRow(lang, fact.subject, fact.object, fact.present, words.present,
-                                tokens.present, words.lines, shown))
+            rows.append(
+                DemoRow(
+                    lang,
+                    fact.subject,
+                    fact.object,
+                    fact.present,
+                    words.present,
+                    tokens.present,
+                    words.lines,
+                    shown,
+                )
+            )
     return rows
 
 
-def probe_attribute_report(workdir: Path, mlama: Path, trace: Path, root: Path
-                           ) -> tuple[pd.DataFrame, Path]:
+def probe_attribute_report(
+    workdir: Path, mlama: Path, trace: Path, root: Path
+) -> tuple[pd.DataFrame, Path]:
     """Probe a tiny random model with neurons captured, then build the report."""
     from factroots.attribution.capture import probe_and_attribute
     from factroots.demo.model import write_tiny_model
@@ -61,10 +72,12 @@ def probe_attribute_report(workdir: Path, mlama: Path, trace: Path, root: Path
     lm = load_masked_lm(write_tiny_model(workdir / "tiny-model"), "cpu", "float32")
     predictions, neurons = workdir / "predictions.parquet", workdir / "neurons.parquet"
     activations = workdir / "activations"
-    run = probe_and_attribute(lm, mlama, demo_languages(), predictions, neurons=neurons,
-                              save_activations=activations)
-    report = build_report(trace, predictions, workdir / "report", neurons=neurons, root=root,
-                          activations=activations)
+    run = probe_and_attribute(
+        lm, mlama, demo_languages(), predictions, neurons=neurons, save_activations=activations
+    )
+    report = build_report(
+        trace, predictions, workdir / "report", neurons=neurons, root=root, activations=activations
+    )
     return run.result.summary, report.out_dir
 
 
@@ -77,6 +90,7 @@ def run_demo(workdir: str | Path, with_model: bool = True) -> DemoResult:
     traced = trace_languages(mlama, root, demo_languages(), "words", out=trace)
     result = DemoResult(rows, traced.summary)
     if with_model:
-        result.probe_summary, result.report_dir = probe_attribute_report(workdir, mlama, trace,
-                                                                        root)
+        result.probe_summary, result.report_dir = probe_attribute_report(
+            workdir, mlama, trace, root
+        )
     return result

@@ -50,18 +50,25 @@ class ExportSummary:
 
 def lucene_record(line_id: int, line: Line) -> dict[str, str]:
     """The JsonCollection record of one line."""
-    return {"id": str(line_id), "contents": token_terms(line.ids.tolist()),
-            "words": " ".join(index_units(line.text)[0])}
+    return {
+        "id": str(line_id),
+        "contents": token_terms(line.ids.tolist()),
+        "words": " ".join(index_units(line.text)[0]),
+    }
 
 
 def _check_sources(manifest: Manifest, input_dir: Path) -> None:
     files = input_files(input_dir)
-    found = [(p.relative_to(input_dir).as_posix() if p != input_dir else p.name,
-              p.stat().st_size) for p in files]
+    found = [
+        (p.relative_to(input_dir).as_posix() if p != input_dir else p.name, p.stat().st_size)
+        for p in files
+    ]
     expected = [(s["path"], s["size"]) for s in manifest.sources]
     if found != expected:
-        raise FactrootsError(f"the files under {input_dir} are not the ones this index was "
-                             "built from (paths or sizes differ); pass --input")
+        raise FactrootsError(
+            f"the files under {input_dir} are not the ones this index was "
+            "built from (paths or sizes differ); pass --input"
+        )
     for path, source in zip(files, manifest.sources, strict=True):
         if file_sha256(path) != source["sha256"]:
             raise FactrootsError(f"{path} changed since the index was built (sha256 differs)")
@@ -82,17 +89,23 @@ def verified_lines(index: FactIndex, input_dir: Path) -> Iterator[tuple[int, Lin
     for expected_id, line in enumerate(replayed_lines(index, input_dir)):
         line_id, text = next(stored, (None, None))
         if line_id != expected_id or text != line.text:
-            raise FactrootsError(f"line {expected_id} replayed from the sources differs from "
-                                 "the index's stored line; rebuild the index")
+            raise FactrootsError(
+                f"line {expected_id} replayed from the sources differs from "
+                "the index's stored line; rebuild the index"
+            )
         yield line_id, line
     if next(stored, None) is not None:
         raise FactrootsError("the index has more lines than its sources give; rebuild it")
 
 
-def export_lucene(root: str | Path, lang: str, out_dir: str | Path,
-                  tokenizer: TokenizerSpec = DEFAULT_TOKENIZER,
-                  input_dir: str | Path | None = None,
-                  lines_per_file: int = LINES_PER_FILE) -> ExportSummary:
+def export_lucene(
+    root: str | Path,
+    lang: str,
+    out_dir: str | Path,
+    tokenizer: TokenizerSpec = DEFAULT_TOKENIZER,
+    input_dir: str | Path | None = None,
+    lines_per_file: int = LINES_PER_FILE,
+) -> ExportSummary:
     """Write `ROOT/<tokenizer>/<lang>/`'s lines as a JsonCollection under `out_dir`."""
     index = FactIndex.open(root, lang, tokenizer)
     source = Path(input_dir or index.manifest.input_root)

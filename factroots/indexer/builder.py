@@ -46,8 +46,15 @@ from factroots.units import index_units
 BATCH_CHARS = 4_000_000  # text per tokenizer batch: bounds memory, keeps both cores busy
 HEAP_PER_THREAD = 128 * 1024 * 1024
 MIN_SHARD_BYTES = 16 * 1024 * 1024  # input per shard at least, unless shards are asked for
-__all__ = ["BUILDING_PREFIX", "BuildProgress", "build_index", "document_batches", "index_path",
-           "partition_by_size", "write_index"]
+__all__ = [
+    "BUILDING_PREFIX",
+    "BuildProgress",
+    "build_index",
+    "document_batches",
+    "index_path",
+    "partition_by_size",
+    "write_index",
+]
 
 
 @dataclass
@@ -117,8 +124,14 @@ def _swap_into_place(built: Path, final: Path) -> None:
     publish(built, final)
 
 
-def _write_lines(writer, postings: PostingsWriter, segmenter: Segmenter, reader: CorpusReader,
-                 counts: Counts, on_progress: Callable[[BuildProgress], None] | None) -> None:
+def _write_lines(
+    writer,
+    postings: PostingsWriter,
+    segmenter: Segmenter,
+    reader: CorpusReader,
+    counts: Counts,
+    on_progress: Callable[[BuildProgress], None] | None,
+) -> None:
     for batch in document_batches(reader, BATCH_CHARS):
         batch_words, batch_ids = [], []
         for doc, lines in zip(batch, segmenter.lines(batch), strict=True):
@@ -136,13 +149,27 @@ def _write_lines(writer, postings: PostingsWriter, segmenter: Segmenter, reader:
                 counts.tokens += int(line.ids.size)
         postings.add_lines(batch_words, batch_ids)
         if on_progress:
-            on_progress(BuildProgress(reader.bytes_done, reader.total_bytes, counts.documents,
-                                      counts.lines, counts.tokens))
+            on_progress(
+                BuildProgress(
+                    reader.bytes_done,
+                    reader.total_bytes,
+                    counts.documents,
+                    counts.lines,
+                    counts.tokens,
+                )
+            )
 
 
-def write_index(directory: Path, reader: CorpusReader, input_root: str | Path, lang: str,
-                tok: ModelTokenizer, max_tokens: int, threads: int,
-                on_progress: Callable[[BuildProgress], None] | None = None) -> Manifest:
+def write_index(
+    directory: Path,
+    reader: CorpusReader,
+    input_root: str | Path,
+    lang: str,
+    tok: ModelTokenizer,
+    max_tokens: int,
+    threads: int,
+    on_progress: Callable[[BuildProgress], None] | None = None,
+) -> Manifest:
     """Write one complete (unsharded) index of `reader`'s documents into the empty folder
     `directory`: tantivy index, postings sidecar, then manifest.json. Lines are numbered from 0.
     A reader with no text gives an index of no lines (the caller decides if that is an error)."""
@@ -168,8 +195,14 @@ def write_index(directory: Path, reader: CorpusReader, input_root: str | Path, l
         max_tokens=max_tokens,
         input_root=str(Path(input_root).resolve()),
         sources=[
-            {"path": s.path, "size": s.size, "sha256": s.sha256, "documents": s.documents,
-             "skipped": dict(s.skipped), "empty": s.empty}
+            {
+                "path": s.path,
+                "size": s.size,
+                "sha256": s.sha256,
+                "documents": s.documents,
+                "skipped": dict(s.skipped),
+                "empty": s.empty,
+            }
             for s in reader.sources
         ],
         counts=counts,
@@ -191,7 +224,8 @@ def _write_failure(final: Path, building: Path, exc: BaseException) -> Factroots
     if isinstance(exc, OSError):
         reason = exc.strerror or str(exc)
     elif type(exc).__name__ == "PanicException" or (
-            isinstance(exc, ValueError) and any(h in str(exc).lower() for h in _TANTIVY_IO)):
+        isinstance(exc, ValueError) and any(h in str(exc).lower() for h in _TANTIVY_IO)
+    ):
         reason = f"tantivy: {(str(exc).strip().splitlines() or [type(exc).__name__])[0]}"
         try:
             if shutil.disk_usage(building.parent).free < LOW_SPACE_BYTES:
@@ -201,8 +235,7 @@ def _write_failure(final: Path, building: Path, exc: BaseException) -> Factroots
     else:
         return None
     if building.exists():
-        return FactrootsError(f"build of {final} failed: {reason}; the index there is "
-                              "unchanged")
+        return FactrootsError(f"build of {final} failed: {reason}; the index there is unchanged")
     return FactrootsError(f"build of {final} failed while publishing it: {reason}")
 
 
@@ -242,8 +275,9 @@ def build_index(
     lock, building = _remove_stale_builds(final)
     try:
         if len(parts) == 1 and engine == "local":
-            manifest = write_index(building, reader, input_dir, lang, tok, max_tokens, workers,
-                                   on_progress)
+            manifest = write_index(
+                building, reader, input_dir, lang, tok, max_tokens, workers, on_progress
+            )
             if manifest.counts.lines == 0:
                 raise FactrootsError(f"no documents with text found in {input_dir}")
             manifest.build_seconds = round(time.perf_counter() - started, 3)
@@ -251,8 +285,18 @@ def build_index(
         else:
             from factroots.indexer.shards import build_shards
 
-            manifest = build_shards(building, parts, input_dir, lang, tok, max_tokens, workers,
-                                    on_progress, engine, address)
+            manifest = build_shards(
+                building,
+                parts,
+                input_dir,
+                lang,
+                tok,
+                max_tokens,
+                workers,
+                on_progress,
+                engine,
+                address,
+            )
             manifest.build_seconds = round(time.perf_counter() - started, 3)
             manifest.write(building)  # the root manifest, last
         _swap_into_place(building, final)
@@ -269,8 +313,7 @@ def build_index(
         lock.release()
 
 
-def open_reader(input_root: str | Path, files: Sequence[Path] | None = None,
-                workers: int = 1):
+def open_reader(input_root: str | Path, files: Sequence[Path] | None = None, workers: int = 1):
     """The documents of a WikiExtractor tree (or of `files` in it), or of a MediaWiki XML dump
     when `input_root` is one (factroots.indexer.dump: pages extracted by `workers` - 1 more
     processes while this one indexes)."""

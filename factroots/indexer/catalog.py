@@ -23,10 +23,17 @@ class IndexEntry:
 
     def to_dict(self) -> dict:
         c = self.manifest.counts
-        return {"tokenizer": self.tokenizer, "lang": self.lang, "path": str(self.path),
-                "documents": c.documents, "lines": c.lines, "tokens": c.tokens,
-                "shards": max(1, len(self.manifest.shards)), "disk_bytes": self.disk_bytes,
-                "built": self.built}
+        return {
+            "tokenizer": self.tokenizer,
+            "lang": self.lang,
+            "path": str(self.path),
+            "documents": c.documents,
+            "lines": c.lines,
+            "tokens": c.tokens,
+            "shards": max(1, len(self.manifest.shards)),
+            "disk_bytes": self.disk_bytes,
+            "built": self.built,
+        }
 
 
 def disk_bytes(path: Path) -> int:
@@ -47,21 +54,30 @@ def built_languages(root: str | Path, tokenizer_name: str) -> list[str]:
     folder = Path(root) / tokenizer_name
     if not folder.is_dir():
         return []
-    return sorted(p.name for p in folder.iterdir()
-                  if not p.name.startswith(".") and (p / MANIFEST_NAME).is_file())
+    return sorted(
+        p.name
+        for p in folder.iterdir()
+        if not p.name.startswith(".") and (p / MANIFEST_NAME).is_file()
+    )
 
 
 def list_indexes(root: str | Path) -> list[IndexEntry]:
     """Every index under `ROOT/<tokenizer>/<lang>/`, by tokenizer then language."""
     root = Path(root)
     entries = []
-    tokenizers = sorted(p.name for p in root.iterdir() if p.is_dir()
-                        and not p.name.startswith(".")) if root.is_dir() else []
+    tokenizers = (
+        sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+        if root.is_dir()
+        else []
+    )
     for tokenizer in tokenizers:
         for lang in built_languages(root, tokenizer):
             path = root / tokenizer / lang
-            entries.append(IndexEntry(tokenizer, lang, path, read_manifest(path),
-                                      disk_bytes(path), built_at(path)))
+            entries.append(
+                IndexEntry(
+                    tokenizer, lang, path, read_manifest(path), disk_bytes(path), built_at(path)
+                )
+            )
     return entries
 
 
@@ -75,13 +91,17 @@ def human_bytes(n: float) -> str:
 
 def index_table(entries: list[IndexEntry]) -> str:
     """`index list` as aligned text."""
-    rows = [f"{'tokenizer':12} {'lang':6} {'lines':>12} {'tokens':>15} {'shards':>6} "
-            f"{'on disk':>10}  built"]
+    rows = [
+        f"{'tokenizer':12} {'lang':6} {'lines':>12} {'tokens':>15} {'shards':>6} "
+        f"{'on disk':>10}  built"
+    ]
     for e in entries:
         c = e.manifest.counts
-        rows.append(f"{e.tokenizer:12} {e.lang:6} {c.lines:12,} {c.tokens:15,} "
-                    f"{max(1, len(e.manifest.shards)):6} {human_bytes(e.disk_bytes):>10}  "
-                    f"{e.built}")
+        rows.append(
+            f"{e.tokenizer:12} {e.lang:6} {c.lines:12,} {c.tokens:15,} "
+            f"{max(1, len(e.manifest.shards)):6} {human_bytes(e.disk_bytes):>10}  "
+            f"{e.built}"
+        )
     return "\n".join(rows)
 
 
@@ -104,15 +124,19 @@ def index_summary(path: Path) -> str:
     skipped = ", ".join(f"{n:,} {reason}" for reason, n in sorted(c.skipped_by_reason.items()))
     if skipped:
         lines.append(f"  skipped: {skipped}")
-    for name, label in (("empty_files", "empty input file(s)"),
-                        ("long_units", "word unit(s) over 65,530 bytes (stand-ins)"),
-                        ("cut_runs", "cut(s) in runs without whitespace")):
+    for name, label in (
+        ("empty_files", "empty input file(s)"),
+        ("long_units", "word unit(s) over 65,530 bytes (stand-ins)"),
+        ("cut_runs", "cut(s) in runs without whitespace"),
+    ):
         if getattr(c, name):
             lines.append(f"  {getattr(c, name):,} {label}")
     for shard in m.shards:
-        lines.append(f"  shard {shard.path}: lines {shard.line_base:,}–"
-                     f"{shard.line_base + shard.counts.lines - 1:,}, {len(shard.sources)} "
-                     f"file(s), {shard.counts.tokens:,} tokens")
+        lines.append(
+            f"  shard {shard.path}: lines {shard.line_base:,}–"
+            f"{shard.line_base + shard.counts.lines - 1:,}, {len(shard.sources)} "
+            f"file(s), {shard.counts.tokens:,} tokens"
+        )
     return "\n".join(lines)
 
 
@@ -123,10 +147,14 @@ def missing_index(root: str | Path, tokenizer_name: str, lang: str) -> str:
         return f"index root {root} does not exist"
     built = built_languages(root, tokenizer_name)
     if built:
-        return (f"no {lang!r} index under {root / tokenizer_name}; built languages there: "
-                f"{', '.join(built)}")
+        return (
+            f"no {lang!r} index under {root / tokenizer_name}; built languages there: "
+            f"{', '.join(built)}"
+        )
     others = sorted({e.tokenizer for e in list_indexes(root)})
     if others:
-        return (f"no index built with tokenizer {tokenizer_name!r} under {root}; built with: "
-                f"{', '.join(others)}")
+        return (
+            f"no index built with tokenizer {tokenizer_name!r} under {root}; built with: "
+            f"{', '.join(others)}"
+        )
     return f"no index under {root} (build one with: factroots index build)"

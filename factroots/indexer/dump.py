@@ -56,7 +56,7 @@ def is_mediawiki_dump(path: str | Path) -> bool:
         return False
     head = head.lstrip(b"\xef\xbb\xbf \t\r\n")
     if head.startswith(b"<?xml"):
-        head = head[head.find(b"?>") + 2:].lstrip()
+        head = head[head.find(b"?>") + 2 :].lstrip()
     return head.startswith(MARKER)
 
 
@@ -91,8 +91,9 @@ def _wikiextractor():
         from wikiextractor import WikiExtractor
         from wikiextractor.extract import _DEFAULT_IGNORED_TAG_PATTERNS, Extractor, ignoreTag
     except ImportError:
-        raise FactrootsError("reading a Wikipedia dump needs wikiextractor: pip install "
-                             "'factroots[dump]'") from None
+        raise FactrootsError(
+            "reading a Wikipedia dump needs wikiextractor: pip install 'factroots[dump]'"
+        ) from None
     import logging
 
     logging.getLogger("wikiextractor").setLevel(logging.ERROR)
@@ -120,7 +121,7 @@ class _Site:
                 tag = m.group(2) if m else None
                 if tag == "base":
                     base = m.group(3)
-                    self.urlbase = base[:base.rfind("/")]
+                    self.urlbase = base[: base.rfind("/")]
                 elif tag == "namespace":
                     self.namespaces.add(m.group(3))
                     if 'key="10"' in line:
@@ -130,15 +131,17 @@ class _Site:
                     # collect_pages leaves out titles starting with the template namespace, a
                     # module global process_dump sets; unset (no <namespaces>), it is "" and
                     # would leave out every page
-                    self.wikiextractor.templateNamespace = (self.template_prefix[:-1]
-                                                            or "Template")
+                    self.wikiextractor.templateNamespace = self.template_prefix[:-1] or "Template"
             yield line
 
     def settings(self) -> dict:
         """What an Extractor needs of the site, as plain data (for worker processes)."""
         if self._settings is None:
-            self._settings = {"urlbase": self.urlbase, "template_prefix": self.template_prefix,
-                              "namespaces": sorted(self.namespaces)}
+            self._settings = {
+                "urlbase": self.urlbase,
+                "template_prefix": self.template_prefix,
+                "namespaces": sorted(self.namespaces),
+            }
         return self._settings
 
 
@@ -177,10 +180,15 @@ class DumpReader(SourceTotals):
             try:
                 with _open_text_stream(buffered) as stream:
                     pages = wikiextractor.collect_pages(site.lines(_lines(stream)))
-                    jobs = ((site.settings(), page_id, revid, title, page)
-                            for page_id, revid, title, page in pages)
-                    extracted = (_extracted_here(jobs) if self.workers <= 0
-                                 else _extracted_in(jobs, self.workers))
+                    jobs = (
+                        (site.settings(), page_id, revid, title, page)
+                        for page_id, revid, title, page in pages
+                    )
+                    extracted = (
+                        _extracted_here(jobs)
+                        if self.workers <= 0
+                        else _extracted_in(jobs, self.workers)
+                    )
                     for doc, reason in extracted:
                         self.bytes_done = hashing.done
                         if doc is None:
@@ -218,8 +226,9 @@ def _extracted_in(jobs, workers: int) -> Iterator[Extracted]:
     from factroots.indexer.shards import exit_with_parent
 
     context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context,
-                             initializer=exit_with_parent) as pool:
+    with ProcessPoolExecutor(
+        max_workers=workers, mp_context=context, initializer=exit_with_parent
+    ) as pool:
         ahead: deque = deque()
         jobs = iter(jobs)
         while True:
@@ -236,17 +245,25 @@ def _extracted_in(jobs, workers: int) -> Iterator[Extracted]:
                 raise FactrootsError("a page extraction process died (out of memory?)") from None
 
 
-def _document(settings: dict, page_id: str, revid: str, title: str,
-              page: list[str]) -> Extracted:
+def _document(settings: dict, page_id: str, revid: str, title: str, page: list[str]) -> Extracted:
     """One page through WikiExtractor, then read as its `<doc>` block would be; or None and
     why it was skipped."""
     _, extractor, ignored = _wikiextractor()
     out = io.StringIO()
     try:
-        extractor(page_id, revid, settings["urlbase"], title, page, ignored_tag_patterns=ignored,
-                  keepLinks=False, keepSections=False, HtmlFormatting=False,
-                  templatePrefix=settings["template_prefix"],
-                  knownNamespaces=set(settings["namespaces"])).extract(out, html_safe=True)
+        extractor(
+            page_id,
+            revid,
+            settings["urlbase"],
+            title,
+            page,
+            ignored_tag_patterns=ignored,
+            keepLinks=False,
+            keepSections=False,
+            HtmlFormatting=False,
+            templatePrefix=settings["template_prefix"],
+            knownNamespaces=set(settings["namespaces"]),
+        ).extract(out, html_safe=True)
     except Exception:  # noqa: BLE001 - a page WikiExtractor cannot take is skipped, counted
         return None, "page extraction failed"
     lines = out.getvalue().split("\n")

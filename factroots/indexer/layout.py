@@ -44,8 +44,9 @@ def check_lang(lang: str) -> str:
     """`lang` in lower case, as mLAMA writes its codes, if it is a valid language code (ASCII
     letters, digits, '-', '_'); else an error."""
     if not isinstance(lang, str) or not LANG_CODE.fullmatch(lang):
-        raise FactrootsError(f"invalid language code {lang!r}: use 1 to 64 letters, digits, "
-                             "'-' or '_'")
+        raise FactrootsError(
+            f"invalid language code {lang!r}: use 1 to 64 letters, digits, '-' or '_'"
+        )
     return lang.lower()
 
 
@@ -110,15 +111,17 @@ class BuildLock:
             try:
                 fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
             except OSError as exc:
-                raise FactrootsError(f"cannot write in {self.path.parent}: "
-                                     f"{exc.strerror or exc}") from None
+                raise FactrootsError(
+                    f"cannot write in {self.path.parent}: {exc.strerror or exc}"
+                ) from None
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
                 holder = os.pread(fd, 32, 0).decode("ascii", "replace").strip() or "unknown"
                 os.close(fd)
-                raise FactrootsError(f"another build of {self.final} is running "
-                                     f"(pid {holder})") from None
+                raise FactrootsError(
+                    f"another build of {self.final} is running (pid {holder})"
+                ) from None
             # The holder before us may have unlinked the file after we opened it: then our
             # lock is on a file nobody else sees, so take the one now at the path.
             try:
@@ -218,8 +221,11 @@ def recover_legacy(final: Path) -> None:
     from factroots.indexer.manifest import read_manifest
 
     pattern = re.compile(rf"{re.escape(BUILDING_PREFIX)}{re.escape(final.name)}-old-\d+")
-    found = [p for p in final.parent.iterdir()
-             if pattern.fullmatch(p.name) and p.is_dir() and not p.is_symlink()]
+    found = [
+        p
+        for p in final.parent.iterdir()
+        if pattern.fullmatch(p.name) and p.is_dir() and not p.is_symlink()
+    ]
     for old in sorted(found, key=lambda p: p.stat().st_mtime, reverse=True):
         try:
             if read_manifest(old).language != final.name:
@@ -242,15 +248,19 @@ def open_current(final: Path, opener: Callable[[Path], T]) -> T:
         try:
             opened = opener(Path(target))
         except BaseException as exc:  # a panic from tantivy reading a vanishing file, too
-            if isinstance(exc, (KeyboardInterrupt, SystemExit)) or \
-                    os.path.realpath(final) == target:
+            if (
+                isinstance(exc, (KeyboardInterrupt, SystemExit))
+                or os.path.realpath(final) == target
+            ):
                 raise
             continue
         if os.path.realpath(final) == target:
             language = getattr(getattr(opened, "manifest", None), "language", final.name)
             if language != final.name:
-                raise FactrootsError(f"index {final} holds language {language!r}, not "
-                                     f"{final.name!r} (moved or renamed?): rebuild it with "
-                                     f"--lang {final.name}")
+                raise FactrootsError(
+                    f"index {final} holds language {language!r}, not "
+                    f"{final.name!r} (moved or renamed?): rebuild it with "
+                    f"--lang {final.name}"
+                )
             return opened
     raise FactrootsError(f"{final} kept changing while it was opened: try again")

@@ -37,8 +37,17 @@ class Counts:
 
     def add(self, other: Counts) -> None:
         """Add another part's counts (a shard's) to these."""
-        for name in ("documents", "lines", "tokens", "text_bytes", "first_paragraph_bytes",
-                     "skipped_records", "empty_files", "long_units", "cut_runs"):
+        for name in (
+            "documents",
+            "lines",
+            "tokens",
+            "text_bytes",
+            "first_paragraph_bytes",
+            "skipped_records",
+            "empty_files",
+            "long_units",
+            "cut_runs",
+        ):
             setattr(self, name, getattr(self, name) + getattr(other, name))
         for reason, n in other.skipped_by_reason.items():
             self.skipped_by_reason[reason] = self.skipped_by_reason.get(reason, 0) + n
@@ -83,8 +92,9 @@ class Manifest:
         from factroots.atomic import atomic_output
 
         with atomic_output(Path(directory) / MANIFEST_NAME, make_parents=False) as tmp:
-            tmp.write_text(json.dumps(self.to_dict(), indent=2, ensure_ascii=False) + "\n",
-                           encoding="utf-8")
+            tmp.write_text(
+                json.dumps(self.to_dict(), indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
+            )
 
 
 def read_manifest(directory: str | Path) -> Manifest:
@@ -100,16 +110,19 @@ def read_manifest(directory: str | Path) -> Manifest:
         data = json.loads(text)
         data["counts"] = Counts(**data["counts"])
         if "shards" in data:
-            data["shards"] = [ShardEntry(**{**entry, "counts": Counts(**entry["counts"])})
-                              for entry in data["shards"]]
+            data["shards"] = [
+                ShardEntry(**{**entry, "counts": Counts(**entry["counts"])})
+                for entry in data["shards"]
+            ]
         manifest = Manifest(**data)
     except (ValueError, TypeError, KeyError, RecursionError) as exc:
         # RecursionError: a deeply nested document; its message is one line too
         raise FactrootsError(f"corrupt manifest {path}: {exc}") from None
     version = manifest.format_version
     if not isinstance(version, int) or isinstance(version, bool):
-        raise FactrootsError(f"corrupt manifest {path}: format_version is {version!r}, not an "
-                             "integer")
+        raise FactrootsError(
+            f"corrupt manifest {path}: format_version is {version!r}, not an integer"
+        )
     if not isinstance(manifest.language, str):
         raise FactrootsError(f"corrupt manifest {path}: language is {manifest.language!r}")
     if manifest.format_version not in READABLE_FORMATS:
@@ -118,8 +131,10 @@ def read_manifest(directory: str | Path) -> Manifest:
             f"formats {', '.join(map(str, READABLE_FORMATS))}: rebuild the index"
         )
     if (manifest.format_version == SHARDED_FORMAT_VERSION) != manifest.sharded:
-        raise FactrootsError(f"corrupt manifest {path}: format {manifest.format_version} "
-                             f"with {len(manifest.shards)} shard(s)")
+        raise FactrootsError(
+            f"corrupt manifest {path}: format {manifest.format_version} "
+            f"with {len(manifest.shards)} shard(s)"
+        )
     _check_shards(manifest, path)
     return manifest
 
@@ -129,16 +144,25 @@ def _check_shards(manifest: Manifest, path: Path) -> None:
     base = 0
     for entry in manifest.shards:
         name = entry.path
-        if not isinstance(name, str) or not name or "/" in name or "\\" in name or \
-                name in (".", "..") or "\0" in name:
+        if (
+            not isinstance(name, str)
+            or not name
+            or "/" in name
+            or "\\" in name
+            or name in (".", "..")
+            or "\0" in name
+        ):
             raise FactrootsError(f"corrupt manifest {path}: shard path {name!r}")
         lines = entry.counts.lines
         if not isinstance(lines, int) or isinstance(lines, bool) or lines < 0:
             raise FactrootsError(f"corrupt manifest {path}: shard {name} has {lines!r} lines")
         if entry.line_base != base:
-            raise FactrootsError(f"corrupt manifest {path}: shard {name} starts at line "
-                                 f"{entry.line_base!r}, not {base}")
+            raise FactrootsError(
+                f"corrupt manifest {path}: shard {name} starts at line "
+                f"{entry.line_base!r}, not {base}"
+            )
         base += lines
     if manifest.shards and base != manifest.counts.lines:
-        raise FactrootsError(f"corrupt manifest {path}: shards hold {base} lines, the index "
-                             f"{manifest.counts.lines}")
+        raise FactrootsError(
+            f"corrupt manifest {path}: shards hold {base} lines, the index {manifest.counts.lines}"
+        )

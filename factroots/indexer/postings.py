@@ -181,8 +181,9 @@ def _dense_ids(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return dense, distinct[:n]
 
 
-def _sorted_run(keys: np.ndarray, positions: np.ndarray, dense_keys: bool
-                ) -> tuple[np.ndarray, ...]:
+def _sorted_run(
+    keys: np.ndarray, positions: np.ndarray, dense_keys: bool
+) -> tuple[np.ndarray, ...]:
     """(distinct keys, count of each, positions grouped by key in that order, each ascending).
     With `dense_keys` (token ids) the keys are their own ids; else they are hashed to ids."""
     if dense_keys:
@@ -216,8 +217,9 @@ def _line_of(line_starts: np.ndarray, lo: int, p: int) -> int:
 
 
 @numba.njit(cache=True)
-def _term_lines(positions: np.ndarray, offsets: np.ndarray, line_starts: np.ndarray,
-                out: np.ndarray) -> np.ndarray:
+def _term_lines(
+    positions: np.ndarray, offsets: np.ndarray, line_starts: np.ndarray, out: np.ndarray
+) -> np.ndarray:
     """Each term's distinct lines, written to `out` unless it is empty (then only counted);
     returns the per-term offsets into `out`."""
     line_offsets = np.zeros(offsets.shape[0], dtype=np.int64)
@@ -237,8 +239,9 @@ def _term_lines(positions: np.ndarray, offsets: np.ndarray, line_starts: np.ndar
 
 
 @numba.njit(cache=True)
-def _scatter(out: np.ndarray, cursor: np.ndarray, term: np.ndarray, counts: np.ndarray,
-             positions: np.ndarray) -> None:
+def _scatter(
+    out: np.ndarray, cursor: np.ndarray, term: np.ndarray, counts: np.ndarray, positions: np.ndarray
+) -> None:
     """Append each run term's positions at its term's cursor in `out`."""
     src = 0
     for j in range(term.shape[0]):
@@ -266,8 +269,9 @@ class _ModeWriter:
         starts = self.next_position + np.concatenate(([0], np.cumsum(per_line + 1)[:-1]))
         self.next_position += int(per_line.sum() + per_line.size)
         self.line_starts.append(starts.astype(np.int64))
-        first_of_term = np.repeat(starts - np.concatenate(([0], np.cumsum(per_line)[:-1])),
-                                  per_line)
+        first_of_term = np.repeat(
+            starts - np.concatenate(([0], np.cumsum(per_line)[:-1])), per_line
+        )
         self.keys.append(keys.astype(np.uint64, copy=False))
         self.positions.append(np.arange(keys.size, dtype=np.int64) + first_of_term)
         self.buffered += keys.size
@@ -277,9 +281,9 @@ class _ModeWriter:
     def _spill(self) -> None:
         if not self.buffered:
             return
-        distinct, counts, positions = _sorted_run(np.concatenate(self.keys),
-                                                  np.concatenate(self.positions),
-                                                  self.mode == "tokens")
+        distinct, counts, positions = _sorted_run(
+            np.concatenate(self.keys), np.concatenate(self.positions), self.mode == "tokens"
+        )
         path = self.layout.runs / f"{self.mode}-{len(self.runs):05d}.npz"
         np.savez(path, keys=distinct, counts=counts, positions=positions)
         self.runs.append(path)
@@ -288,8 +292,9 @@ class _ModeWriter:
     def finish(self) -> ModeCounts:
         """Merge the runs into the mode's final arrays; returns what was written."""
         self._spill()
-        vocab = np.unique(np.concatenate(
-            [np.load(r)["keys"] for r in self.runs] or [np.empty(0, np.uint64)]))
+        vocab = np.unique(
+            np.concatenate([np.load(r)["keys"] for r in self.runs] or [np.empty(0, np.uint64)])
+        )
         totals = np.zeros(vocab.size, dtype=np.int64)
         for r in self.runs:
             with np.load(r) as run:
@@ -297,31 +302,45 @@ class _ModeWriter:
         offsets = np.zeros(vocab.size + 1, dtype=np.int64)
         np.cumsum(totals, out=offsets[1:])
         dtype = np.uint32 if self.next_position < 2**32 else np.uint64
-        out = np.lib.format.open_memmap(self.layout.array(self.mode, "positions"), mode="w+",
-                                        dtype=dtype, shape=(int(offsets[-1]),))
+        out = np.lib.format.open_memmap(
+            self.layout.array(self.mode, "positions"),
+            mode="w+",
+            dtype=dtype,
+            shape=(int(offsets[-1]),),
+        )
         cursor = offsets[:-1].copy()
         for r in self.runs:
             with np.load(r) as run:
-                _scatter(out, cursor, np.searchsorted(vocab, run["keys"]), run["counts"],
-                         run["positions"])
+                _scatter(
+                    out,
+                    cursor,
+                    np.searchsorted(vocab, run["keys"]),
+                    run["counts"],
+                    run["positions"],
+                )
             r.unlink()
         out.flush()
         del out
         np.save(self.layout.array(self.mode, "keys"), vocab)
         np.save(self.layout.array(self.mode, "offsets"), offsets)
-        line_starts = (np.concatenate(self.line_starts) if self.line_starts
-                       else np.empty(0, np.int64))
+        line_starts = (
+            np.concatenate(self.line_starts) if self.line_starts else np.empty(0, np.int64)
+        )
         np.save(self.layout.array(self.mode, "line_starts"), line_starts)
         self._write_term_lines(offsets, line_starts)
-        return ModeCounts(int(vocab.size), int(offsets[-1]), int(line_starts.size),
-                          np.dtype(dtype).name)
-
+        return ModeCounts(
+            int(vocab.size), int(offsets[-1]), int(line_starts.size), np.dtype(dtype).name
+        )
 
     def _write_term_lines(self, offsets: np.ndarray, line_starts: np.ndarray) -> None:
         positions = np.load(self.layout.array(self.mode, "positions"), mmap_mode="r")
         line_offsets = _term_lines(positions, offsets, line_starts, np.empty(0, np.uint32))
-        lines = np.lib.format.open_memmap(self.layout.array(self.mode, "lines"), mode="w+",
-                                          dtype=np.uint32, shape=(int(line_offsets[-1]),))
+        lines = np.lib.format.open_memmap(
+            self.layout.array(self.mode, "lines"),
+            mode="w+",
+            dtype=np.uint32,
+            shape=(int(line_offsets[-1]),),
+        )
         _term_lines(positions, offsets, line_starts, lines)
         lines.flush()
         del lines
@@ -341,7 +360,7 @@ class PostingsWriter:
         keys, per_line = unit_keys(words)
         self._modes["words"].add(keys, per_line)
         lengths = np.fromiter((ids.size for ids in token_ids), np.int64, len(token_ids))
-        ids = (np.concatenate(token_ids) if token_ids else np.empty(0, np.int64))
+        ids = np.concatenate(token_ids) if token_ids else np.empty(0, np.int64)
         self._modes["tokens"].add(ids.astype(np.uint64), lengths)
 
     def finish(self) -> PostingsMeta:
@@ -360,5 +379,6 @@ def read_meta(directory: Path) -> PostingsMeta | None:
     data = json.loads(path.read_text(encoding="utf-8"))
     if data.get("format_version") != FORMAT_VERSION:
         return None
-    return PostingsMeta(FORMAT_VERSION, data["key_scheme"],
-                        {m: ModeCounts(**c) for m, c in data["modes"].items()})
+    return PostingsMeta(
+        FORMAT_VERSION, data["key_scheme"], {m: ModeCounts(**c) for m, c in data["modes"].items()}
+    )

@@ -64,8 +64,9 @@ def _utf8_name(path: Path) -> Path:
     try:
         str(path).encode("utf-8")
     except UnicodeEncodeError:
-        raise FactrootsError(f"input file name is not UTF-8: {shown_path(path)}: rename it "
-                             "(nothing was built)") from None
+        raise FactrootsError(
+            f"input file name is not UTF-8: {shown_path(path)}: rename it (nothing was built)"
+        ) from None
     return path
 
 
@@ -84,8 +85,9 @@ def _readable_file(path: Path) -> Path:
 
 
 def _unreadable_folder(exc: OSError) -> None:
-    raise FactrootsError(f"cannot read input folder {exc.filename}: "
-                         f"{exc.strerror or exc}") from None
+    raise FactrootsError(
+        f"cannot read input folder {exc.filename}: {exc.strerror or exc}"
+    ) from None
 
 
 def input_files(root: str | Path) -> list[Path]:
@@ -107,8 +109,10 @@ def input_files(root: str | Path) -> list[Path]:
         dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
         for name in dirnames:
             if os.path.islink(os.path.join(dirpath, name)):
-                raise FactrootsError(f"input folder {Path(dirpath) / name} is a link, which is "
-                                     "not followed: give its target as an input of its own")
+                raise FactrootsError(
+                    f"input folder {Path(dirpath) / name} is a link, which is "
+                    "not followed: give its target as an input of its own"
+                )
         files.extend(Path(dirpath) / f for f in filenames if not f.startswith("."))
     files = [_readable_file(_utf8_name(p)) for p in sorted(files)]
     if not files:
@@ -144,8 +148,12 @@ def make_document(doc_id: str, title: str, lines: list[str]) -> Document | None:
         return None
     text = unicodedata.normalize("NFC", " ".join(body))
     first = unicodedata.normalize("NFC", body[1]) if len(body) > 1 else ""
-    return Document(doc_id=doc_id, title=unicodedata.normalize("NFC", title or body[0]),
-                    text=text, first_paragraph=first)
+    return Document(
+        doc_id=doc_id,
+        title=unicodedata.normalize("NFC", title or body[0]),
+        text=text,
+        first_paragraph=first,
+    )
 
 
 class _DocBlocks:
@@ -249,8 +257,9 @@ def read_file(path: Path, source: SourceFile) -> Iterator[Document]:
                         continue
                     json_mode = _is_json_lines(raw)
                     blocks = None if json_mode else _DocBlocks(source)
-                doc = (_json_document(raw, source) if json_mode or blocks is None
-                       else blocks.feed(raw))
+                doc = (
+                    _json_document(raw, source) if json_mode or blocks is None else blocks.feed(raw)
+                )
                 if doc is not None:
                     source.documents += 1
                     yield doc
@@ -296,8 +305,9 @@ class CorpusReader(SourceTotals):
                 size = path.stat().st_size
                 sha256 = file_sha256(path)
             except OSError as exc:
-                raise FactrootsError(f"cannot read input file {path}: "
-                                     f"{exc.strerror or exc}") from None
+                raise FactrootsError(
+                    f"cannot read input file {path}: {exc.strerror or exc}"
+                ) from None
             rel = path.relative_to(self.root).as_posix() if path != self.root else path.name
             source = SourceFile(path=rel, size=size, sha256=sha256)
             self.sources.append(source)

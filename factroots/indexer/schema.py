@@ -12,8 +12,9 @@ def build_schema() -> tantivy.Schema:
     builder = tantivy.SchemaBuilder()
     builder.add_unsigned_field(LINE, stored=True, indexed=True, fast=True)
     builder.add_text_field(WORDS, stored=False, tokenizer_name=WS_ANALYZER, index_option="position")
-    builder.add_text_field(TOKENS, stored=False, tokenizer_name=WS_ANALYZER,
-                           index_option="position")
+    builder.add_text_field(
+        TOKENS, stored=False, tokenizer_name=WS_ANALYZER, index_option="position"
+    )
     builder.add_bytes_field(TEXT, stored=True, indexed=False, fast=False)
     builder.add_bytes_field(DOC_ID, stored=True, indexed=False, fast=False)
     builder.add_bytes_field(TITLE, stored=True, indexed=False, fast=False)

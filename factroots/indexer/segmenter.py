@@ -75,8 +75,7 @@ def text_pieces(text: str, limit: int) -> tuple[list[tuple[int, int]], int]:
     spans, start, cuts = [], 0, 0
     while len(text) - start > limit:
         lead = _LEADING_SPACE.match(text, start).end()  # the piece's own leading whitespace
-        space = _LAST_SPACE.search(text, lead, start + limit + 1) if lead < start + limit \
-            else None
+        space = _LAST_SPACE.search(text, lead, start + limit + 1) if lead < start + limit else None
         end = space.start() if space is not None else start + limit
         cuts += space is None
         spans.append((start, end))
@@ -97,8 +96,11 @@ class _Encoded:
 
 def _arrays(encoding, start: int, first_word: int) -> _Encoded:
     """One piece's encoding as arrays, its offsets and word ids moved on by its place."""
-    word_ids = np.fromiter((-1 if w is None else w + first_word for w in encoding.word_ids),
-                           dtype=np.int64, count=len(encoding.word_ids))
+    word_ids = np.fromiter(
+        (-1 if w is None else w + first_word for w in encoding.word_ids),
+        dtype=np.int64,
+        count=len(encoding.word_ids),
+    )
     offsets = np.asarray(encoding.offsets, dtype=np.int64).reshape(-1, 2) + start
     return _Encoded(np.asarray(encoding.ids, dtype=np.int32), offsets, word_ids)
 
@@ -106,9 +108,11 @@ def _arrays(encoding, start: int, first_word: int) -> _Encoded:
 def _joined(parts: list[_Encoded]) -> _Encoded:
     if len(parts) == 1:
         return parts[0]
-    return _Encoded(np.concatenate([p.ids for p in parts]),
-                    np.concatenate([p.offsets for p in parts]).reshape(-1, 2),
-                    np.concatenate([p.word_ids for p in parts]))
+    return _Encoded(
+        np.concatenate([p.ids for p in parts]),
+        np.concatenate([p.offsets for p in parts]).reshape(-1, 2),
+        np.concatenate([p.word_ids for p in parts]),
+    )
 
 
 def document_lines(doc: Document, encoded: _Encoded, max_tokens: int) -> list[Line]:
@@ -121,7 +125,7 @@ def document_lines(doc: Document, encoded: _Encoded, max_tokens: int) -> list[Li
     last = np.maximum.reduceat(offsets[:, 1], starts)
     bounds = np.append(starts, ids.size)
     return [
-        Line(doc.doc_id, doc.title, doc.text[first[k]:last[k]], ids[bounds[k]:bounds[k + 1]])
+        Line(doc.doc_id, doc.title, doc.text[first[k] : last[k]], ids[bounds[k] : bounds[k + 1]])
         for k in range(starts.size)
     ]
 
@@ -147,15 +151,17 @@ class Segmenter:
         words = [0] * len(docs)
         for group in self._groups(pieces):
             encodings = self.tokenizer.tokenizer.encode_batch(
-                [docs[d].text[start:end] for d, start, end in group], add_special_tokens=False)
+                [docs[d].text[start:end] for d, start, end in group], add_special_tokens=False
+            )
             for (d, start, _), encoding in zip(group, encodings, strict=True):
                 part = _arrays(encoding, start, words[d])
                 words[d] = int(part.word_ids.max(initial=words[d] - 1)) + 1
                 parts[d].append(part)
-        empty = _Encoded(np.empty(0, np.int32), np.empty((0, 2), np.int64),
-                         np.empty(0, np.int64))
-        return [document_lines(doc, _joined(p) if p else empty, self.max_tokens)
-                for doc, p in zip(docs, parts, strict=True)]
+        empty = _Encoded(np.empty(0, np.int32), np.empty((0, 2), np.int64), np.empty(0, np.int64))
+        return [
+            document_lines(doc, _joined(p) if p else empty, self.max_tokens)
+            for doc, p in zip(docs, parts, strict=True)
+        ]
 
     @staticmethod
     def _groups(pieces: list[tuple[int, int, int]]) -> Iterator[list[tuple[int, int, int]]]:

@@ -65,8 +65,10 @@ class ShardTask:
 
     def describe(self) -> str:
         """The shard and its input files, relative to the input root, for error messages."""
-        names = [os.path.relpath(f, self.input_root) if f != self.input_root
-                 else os.path.basename(f) for f in self.files]
+        names = [
+            os.path.relpath(f, self.input_root) if f != self.input_root else os.path.basename(f)
+            for f in self.files
+        ]
         shown = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
         return f"shard {self.number} ({shown})"
 
@@ -78,15 +80,30 @@ def _size(path: Path) -> int:
         return 0
 
 
-def shard_tasks(building: Path, parts: Sequence[Sequence[Path]], input_root: str | Path,
-                lang: str, tok, max_tokens: int) -> list[ShardTask]:
+def shard_tasks(
+    building: Path,
+    parts: Sequence[Sequence[Path]],
+    input_root: str | Path,
+    lang: str,
+    tok,
+    max_tokens: int,
+) -> list[ShardTask]:
     single = len(parts) == 1  # one shard is the unsharded layout: built in place
-    return [ShardTask(k, tuple(str(Path(f).resolve()) for f in files),
-                      str(Path(input_root).resolve()),
-                      str(building if single else building / shard_name(k)), lang,
-                      str(tok.path), tok.name, tok.sha256, max_tokens,
-                      sum(_size(Path(f)) for f in files))
-            for k, files in enumerate(parts)]
+    return [
+        ShardTask(
+            k,
+            tuple(str(Path(f).resolve()) for f in files),
+            str(Path(input_root).resolve()),
+            str(building if single else building / shard_name(k)),
+            lang,
+            str(tok.path),
+            tok.name,
+            tok.sha256,
+            max_tokens,
+            sum(_size(Path(f)) for f in files),
+        )
+        for k, files in enumerate(parts)
+    ]
 
 
 def build_shard(task: ShardTask, on_progress: Callable | None = None) -> Manifest:
@@ -98,38 +115,67 @@ def build_shard(task: ShardTask, on_progress: Callable | None = None) -> Manifes
         os.environ.setdefault(name, value)
     tok = replace(load_tokenizer(task.tokenizer_path), name=task.tokenizer_name)
     if tok.sha256 != task.tokenizer_sha256:
-        raise FactrootsError(f"{task.describe()}: tokenizer {task.tokenizer_path} changed "
-                             "during the build")
+        raise FactrootsError(
+            f"{task.describe()}: tokenizer {task.tokenizer_path} changed during the build"
+        )
     directory = Path(task.directory)
     shutil.rmtree(directory, ignore_errors=True)
     directory.mkdir(parents=True)
     reader = open_reader(task.input_root, [Path(f) for f in task.files])
-    return write_index(directory, reader, task.input_root, task.lang, tok, task.max_tokens,
-                       task.threads, on_progress)
+    return write_index(
+        directory,
+        reader,
+        task.input_root,
+        task.lang,
+        tok,
+        task.max_tokens,
+        task.threads,
+        on_progress,
+    )
 
 
-def root_manifest(tasks: Sequence[ShardTask], manifests: Sequence[Manifest],
-                  tok, input_root: str | Path) -> Manifest:
+def root_manifest(
+    tasks: Sequence[ShardTask], manifests: Sequence[Manifest], tok, input_root: str | Path
+) -> Manifest:
     """The root manifest of shards built from `tasks`: sources and counts added up in order."""
     counts, entries, sources, base = Counts(), [], [], 0
     for task, shard in zip(tasks, manifests, strict=True):
         counts.add(shard.counts)
         sources.extend(shard.sources)
-        entries.append(ShardEntry(Path(task.directory).name, base,
-                                  [s["path"] for s in shard.sources], shard.counts))
+        entries.append(
+            ShardEntry(
+                Path(task.directory).name, base, [s["path"] for s in shard.sources], shard.counts
+            )
+        )
         base += shard.counts.lines
     first = manifests[0]
-    return Manifest(language=first.language, tokenizer_name=tok.name,
-                    tokenizer_sha256=tok.sha256, max_tokens=first.max_tokens,
-                    input_root=str(Path(input_root).resolve()), sources=sources, counts=counts,
-                    build_seconds=0.0, factroots_version=__version__,
-                    format_version=SHARDED_FORMAT_VERSION, shards=entries)
+    return Manifest(
+        language=first.language,
+        tokenizer_name=tok.name,
+        tokenizer_sha256=tok.sha256,
+        max_tokens=first.max_tokens,
+        input_root=str(Path(input_root).resolve()),
+        sources=sources,
+        counts=counts,
+        build_seconds=0.0,
+        factroots_version=__version__,
+        format_version=SHARDED_FORMAT_VERSION,
+        shards=entries,
+    )
 
 
-def build_shards(building: Path, parts: Sequence[Sequence[Path]], input_root: str | Path,
-                 lang: str, tok, max_tokens: int, workers: int,
-                 on_progress: Callable | None = None, engine: str = "local",
-                 address: str | None = None) -> Manifest:
+def build_shards(
+    building: Path,
+    parts: Sequence[Sequence[Path]],
+    input_root: str | Path,
+    lang: str,
+    tok,
+    max_tokens: int,
+    workers: int,
+    on_progress: Callable | None = None,
+    engine: str = "local",
+    address: str | None = None,
+) -> Manifest:
     """Build every shard under `building` and return the root manifest (not yet written); one
     shard is built into `building` itself, and its own manifest returned. A shard that fails
     fails the build with an error naming its input files."""
@@ -140,8 +186,7 @@ def build_shards(building: Path, parts: Sequence[Sequence[Path]], input_root: st
         manifests = build_shards_ray(tasks, address, on_progress)
     else:
         manifests = build_shards_local(tasks, workers, on_progress)
-    manifest = manifests[0] if len(tasks) == 1 else root_manifest(tasks, manifests, tok,
-                                                                   input_root)
+    manifest = manifests[0] if len(tasks) == 1 else root_manifest(tasks, manifests, tok, input_root)
     if manifest.counts.lines == 0:
         raise FactrootsError(f"no documents with text found in {input_root}")
     return manifest
@@ -155,8 +200,7 @@ class ProgressSum:
         self.total = sum(t.bytes for t in tasks)
         self.latest: dict[int, tuple[int, int, int, int]] = {}
 
-    def update(self, shard: int, bytes_done: int, documents: int, lines: int,
-               tokens: int) -> None:
+    def update(self, shard: int, bytes_done: int, documents: int, lines: int, tokens: int) -> None:
         self.latest[shard] = (bytes_done, documents, lines, tokens)
 
     def finished(self, task: ShardTask, manifest: Manifest) -> None:
@@ -188,6 +232,7 @@ def shard_failure(task: ShardTask, exc: BaseException) -> FactrootsError:
 def _build_here(tasks: Sequence[ShardTask], on_progress: Callable | None) -> list[Manifest]:
     summed, manifests = ProgressSum(tasks, on_progress), []
     for task in tasks:
+
         def report(p, number=task.number) -> None:
             summed.update(number, p.bytes_done, p.documents, p.lines, p.tokens)
             summed.report()
@@ -195,8 +240,7 @@ def _build_here(tasks: Sequence[ShardTask], on_progress: Callable | None) -> lis
         try:
             manifests.append(build_shard(task, report))
         except Exception as exc:  # noqa: BLE001 - any failure fails the whole build
-            raise shard_failure(task, exc) from (None if isinstance(exc, FactrootsError)
-                                                 else exc)
+            raise shard_failure(task, exc) from (None if isinstance(exc, FactrootsError) else exc)
         summed.finished(task, manifests[-1])
         summed.report()
     return manifests
@@ -217,6 +261,7 @@ def _init_worker(progress_queue) -> None:
 def exit_with_parent() -> None:
     """End this (worker) process as soon as its parent is gone: a pool's workers otherwise
     outlive a parent killed with SIGKILL."""
+
     def watch(parent: int) -> None:
         while os.getppid() == parent:
             time.sleep(PARENT_CHECK_SECONDS)
@@ -245,8 +290,9 @@ def _stop(pool: ProcessPoolExecutor) -> None:
         process.join(10)
 
 
-def build_shards_local(tasks: Sequence[ShardTask], workers: int,
-                       on_progress: Callable | None = None) -> list[Manifest]:
+def build_shards_local(
+    tasks: Sequence[ShardTask], workers: int, on_progress: Callable | None = None
+) -> list[Manifest]:
     """Each task in one of `workers` spawned processes (one after the other in this process
     when `workers` is 1); results in task order."""
     if workers <= 1:
@@ -254,8 +300,12 @@ def build_shards_local(tasks: Sequence[ShardTask], workers: int,
     context = multiprocessing.get_context("spawn")
     progress = context.Queue()
     summed = ProgressSum(tasks, on_progress)
-    pool = ProcessPoolExecutor(max_workers=max(1, min(workers, len(tasks))), mp_context=context,
-                               initializer=_init_worker, initargs=(progress,))
+    pool = ProcessPoolExecutor(
+        max_workers=max(1, min(workers, len(tasks))),
+        mp_context=context,
+        initializer=_init_worker,
+        initargs=(progress,),
+    )
     futures: dict[Future, ShardTask] = {}
     try:
         futures = {pool.submit(_run_task, task): task for task in tasks}
@@ -269,7 +319,8 @@ def build_shards_local(tasks: Sequence[ShardTask], workers: int,
                     summed.finished(task, future.result())
                 except Exception as exc:  # noqa: BLE001 - any failure fails the whole build
                     raise shard_failure(task, exc) from (
-                        None if isinstance(exc, (FactrootsError, BrokenProcessPool)) else exc)
+                        None if isinstance(exc, (FactrootsError, BrokenProcessPool)) else exc
+                    )
             summed.report()
         pool.shutdown(wait=True)
     except BaseException:

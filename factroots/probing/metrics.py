@@ -9,8 +9,14 @@ from __future__ import annotations
 
 import pandas as pd
 
-SUMMARY_COLUMNS = ["lang", "facts", "p_at_1", "one_token_p_at_1", "one_token_objects",
-                   "p_at_1_macro"]
+SUMMARY_COLUMNS = [
+    "lang",
+    "facts",
+    "p_at_1",
+    "one_token_p_at_1",
+    "one_token_objects",
+    "p_at_1_macro",
+]
 
 
 def p_at_1(df: pd.DataFrame) -> pd.DataFrame:
@@ -28,8 +34,9 @@ def p_at_1_by_relation(df: pd.DataFrame) -> pd.DataFrame:
 def p_at_1_macro(df: pd.DataFrame) -> pd.DataFrame:
     """Per language: the mean over relations of per-relation P@1."""
     by_relation = p_at_1_by_relation(df)
-    return (by_relation.groupby("lang", sort=True)["p_at_1"].mean()
-            .rename("p_at_1_macro").reset_index())
+    return (
+        by_relation.groupby("lang", sort=True)["p_at_1"].mean().rename("p_at_1_macro").reset_index()
+    )
 
 
 def object_accuracy(df: pd.DataFrame) -> pd.DataFrame:
@@ -49,10 +56,12 @@ def one_token(df: pd.DataFrame) -> pd.DataFrame:
     """Per language: one-token P@1 (mean over k=1 objects) and the number of k=1 objects."""
     langs = pd.DataFrame({"lang": sorted(df["lang"].unique())})
     ones = p_at_1_by_masks(df)
-    ones = ones[ones["k"] == 1].rename(columns={"p_at_1": "one_token_p_at_1",
-                                                "objects": "one_token_objects"})
-    merged = langs.merge(ones[["lang", "one_token_p_at_1", "one_token_objects"]], on="lang",
-                         how="left")
+    ones = ones[ones["k"] == 1].rename(
+        columns={"p_at_1": "one_token_p_at_1", "objects": "one_token_objects"}
+    )
+    merged = langs.merge(
+        ones[["lang", "one_token_p_at_1", "one_token_objects"]], on="lang", how="left"
+    )
     merged["one_token_objects"] = merged["one_token_objects"].fillna(0).astype(int)
     return merged
 
@@ -67,10 +76,13 @@ def summary(df: pd.DataFrame) -> pd.DataFrame:
 
 def format_summary(table: pd.DataFrame) -> str:
     """The summary as an aligned text table, rates in percent."""
-    lines = [f"{'lang':6} {'facts':>8} {'P@1':>7} {'1-tok P@1':>10} {'1-tok objs':>10} "
-             f"{'macro P@1':>10}"]
+    lines = [
+        f"{'lang':6} {'facts':>8} {'P@1':>7} {'1-tok P@1':>10} {'1-tok objs':>10} {'macro P@1':>10}"
+    ]
     for r in table.itertuples(index=False):
         one = "-" if pd.isna(r.one_token_p_at_1) else f"{100 * r.one_token_p_at_1:.2f}"
-        lines.append(f"{r.lang:6} {r.facts:>8,} {100 * r.p_at_1:>7.2f} {one:>10} "
-                     f"{r.one_token_objects:>10,} {100 * r.p_at_1_macro:>10.2f}")
+        lines.append(
+            f"{r.lang:6} {r.facts:>8,} {100 * r.p_at_1:>7.2f} {one:>10} "
+            f"{r.one_token_objects:>10,} {100 * r.p_at_1_macro:>10.2f}"
+        )
     return "\n".join(lines)

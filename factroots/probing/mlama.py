@@ -15,8 +15,17 @@ from factroots.mlama import (  # noqa: F401
     read_templates,
 )
 
-__all__ = ["Fact", "MlamaLanguage", "SkippedRecord", "available_languages", "load_language",
-           "read_templates"]
+__all__ = [
+    "Fact",
+    "MlamaLanguage",
+    "SkippedRecord",
+    "available_languages",
+    "load_language",
+    "read_templates",
+]
 
-warnings.warn("factroots.probing.mlama is deprecated: import from factroots.mlama",
-              DeprecationWarning, stacklevel=2)
+warnings.warn(
+    "factroots.probing.mlama is deprecated: import from factroots.mlama",
+    DeprecationWarning,
+    stacklevel=2,
+)

@@ -10,8 +10,12 @@ from factroots.defaults import DEFAULT_DEVICE, DEFAULT_DTYPE, DTYPES
 from factroots.errors import FactrootsError
 from factroots.tokenizer import BUNDLED, ModelTokenizer, load_tokenizer
 
-WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin",
-                "pytorch_model.bin.index.json")
+WEIGHT_FILES = (
+    "model.safetensors",
+    "model.safetensors.index.json",
+    "pytorch_model.bin",
+    "pytorch_model.bin.index.json",
+)
 BUNDLED_BY_MODEL_TYPE = {"bert": "mbert"}
 
 
@@ -99,8 +103,9 @@ def model_name(spec: str | Path) -> str:
     return path.resolve().name if path.is_dir() else str(spec)
 
 
-def load_masked_lm(spec: str | Path, device: str = DEFAULT_DEVICE,
-                   dtype: str = DEFAULT_DTYPE) -> MaskedLM:
+def load_masked_lm(
+    spec: str | Path, device: str = DEFAULT_DEVICE, dtype: str = DEFAULT_DTYPE
+) -> MaskedLM:
     """Load a masked LM by directory or cached hub name, in eval mode on `device` in `dtype`."""
     path = model_directory(spec)
     check_model_files(path)
@@ -111,8 +116,9 @@ def load_masked_lm(spec: str | Path, device: str = DEFAULT_DEVICE,
     hf_logging.disable_progress_bar()
     try:
         config = AutoConfig.from_pretrained(path, local_files_only=True)
-        model = AutoModelForMaskedLM.from_pretrained(path, local_files_only=True,
-                                                     dtype=torch_dtype(dtype))
+        model = AutoModelForMaskedLM.from_pretrained(
+            path, local_files_only=True, dtype=torch_dtype(dtype)
+        )
     except (OSError, ValueError) as exc:
         first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise FactrootsError(f"cannot load masked LM from {path}: {first_line}") from None

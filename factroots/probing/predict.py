@@ -84,7 +84,7 @@ class ProbeResult:
 def length_batches(prompts: Sequence[EncodedPrompt], batch_size: int) -> list[list[int]]:
     """Prompt indices grouped into batches of similar length (longest first, stable)."""
     order = sorted(range(len(prompts)), key=lambda i: (-len(prompts[i].input_ids), i))
-    return [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
+    return [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
 
 
 def make_batch(prompts: list[EncodedPrompt], pad_id: int, device: str) -> PromptBatch:
@@ -95,14 +95,17 @@ def make_batch(prompts: list[EncodedPrompt], pad_id: int, device: str) -> Prompt
     lengths = np.array([len(p.input_ids) for p in prompts])
     ids = np.full((len(prompts), int(lengths.max())), pad_id, dtype=np.int64)
     for row, p in enumerate(prompts):
-        ids[row, :lengths[row]] = p.input_ids
+        ids[row, : lengths[row]] = p.input_ids
     attention = (np.arange(ids.shape[1])[None, :] < lengths[:, None]).astype(np.int64)
     rows = [row for row, p in enumerate(prompts) for _ in p.mask_positions]
     cols = [col for p in prompts for col in p.mask_positions]
-    return PromptBatch(prompts, torch.from_numpy(ids).to(device),
-                       torch.from_numpy(attention).to(device),
-                       torch.tensor(rows, dtype=torch.long, device=device),
-                       torch.tensor(cols, dtype=torch.long, device=device))
+    return PromptBatch(
+        prompts,
+        torch.from_numpy(ids).to(device),
+        torch.from_numpy(attention).to(device),
+        torch.tensor(rows, dtype=torch.long, device=device),
+        torch.tensor(cols, dtype=torch.long, device=device),
+    )
 
 
 def lm_head(model):
@@ -117,8 +120,9 @@ def mask_logits(model, batch: PromptBatch):
     if head is None:
         logits = model(input_ids=batch.input_ids, attention_mask=batch.attention_mask).logits
         return logits[batch.mask_rows, batch.mask_cols]
-    hidden = model.base_model(input_ids=batch.input_ids,
-                              attention_mask=batch.attention_mask).last_hidden_state
+    hidden = model.base_model(
+        input_ids=batch.input_ids, attention_mask=batch.attention_mask
+    ).last_hidden_state
     return head(hidden[batch.mask_rows, batch.mask_cols])
 
 
@@ -141,10 +145,13 @@ def pad_id(lm: MaskedLM) -> int:
     return int(pad) if pad is not None else 0
 
 
-def predict_prompts(lm: MaskedLM, prompts: Sequence[EncodedPrompt],
-                    batch_size: int = DEFAULT_BATCH_SIZE,
-                    on_batch: OnBatch | None = None,
-                    on_progress: Callable[[int], None] | None = None) -> list[Prediction]:
+def predict_prompts(
+    lm: MaskedLM,
+    prompts: Sequence[EncodedPrompt],
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    on_batch: OnBatch | None = None,
+    on_progress: Callable[[int], None] | None = None,
+) -> list[Prediction]:
     """Predictions for `prompts`, in their order; `on_progress(n)` after each batch of n."""
     import torch
 
@@ -162,11 +169,13 @@ def predict_prompts(lm: MaskedLM, prompts: Sequence[EncodedPrompt],
     return cast(list[Prediction], predictions)  # every prompt is in one batch
 
 
-def prediction_table(lm: MaskedLM, prompts: Sequence[EncodedPrompt],
-                     predictions: Sequence[Prediction]) -> pa.Table:
+def prediction_table(
+    lm: MaskedLM, prompts: Sequence[EncodedPrompt], predictions: Sequence[Prediction]
+) -> pa.Table:
     """One row per fact, columns as SCHEMA."""
-    texts = lm.tokenizer.tokenizer.decode_batch([list(p.predicted_ids) for p in predictions],
-                                                skip_special_tokens=False)
+    texts = lm.tokenizer.tokenizer.decode_batch(
+        [list(p.predicted_ids) for p in predictions], skip_special_tokens=False
+    )
     facts = [p.prompt.fact for p in prompts]
     columns = {
         "model": [lm.name] * len(prompts),
@@ -181,8 +190,10 @@ def prediction_table(lm: MaskedLM, prompts: Sequence[EncodedPrompt],
         "predicted_ids": [list(x.predicted_ids) for x in predictions],
         "top5_ids": [[list(t) for t in x.top_ids] for x in predictions],
         "prediction": [t.strip() for t in texts],
-        "correct": [is_correct(x.predicted_ids, p.prompt.object_ids)
-                    for p, x in zip(prompts, predictions, strict=True)],
+        "correct": [
+            is_correct(x.predicted_ids, p.prompt.object_ids)
+            for p, x in zip(prompts, predictions, strict=True)
+        ],
     }
     return pa.table(columns, schema=SCHEMA)
 
@@ -202,8 +213,12 @@ def summary_path(out: Path) -> Path:
 
 def run_identity(lm: MaskedLM, mlama_dir: Path) -> dict:
     """What makes parts reusable: same model, tokenizer, dtype and mLAMA folder."""
-    return {"model": str(lm.path.resolve()), "tokenizer_sha256": lm.tokenizer.sha256,
-            "dtype": lm.dtype, "mlama": str(Path(mlama_dir).resolve())}
+    return {
+        "model": str(lm.path.resolve()),
+        "tokenizer_sha256": lm.tokenizer.sha256,
+        "dtype": lm.dtype,
+        "mlama": str(Path(mlama_dir).resolve()),
+    }
 
 
 def open_parts(out: Path, identity: dict) -> Path:
@@ -223,11 +238,15 @@ def open_parts(out: Path, identity: dict) -> Path:
     return parts
 
 
-def probe_language(lm: MaskedLM, mlama_dir: Path, lang: str, batch_size: int,
-                   on_batch: OnBatch | None = None,
-                   on_progress: Callable[[int], None] | None = None,
-                   on_start: Callable[[str, int], None] | None = None
-                   ) -> tuple[pa.Table, dict[str, int]]:
+def probe_language(
+    lm: MaskedLM,
+    mlama_dir: Path,
+    lang: str,
+    batch_size: int,
+    on_batch: OnBatch | None = None,
+    on_progress: Callable[[int], None] | None = None,
+    on_start: Callable[[str, int], None] | None = None,
+) -> tuple[pa.Table, dict[str, int]]:
     """One language's prediction table and its skipped facts by reason."""
     language = load_language(mlama_dir, lang)
     prompts = build_prompts(language.facts, language.templates, lm.tokenizer, lm.max_length)
@@ -240,10 +259,16 @@ def probe_language(lm: MaskedLM, mlama_dir: Path, lang: str, batch_size: int,
     return prediction_table(lm, prompts.prompts, predictions), skipped
 
 
-def probe(lm: MaskedLM, mlama_dir: str | Path, langs: Sequence[str], out: str | Path,
-          batch_size: int = DEFAULT_BATCH_SIZE, on_batch: OnBatch | None = None,
-          on_progress: Callable[[int], None] | None = None,
-          on_start: Callable[[str, int], None] | None = None) -> ProbeResult:
+def probe(
+    lm: MaskedLM,
+    mlama_dir: str | Path,
+    langs: Sequence[str],
+    out: str | Path,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    on_batch: OnBatch | None = None,
+    on_progress: Callable[[int], None] | None = None,
+    on_start: Callable[[str, int], None] | None = None,
+) -> ProbeResult:
     """Probe `langs`, resuming from finished parts; write `out` and its summary CSV."""
     from factroots.probing.metrics import summary
 
@@ -256,14 +281,20 @@ def probe(lm: MaskedLM, mlama_dir: str | Path, langs: Sequence[str], out: str | 
         if part.is_file():
             result.resumed.append(lang)
             continue
-        table, skipped = probe_language(lm, mlama_dir, lang, batch_size, on_batch, on_progress,
-                                        on_start)
+        table, skipped = probe_language(
+            lm, mlama_dir, lang, batch_size, on_batch, on_progress, on_start
+        )
         write_parquet_atomic(table, part)
         result.computed.append(lang)
         if skipped:
             result.skipped[lang] = skipped
-    table = pa.concat_tables([pq.read_table(parts / f"{lang}.parquet", schema=SCHEMA)
-                              for lang in langs]) if langs else SCHEMA.empty_table()
+    table = (
+        pa.concat_tables(
+            [pq.read_table(parts / f"{lang}.parquet", schema=SCHEMA) for lang in langs]
+        )
+        if langs
+        else SCHEMA.empty_table()
+    )
     write_parquet_atomic(table, out)
     result.predictions = table.to_pandas()
     result.summary = summary(result.predictions)

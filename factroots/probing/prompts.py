@@ -124,7 +124,7 @@ def fill_template(template: str, subject: str, masks: str) -> tuple[str, tuple[i
     pieces, span, end = [], (0, 0), 0
     subject = unicodedata.normalize("NFC", subject)
     for match in SLOT.finditer(template):
-        pieces.append(unicodedata.normalize("NFC", template[end:match.start()]))
+        pieces.append(unicodedata.normalize("NFC", template[end : match.start()]))
         if match.group() == "[X]":
             pieces.append(subject)
         else:
@@ -136,8 +136,9 @@ def fill_template(template: str, subject: str, masks: str) -> tuple[str, tuple[i
     return "".join(pieces), span
 
 
-def make_prompt(fact: Fact, template: str, object_ids: tuple[int, ...],
-                mask: MaskToken) -> Prompt | SkippedFact:
+def make_prompt(
+    fact: Fact, template: str, object_ids: tuple[int, ...], mask: MaskToken
+) -> Prompt | SkippedFact:
     """One fact's prompt given its object's ids, or why it has none."""
     error = template_error(template)
     if error:
@@ -156,8 +157,9 @@ def _stripped(text: str, start: int, end: int) -> tuple[int, int]:
     return start, end
 
 
-def _mask_error(prompt: Prompt, ids: list[int], offsets: list[tuple[int, int]],
-                mask_id: int) -> tuple[tuple[int, ...], str | None]:
+def _mask_error(
+    prompt: Prompt, ids: list[int], offsets: list[tuple[int, int]], mask_id: int
+) -> tuple[tuple[int, ...], str | None]:
     positions = tuple(i for i, t in enumerate(ids) if t == mask_id)
     if len(positions) != prompt.k:
         return positions, f"prompt with {len(positions)} masks for k={prompt.k}"
@@ -170,8 +172,9 @@ def _mask_error(prompt: Prompt, ids: list[int], offsets: list[tuple[int, int]],
     return positions, None
 
 
-def encode_prompts(prompts: list[Prompt], tokenizer: ModelTokenizer, mask: MaskToken,
-                   max_length: int | None = None) -> PromptSet:
+def encode_prompts(
+    prompts: list[Prompt], tokenizer: ModelTokenizer, mask: MaskToken, max_length: int | None = None
+) -> PromptSet:
     """Tokenize prompts (special tokens included) and check each has its k masks at [Y]."""
     result = PromptSet([])
     encodings = tokenizer.tokenizer.encode_batch([p.text for p in prompts], add_special_tokens=True)
@@ -186,8 +189,12 @@ def encode_prompts(prompts: list[Prompt], tokenizer: ModelTokenizer, mask: MaskT
     return result
 
 
-def build_prompts(facts: Iterable[Fact], templates: dict[str, str], tokenizer: ModelTokenizer,
-                  max_length: int | None = None) -> PromptSet:
+def build_prompts(
+    facts: Iterable[Fact],
+    templates: dict[str, str],
+    tokenizer: ModelTokenizer,
+    max_length: int | None = None,
+) -> PromptSet:
     """Encoded prompts for facts under their relation's template; unusable facts counted."""
     mask = mask_token(tokenizer)
     made: list[Prompt] = []

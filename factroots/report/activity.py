@@ -31,8 +31,9 @@ def chosen_fact(store, predictions: pd.DataFrame | None = None) -> str:
     counts: Counter[str] = Counter()
     correct = None
     if predictions is not None and store.model in set(predictions["model"]):
-        rows = predictions[(predictions["model"] == store.model)
-                           & predictions["correct"].astype(bool)]
+        rows = predictions[
+            (predictions["model"] == store.model) & predictions["correct"].astype(bool)
+        ]
         correct = set(zip(rows["lang"], rows["uuid"], strict=True))
     for lang, uuids in saved.items():
         counts.update(u for u in uuids if correct is None or (lang, u) in correct)
@@ -42,9 +43,12 @@ def chosen_fact(store, predictions: pd.DataFrame | None = None) -> str:
     return min(u for u, n in counts.items() if n == best)
 
 
-def fact_activity(activations: str | Path, fact: str | None = None,
-                  predictions: pd.DataFrame | None = None,
-                  bins: int = DEFAULT_BINS) -> FactActivity:
+def fact_activity(
+    activations: str | Path,
+    fact: str | None = None,
+    predictions: pd.DataFrame | None = None,
+    bins: int = DEFAULT_BINS,
+) -> FactActivity:
     """Per language holding the fact's saved activation: its (layers × bins) mean activity."""
     from factroots.attribution.activations import open_store
     from factroots.attribution.similarity import layer_activity_bins

@@ -44,8 +44,14 @@ class _Writer:
         self.tables: list[str] = []
         self.figures: list[str] = []
 
-    def table(self, caption: str, name: str, frame: pd.DataFrame, index: bool = False,
-              view: pd.DataFrame | None = None) -> Table:
+    def table(
+        self,
+        caption: str,
+        name: str,
+        frame: pd.DataFrame,
+        index: bool = False,
+        view: pd.DataFrame | None = None,
+    ) -> Table:
         with atomic_output(self.out_dir / name) as tmp:
             frame.to_csv(tmp, index=index)
         self.tables.append(name)
@@ -57,57 +63,98 @@ class _Writer:
         return Figure(caption, name)
 
 
-def probing_section(w: _Writer, predictions: pd.DataFrame, table: pd.DataFrame,
-                    by_masks: pd.DataFrame, summed: pd.DataFrame) -> Section:
+def probing_section(
+    w: _Writer,
+    predictions: pd.DataFrame,
+    table: pd.DataFrame,
+    by_masks: pd.DataFrame,
+    summed: pd.DataFrame,
+) -> Section:
     section = Section(
         "Probing (Tables 1 and 2)",
         "P@1 is correct facts / facts per language (a fact is correct iff every mask's argmax "
         "equals the object's token); one-token P@1 is the mean over objects with k = 1 of each "
-        "object's P@1, and P@1 by number of masks the same per-object mean for each k.")
+        "object's P@1, and P@1 by number of masks the same per-object mean for each k.",
+    )
     one_token = ["p_at_1", "one_token_p_at_1", "one_token_objects"]
     section.tables += [
-        w.table("Table 2: P@1 per language and model", "table2_p_at_1.csv",
-                statistics.p_at_1_wide(table)),
-        w.table("Table 1: P@1, one-token P@1 and one-token objects, mean over languages",
-                "table1_summary.csv", statistics.mean_over_languages(table)),
-        w.table("Table 1 per language (CSV also has facts and macro P@1 over relations)",
-                "table1_probing.csv", table, view=statistics.wide(table, one_token)),
-        w.table("P@1 per language and relation", "p_at_1_by_relation.csv",
-                statistics.p_at_1_by_relation(predictions)),
-        w.table("P@1 by number of masks k (mean over objects), columns model: k",
-                "p_at_1_by_masks.csv", by_masks,
-                view=statistics.wide(by_masks, ["p_at_1"], by="k")),
-        w.table("Number-of-masks rates: per-language P@1 at k over its sum over k, summed over "
-                "languages", "mask_rates.csv", summed),
+        w.table(
+            "Table 2: P@1 per language and model",
+            "table2_p_at_1.csv",
+            statistics.p_at_1_wide(table),
+        ),
+        w.table(
+            "Table 1: P@1, one-token P@1 and one-token objects, mean over languages",
+            "table1_summary.csv",
+            statistics.mean_over_languages(table),
+        ),
+        w.table(
+            "Table 1 per language (CSV also has facts and macro P@1 over relations)",
+            "table1_probing.csv",
+            table,
+            view=statistics.wide(table, one_token),
+        ),
+        w.table(
+            "P@1 per language and relation",
+            "p_at_1_by_relation.csv",
+            statistics.p_at_1_by_relation(predictions),
+        ),
+        w.table(
+            "P@1 by number of masks k (mean over objects), columns model: k",
+            "p_at_1_by_masks.csv",
+            by_masks,
+            view=statistics.wide(by_masks, ["p_at_1"], by="k"),
+        ),
+        w.table(
+            "Number-of-masks rates: per-language P@1 at k over its sum over k, summed over "
+            "languages",
+            "mask_rates.csv",
+            summed,
+        ),
     ]
     return section
 
 
-def factors_section(w: _Writer, table: pd.DataFrame, sizes: pd.DataFrame | None,
-                    factors: pd.DataFrame, root: Path | None) -> Section:
+def factors_section(
+    w: _Writer,
+    table: pd.DataFrame,
+    sizes: pd.DataFrame | None,
+    factors: pd.DataFrame,
+    root: Path | None,
+) -> Section:
     section = Section(
         "Factors (Figure 2)",
         "Pearson r between per-language P@1 and the Wikipedia text bytes and first-paragraph "
         "bytes of that language's index manifest (one point per language), and between k and "
         "the summed number-of-masks rate over the k whose sum is > 0; r is undefined (–) with "
-        "fewer than two points or when either side does not vary.")
+        "fewer than two points or when either side does not vary.",
+    )
     if root is None:
-        section.notes.append("No index root given (--root): corpus-size factors and Figure 2 "
-                             "are not computed.")
+        section.notes.append(
+            "No index root given (--root): corpus-size factors and Figure 2 are not computed."
+        )
     elif sizes is None or sizes.empty:
-        section.notes.append(f"No index manifests found under {root} for the probed languages: "
-                             "corpus-size factors and Figure 2 are not computed.")
+        section.notes.append(
+            f"No index manifests found under {root} for the probed languages: "
+            "corpus-size factors and Figure 2 are not computed."
+        )
     else:
         missing = sorted(set(table["lang"]) - set(sizes["lang"]))
         if missing:
-            section.notes.append(f"No index for {len(missing)} probed language(s), left out of "
-                                 f"the size factors: {', '.join(missing)}.")
-        section.figures.append(w.figure(
-            "Figure 2: corpus size (log scale) vs P@1, one labelled point per language",
-            "figure2_size_vs_p_at_1.png",
-            lambda p: figures.size_vs_p_at_1(table, sizes, p)))
-        section.tables.append(w.table("Corpus sizes from the index manifests",
-                                      "corpus_sizes.csv", sizes))
+            section.notes.append(
+                f"No index for {len(missing)} probed language(s), left out of "
+                f"the size factors: {', '.join(missing)}."
+            )
+        section.figures.append(
+            w.figure(
+                "Figure 2: corpus size (log scale) vs P@1, one labelled point per language",
+                "figure2_size_vs_p_at_1.png",
+                lambda p: figures.size_vs_p_at_1(table, sizes, p),
+            )
+        )
+        section.tables.append(
+            w.table("Corpus sizes from the index manifests", "corpus_sizes.csv", sizes)
+        )
     section.tables.append(w.table("Factors: Pearson r with P@1", "factors.csv", factors))
     return section
 
@@ -117,28 +164,52 @@ def shared_facts_section(w: _Writer, predictions: pd.DataFrame) -> Section:
         "Shared facts (Figure 3)",
         "Jaccard similarity |A ∩ B| / |A ∪ B| of the sets of correctly predicted fact uuids of "
         "every two languages (1 when both are empty: the same set), ordered by average-linkage "
-        "clustering on 1 − similarity.")
-    add_matrices_per_model(w, section, predictions, statistics.shared_facts_matrix,
-                           "Figure 3", "shared correctly predicted facts between languages",
-                           "shared_facts", "Shared facts", "Jaccard of correct uuids",
-                           "Shared-facts Jaccard matrix")
+        "clustering on 1 − similarity.",
+    )
+    add_matrices_per_model(
+        w,
+        section,
+        predictions,
+        statistics.shared_facts_matrix,
+        "Figure 3",
+        "shared correctly predicted facts between languages",
+        "shared_facts",
+        "Shared facts",
+        "Jaccard of correct uuids",
+        "Shared-facts Jaccard matrix",
+    )
     return section
 
 
-def add_matrices_per_model(w: _Writer, section: Section, frame: pd.DataFrame, matrix_of,
-                           figure: str, caption: str, stem: str, title: str,
-                           colour_label: str, table_caption: str) -> None:
+def add_matrices_per_model(
+    w: _Writer,
+    section: Section,
+    frame: pd.DataFrame,
+    matrix_of,
+    figure: str,
+    caption: str,
+    stem: str,
+    title: str,
+    colour_label: str,
+    table_caption: str,
+) -> None:
     """A languages × languages heat map and its CSV for each model in `frame`."""
     for model, group in frame.groupby("model", sort=True):
         matrix = matrix_of(group)
         name = slug(model)
         figure_file = f"{figure.lower().replace(' ', '')}_{stem}_{name}.png"
-        section.figures.append(w.figure(
-            f"{figure} ({model}): {caption}", figure_file,
-            lambda p, m=matrix, t=model: figures.similarity_heatmap(
-                m, f"{title} ({t})", colour_label, p)))
-        section.tables.append(w.table(f"{table_caption} ({model})", f"{stem}_{name}.csv",
-                                      matrix, index=True))
+        section.figures.append(
+            w.figure(
+                f"{figure} ({model}): {caption}",
+                figure_file,
+                lambda p, m=matrix, t=model: figures.similarity_heatmap(
+                    m, f"{title} ({t})", colour_label, p
+                ),
+            )
+        )
+        section.tables.append(
+            w.table(f"{table_caption} ({model})", f"{stem}_{name}.csv", matrix, index=True)
+        )
 
 
 def _variants(joined: pd.DataFrame) -> list[tuple[str, str]]:
@@ -151,21 +222,32 @@ def absence_section(w: _Writer, joined: pd.DataFrame, absence: pd.DataFrame) -> 
         "Absence (Figure 6)",
         "Per language, the share of traceable facts (subject and object both traceable) whose "
         "subject and object never co-occur in one line of the index, among all probed facts and "
-        "among correctly predicted facts (trace and predictions joined on language and uuid).")
+        "among correctly predicted facts (trace and predictions joined on language and uuid).",
+    )
     if joined.empty:
         section.notes.append("No traceable fact of the trace was probed: nothing to show.")
     for mode, tokenizer in _variants(joined):
         rows = absence[(absence["mode"] == mode) & (absence["tokenizer"] == tokenizer)]
-        section.figures.append(w.figure(
-            f"Figure 6: absence rates, {mode} mode, {tokenizer} index",
-            f"figure6_absence_{slug(mode)}_{slug(tokenizer)}.png",
-            lambda p, r=rows, m=mode, t=tokenizer: figures.absence_bars(
-                r, f"Absence rate ({m} mode, {t} index)", p)))
+        section.figures.append(
+            w.figure(
+                f"Figure 6: absence rates, {mode} mode, {tokenizer} index",
+                f"figure6_absence_{slug(mode)}_{slug(tokenizer)}.png",
+                lambda p, r=rows, m=mode, t=tokenizer: figures.absence_bars(
+                    r, f"Absence rate ({m} mode, {t} index)", p
+                ),
+            )
+        )
     single = len(_variants(joined)) == 1
-    section.tables.append(w.table(
-        "Absence rates per model, match mode, index and language", "absence.csv", absence,
-        view=statistics.wide(absence, ["absence_rate", "absence_rate_correct"]) if single
-        else None))
+    section.tables.append(
+        w.table(
+            "Absence rates per model, match mode, index and language",
+            "absence.csv",
+            absence,
+            view=statistics.wide(absence, ["absence_rate", "absence_rate_correct"])
+            if single
+            else None,
+        )
+    )
     return section
 
 
@@ -175,15 +257,17 @@ def _classifier(spec, tokenizer_name: str, naming_relations: Collection[str]):
     return classify.Classifier(as_tokenizer(spec or tokenizer_name), naming_relations)
 
 
-def absent_predicted_section(w: _Writer, joined: pd.DataFrame, tokenizer,
-                             naming_relations: Collection[str]) -> Section:
+def absent_predicted_section(
+    w: _Writer, joined: pd.DataFrame, tokenizer, naming_relations: Collection[str]
+) -> Section:
     section = Section(
         "Absent yet predicted (Figure 7)",
         "Each correctly predicted but absent fact gets the first matching type: shared entity "
         "tokens (after NFKC, lowercasing and, for Chinese, traditional → simplified, the object "
         "is in the subject or both share a model subword of ≥ 2 characters that is not only "
         "digits or punctuation), naming cues (relation in "
-        f"{', '.join(sorted(naming_relations, key=_relation_order))}), or others.")
+        f"{', '.join(sorted(naming_relations, key=_relation_order))}), or others.",
+    )
     facts = classify.absent_yet_predicted(joined)
     classified = []
     for mode, tok in _variants(joined):
@@ -191,39 +275,69 @@ def absent_predicted_section(w: _Writer, joined: pd.DataFrame, tokenizer,
         try:
             classifier = _classifier(tokenizer, tok, naming_relations)
         except FactrootsError as exc:
-            section.notes.append(f"{mode} mode, {tok} index: not classified, its tokenizer could "
-                                 f"not be loaded ({exc}); pass --tokenizer.")
+            section.notes.append(
+                f"{mode} mode, {tok} index: not classified, its tokenizer could "
+                f"not be loaded ({exc}); pass --tokenizer."
+            )
             continue
-        section.notes.append(f"{mode} mode, {tok} index: subwords from tokenizer "
-                             f"{classifier.tokenizer.name!r}.")
+        section.notes.append(
+            f"{mode} mode, {tok} index: subwords from tokenizer {classifier.tokenizer.name!r}."
+        )
         classified.append(classify.classify_facts(subset, classifier))
-    columns = ["model", "mode", "tokenizer", "lang", "relation", "uuid", "subject", "object",
-               "prediction", "type"]
-    every = (pd.concat(classified, ignore_index=True) if classified
-             else pd.DataFrame(columns=columns))
+    columns = [
+        "model",
+        "mode",
+        "tokenizer",
+        "lang",
+        "relation",
+        "uuid",
+        "subject",
+        "object",
+        "prediction",
+        "type",
+    ]
+    every = (
+        pd.concat(classified, ignore_index=True) if classified else pd.DataFrame(columns=columns)
+    )
     every = every.reindex(columns=[c for c in columns if c in every.columns])
     keys = ["model", "mode", "tokenizer", "lang"]
-    counts = classify.type_counts(every, keys) if len(every) else pd.DataFrame(
-        columns=[*keys, *classify.TYPES, "total"])
+    counts = (
+        classify.type_counts(every, keys)
+        if len(every)
+        else pd.DataFrame(columns=[*keys, *classify.TYPES, "total"])
+    )
     for mode, tok in _variants(joined):
         rows = counts[(counts["mode"] == mode) & (counts["tokenizer"] == tok)]
         if rows.empty:
             continue
-        section.figures.append(w.figure(
-            f"Figure 7: absent yet predicted facts by type, {mode} mode, {tok} index",
-            f"figure7_absent_predicted_{slug(mode)}_{slug(tok)}.png",
-            lambda p, r=rows, m=mode, t=tok: figures.absent_predicted_bars(
-                r, f"Absent yet predicted facts ({m} mode, {t} index)", p)))
+        section.figures.append(
+            w.figure(
+                f"Figure 7: absent yet predicted facts by type, {mode} mode, {tok} index",
+                f"figure7_absent_predicted_{slug(mode)}_{slug(tok)}.png",
+                lambda p, r=rows, m=mode, t=tok: figures.absent_predicted_bars(
+                    r, f"Absent yet predicted facts ({m} mode, {t} index)", p
+                ),
+            )
+        )
     if every.empty:
         section.notes.append("No absent yet correctly predicted fact.")
     single = len(_variants(joined)) == 1 and len(counts)
-    section.tables.append(w.table(
-        "Absent yet predicted facts per type", "absent_predicted.csv", counts,
-        view=statistics.wide(counts, [*classify.TYPES, "total"]) if single else None))
+    section.tables.append(
+        w.table(
+            "Absent yet predicted facts per type",
+            "absent_predicted.csv",
+            counts,
+            view=statistics.wide(counts, [*classify.TYPES, "total"]) if single else None,
+        )
+    )
     for kind in classify.TYPES:
-        section.tables.append(w.table(
-            f"Absent yet predicted facts: {kind}", f"absent_predicted_{slug(kind)}.csv",
-            every[every["type"] == kind].drop(columns="type")))
+        section.tables.append(
+            w.table(
+                f"Absent yet predicted facts: {kind}",
+                f"absent_predicted_{slug(kind)}.csv",
+                every[every["type"] == kind].drop(columns="type"),
+            )
+        )
     return section
 
 
@@ -232,32 +346,51 @@ def _relation_order(relation: str) -> tuple[int, str]:
     return (int(digits) if digits.isdigit() else 1 << 30, relation)
 
 
-def neurons_section(w: _Writer, neurons: pd.DataFrame | None,
-                    activities: list[FactActivity], activity_notes: list[str]) -> Section:
+def neurons_section(
+    w: _Writer,
+    neurons: pd.DataFrame | None,
+    activities: list[FactActivity],
+    activity_notes: list[str],
+) -> Section:
     section = Section(
         "Neurons (Figures 5 and 4)",
         "For two languages, the mean over facts correctly predicted (and scored) in both of the "
         "Jaccard similarity of their top-K PROBELESS neurons; Figure 4 shows one fact's FFN "
-        "activation per layer in equal bins of neurons, per language.")
+        "activation per layer in equal bins of neurons, per language.",
+    )
     if neurons is None:
         section.notes.append("No neurons given (--neurons): Figure 5 is not drawn.")
     else:
-        add_matrices_per_model(w, section, neurons, statistics.neuron_similarity_matrix,
-                               "Figure 5", "language similarity by shared top neurons",
-                               "neuron_similarity", "Shared top neurons", "mean top-K Jaccard",
-                               "Neuron similarity matrix")
+        add_matrices_per_model(
+            w,
+            section,
+            neurons,
+            statistics.neuron_similarity_matrix,
+            "Figure 5",
+            "language similarity by shared top neurons",
+            "neuron_similarity",
+            "Shared top neurons",
+            "mean top-K Jaccard",
+            "Neuron similarity matrix",
+        )
     section.notes += activity_notes
     for activity in activities:
-        section.figures.append(w.figure(
-            f"Figure 4 ({activity.model}): per-layer activity of fact {activity.uuid} across "
-            f"languages", f"figure4_layer_activity_{slug(activity.model)}.png",
-            lambda p, a=activity: figures.layer_activity(
-                a.bins, f"FFN activity of fact {a.uuid} ({a.model})", p)))
+        section.figures.append(
+            w.figure(
+                f"Figure 4 ({activity.model}): per-layer activity of fact {activity.uuid} across "
+                f"languages",
+                f"figure4_layer_activity_{slug(activity.model)}.png",
+                lambda p, a=activity: figures.layer_activity(
+                    a.bins, f"FFN activity of fact {a.uuid} ({a.model})", p
+                ),
+            )
+        )
     return section
 
 
-def fact_activities(activations, fact: str | None,
-                    predictions: pd.DataFrame) -> tuple[list[FactActivity], list[str]]:
+def fact_activities(
+    activations, fact: str | None, predictions: pd.DataFrame
+) -> tuple[list[FactActivity], list[str]]:
     """Figure 4's data from each activation folder, and notes on what could not be shown."""
     if activations is None:
         return [], ["No saved activations given (--activations): Figure 4 is not drawn."]
@@ -318,9 +451,11 @@ def build_report(
         absent_predicted_section(w, joined, tokenizer, naming_relations),
         neurons_section(w, neurons, *fact_activities(activations, fact, predictions)),
     ]
-    intro = [f"{predictions['model'].nunique()} model(s), {predictions['lang'].nunique()} "
-             f"language(s), {len(predictions):,} probed facts; {len(trace):,} trace rows "
-             f"({', '.join(f'{m} mode / {t} index' for m, t in _variants(trace))})."]
+    intro = [
+        f"{predictions['model'].nunique()} model(s), {predictions['lang'].nunique()} "
+        f"language(s), {len(predictions):,} probed facts; {len(trace):,} trace rows "
+        f"({', '.join(f'{m} mode / {t} index' for m, t in _variants(trace))})."
+    ]
     md = out / "report.md"
     write_text(md, render.markdown(TITLE, intro, sections))
     page = out / "report.html"

@@ -59,7 +59,7 @@ def strip_continuation(piece: str) -> str:
     """A subword without its leading continuation or word-boundary mark."""
     for mark in CONTINUATION_MARKS:
         if piece.startswith(mark):
-            return piece[len(mark):]
+            return piece[len(mark) :]
     return piece
 
 
@@ -73,8 +73,9 @@ def counting_subwords(text: str, tokenizer: ModelTokenizer) -> frozenset[str]:
     least 2 characters, not only digits or punctuation; unknown and special tokens excluded."""
     encoding = tokenizer.tokenizer.encode(text, add_special_tokens=False)
     pieces = set()
-    for token_id, piece, special in zip(encoding.ids, encoding.tokens,
-                                        encoding.special_tokens_mask, strict=True):
+    for token_id, piece, special in zip(
+        encoding.ids, encoding.tokens, encoding.special_tokens_mask, strict=True
+    ):
         if special or token_id == tokenizer.unk_id:
             continue
         piece = strip_continuation(piece)
@@ -86,8 +87,11 @@ def counting_subwords(text: str, tokenizer: ModelTokenizer) -> frozenset[str]:
 class Classifier:
     """Classifies facts by the rules above, caching normalized labels and their subwords."""
 
-    def __init__(self, tokenizer: ModelTokenizer,
-                 naming_relations: Collection[str] = DEFAULT_NAMING_RELATIONS) -> None:
+    def __init__(
+        self,
+        tokenizer: ModelTokenizer,
+        naming_relations: Collection[str] = DEFAULT_NAMING_RELATIONS,
+    ) -> None:
         self.tokenizer = tokenizer
         self.naming_relations = frozenset(naming_relations)
         self._subwords: dict[str, frozenset[str]] = {}
@@ -122,8 +126,12 @@ def classify_facts(facts: pd.DataFrame, classifier: Classifier) -> pd.DataFrame:
     """`facts` with a `type` column (one of TYPES)."""
     import pandas as pd
 
-    types = [classifier.classify(s, o, r, lang) for s, o, r, lang in
-             zip(facts["subject"], facts["object"], facts["relation"], facts["lang"], strict=True)]
+    types = [
+        classifier.classify(s, o, r, lang)
+        for s, o, r, lang in zip(
+            facts["subject"], facts["object"], facts["relation"], facts["lang"], strict=True
+        )
+    ]
     return facts.assign(type=pd.Series(types, index=facts.index, dtype=object))
 
 

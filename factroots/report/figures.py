@@ -76,8 +76,10 @@ def size_vs_p_at_1(table: pd.DataFrame, sizes: pd.DataFrame, path: Path) -> Path
     """Figure 2: per-language P@1 against text bytes and first-paragraph bytes (log x), one
     labelled point per language and model."""
     joined = table.merge(sizes, on="lang")
-    factors = (("text_bytes", "Wikipedia text (bytes)"),
-               ("first_paragraph_bytes", "first paragraphs (bytes)"))
+    factors = (
+        ("text_bytes", "Wikipedia text (bytes)"),
+        ("first_paragraph_bytes", "first paragraphs (bytes)"),
+    )
     fig = _figure(15, 6.5)
     axes = fig.subplots(1, 2, sharey=True)
     font = _label_size(joined["lang"].nunique())
@@ -86,11 +88,16 @@ def size_vs_p_at_1(table: pd.DataFrame, sizes: pd.DataFrame, path: Path) -> Path
             points = group[group[column] > 0]
             r = pearson(points[column], points["p_at_1"]).r
             legend = f"{model} (r = {r:.2f})" if r == r else f"{model} (r undefined)"
-            ax.scatter(points[column], points["p_at_1"], label=legend, alpha=0.75, s=22,
-                       marker=MODEL_MARKERS[i % len(MODEL_MARKERS)])
+            ax.scatter(
+                points[column],
+                points["p_at_1"],
+                label=legend,
+                alpha=0.75,
+                s=22,
+                marker=MODEL_MARKERS[i % len(MODEL_MARKERS)],
+            )
             for x, y, lang in zip(points[column], points["p_at_1"], points["lang"], strict=True):
-                ax.annotate(lang, (x, y), xytext=(3, 2), textcoords="offset points",
-                            fontsize=font)
+                ax.annotate(lang, (x, y), xytext=(3, 2), textcoords="offset points", fontsize=font)
         ax.set_xscale("log")
         ax.set_xlabel(label)
         ax.grid(True, alpha=0.3)
@@ -101,8 +108,7 @@ def size_vs_p_at_1(table: pd.DataFrame, sizes: pd.DataFrame, path: Path) -> Path
     return _save(fig, path)
 
 
-def similarity_heatmap(matrix: pd.DataFrame, title: str, colorbar_label: str,
-                       path: Path) -> Path:
+def similarity_heatmap(matrix: pd.DataFrame, title: str, colorbar_label: str, path: Path) -> Path:
     """Figures 3 and 5: a language × language similarity matrix in clustered order, with the
     dendrogram beside it."""
     n = len(matrix)
@@ -118,13 +124,25 @@ def similarity_heatmap(matrix: pd.DataFrame, title: str, colorbar_label: str,
         from scipy.cluster.hierarchy import dendrogram
 
         dendro_ax = divider.append_axes("left", size="12%", pad=0.05)
-        dendrogram(tree, orientation="left", no_labels=True, ax=dendro_ax,
-                   color_threshold=0, above_threshold_color="#555555")
+        dendrogram(
+            tree,
+            orientation="left",
+            no_labels=True,
+            ax=dendro_ax,
+            color_threshold=0,
+            above_threshold_color="#555555",
+        )
         dendro_ax.set_ylim(10 * n, 0)
         dendro_ax.set_axis_off()
     cmap = matplotlib.colormaps["viridis"].with_extremes(bad="#d9d9d9")
-    image = ax.imshow(values, cmap=cmap, vmin=0.0, vmax=_off_diagonal_max(values),
-                      aspect="equal", interpolation="nearest")
+    image = ax.imshow(
+        values,
+        cmap=cmap,
+        vmin=0.0,
+        vmax=_off_diagonal_max(values),
+        aspect="equal",
+        interpolation="nearest",
+    )
     font = _label_size(n)
     ax.set_xticks(range(n), list(ordered.columns), rotation=90, fontsize=font)
     ax.set_yticks(range(n), list(ordered.index), fontsize=font)
@@ -151,8 +169,13 @@ def absence_bars(absence: pd.DataFrame, title: str, path: Path) -> Path:
         rows = absence[absence["model"] == model].sort_values("absence_rate", ascending=False)
         x = np.arange(len(rows))
         ax.bar(x - 0.2, rows["absence_rate"], width=0.4, label="all facts", color="#4c72b0")
-        ax.bar(x + 0.2, rows["absence_rate_correct"].astype(float), width=0.4,
-               label="correctly predicted facts\n(no bar: none correct)", color="#dd8452")
+        ax.bar(
+            x + 0.2,
+            rows["absence_rate_correct"].astype(float),
+            width=0.4,
+            label="correctly predicted facts\n(no bar: none correct)",
+            color="#dd8452",
+        )
         ax.set_ylim(0, 1)
         _label_language_axis(ax, list(rows["lang"]), model, "absence rate")
     fig.suptitle(title)
@@ -203,8 +226,15 @@ def layer_activity(bins: dict[str, np.ndarray], title: str, path: Path) -> Path:
     image = None
     for ax, lang in zip(axes.flat, langs, strict=False):
         grid = np.asarray(bins[lang], dtype=float)
-        image = ax.imshow(grid, cmap="magma", vmin=vmin, vmax=vmax, aspect="auto",
-                          interpolation="nearest", origin="lower")
+        image = ax.imshow(
+            grid,
+            cmap="magma",
+            vmin=vmin,
+            vmax=vmax,
+            aspect="auto",
+            interpolation="nearest",
+            origin="lower",
+        )
         ax.set_title(lang, fontsize=8, pad=2)
         ax.set_xticks([])
         ax.set_yticks([0, grid.shape[0] - 1], ["1", str(grid.shape[0])], fontsize=6)

@@ -68,13 +68,16 @@ def shown(frame: pd.DataFrame) -> tuple[pd.DataFrame, str | None]:
 
 def markdown_table(frame: pd.DataFrame) -> str:
     """A GitHub-flavoured Markdown table (pipes in cells escaped)."""
+
     def cell(value: object) -> str:
         return format_cell(value).replace("|", "\\|").replace("\n", " ")
 
     header = "| " + " | ".join(cell(c) for c in frame.columns) + " |"
     rule = "| " + " | ".join("---" for _ in frame.columns) + " |"
-    body = ["| " + " | ".join(cell(v) for v in row) + " |"
-            for row in frame.itertuples(index=False, name=None)]
+    body = [
+        "| " + " | ".join(cell(v) for v in row) + " |"
+        for row in frame.itertuples(index=False, name=None)
+    ]
     return "\n".join([header, rule, *body])
 
 
@@ -116,27 +119,34 @@ def _html_table(frame: pd.DataFrame) -> str:
     head = "".join(f"<th>{html.escape(str(c))}</th>" for c in frame.columns)
     body = "".join(
         "<tr>" + "".join(f"<td>{html.escape(format_cell(v))}</td>" for v in row) + "</tr>"
-        for row in frame.itertuples(index=False, name=None))
+        for row in frame.itertuples(index=False, name=None)
+    )
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
 def standalone_html(title: str, intro: list[str], sections: list[Section], folder: Path) -> str:
     """The whole report as one HTML file: figures embedded, CSVs linked by relative name."""
     esc = html.escape
-    parts = [f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{esc(title)}</title>"
-             f"<style>{CSS}</style></head><body><h1>{esc(title)}</h1>"]
+    parts = [
+        f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{esc(title)}</title>"
+        f"<style>{CSS}</style></head><body><h1>{esc(title)}</h1>"
+    ]
     parts += [f"<p>{esc(p)}</p>" for p in intro]
     for section in sections:
         parts.append(f"<h2>{esc(section.title)}</h2><p>{esc(section.sentence)}</p>")
         parts += [f"<blockquote>{esc(note)}</blockquote>" for note in section.notes]
         for fig in section.figures:
-            parts.append(f"<figure><img alt='{esc(fig.caption)}' "
-                         f"src='{_data_uri(folder / fig.png)}'>"
-                         f"<figcaption>{esc(fig.caption)} ({esc(fig.png)})</figcaption></figure>")
+            parts.append(
+                f"<figure><img alt='{esc(fig.caption)}' "
+                f"src='{_data_uri(folder / fig.png)}'>"
+                f"<figcaption>{esc(fig.caption)} ({esc(fig.png)})</figcaption></figure>"
+            )
         for table in section.tables:
             part, cut = shown(table.shown_frame)
-            parts.append(f"<p><b>{esc(table.caption)}</b> — "
-                         f"<a href='{esc(table.csv)}'>{esc(table.csv)}</a></p>")
+            parts.append(
+                f"<p><b>{esc(table.caption)}</b> — "
+                f"<a href='{esc(table.csv)}'>{esc(table.csv)}</a></p>"
+            )
             if len(part.columns):
                 parts.append(_html_table(part))
             if cut:

@@ -46,11 +46,14 @@ def pearson(x: Iterable[float], y: Iterable[float]) -> Correlation:
     return Correlation(r, p_value, n)
 
 
-def per_model(statistic: Callable[[pd.DataFrame], pd.DataFrame],
-              predictions: pd.DataFrame) -> pd.DataFrame:
+def per_model(
+    statistic: Callable[[pd.DataFrame], pd.DataFrame], predictions: pd.DataFrame
+) -> pd.DataFrame:
     """A per-language statistic of factroots.probing.metrics, for each model, `model` first."""
-    frames = [statistic(group).assign(model=model)
-              for model, group in predictions.groupby("model", sort=True)]
+    frames = [
+        statistic(group).assign(model=model)
+        for model, group in predictions.groupby("model", sort=True)
+    ]
     out = pd.concat(frames, ignore_index=True)
     return out[["model", *(c for c in out.columns if c != "model")]]
 
@@ -95,9 +98,11 @@ def mean_over_languages(table: pd.DataFrame) -> pd.DataFrame:
     """Per model: languages, and the mean over languages of P@1, one-token P@1 and one-token
     objects."""
     out = table.groupby("model", sort=True).agg(
-        languages=("lang", "size"), p_at_1=("p_at_1", "mean"),
+        languages=("lang", "size"),
+        p_at_1=("p_at_1", "mean"),
         one_token_p_at_1=("one_token_p_at_1", "mean"),
-        one_token_objects=("one_token_objects", "mean"))
+        one_token_objects=("one_token_objects", "mean"),
+    )
     return out.reset_index()
 
 
@@ -129,8 +134,9 @@ def masks_correlation(summed: pd.DataFrame) -> dict[str, Correlation]:
     return out
 
 
-def manifest_sizes(root: str | Path, langs: Iterable[str],
-                   tokenizers: Iterable[str]) -> pd.DataFrame:
+def manifest_sizes(
+    root: str | Path, langs: Iterable[str], tokenizers: Iterable[str]
+) -> pd.DataFrame:
     """Per language: text bytes and first-paragraph bytes from the manifest of
     ROOT/<tokenizer>/<lang>, trying the given tokenizer names first, then any other tokenizer
     folder under root. Languages without an index are left out."""
@@ -145,14 +151,21 @@ def manifest_sizes(root: str | Path, langs: Iterable[str],
             directory = root / name / lang
             if (directory / MANIFEST_NAME).is_file():
                 counts = read_manifest(directory).counts
-                rows.append({"lang": lang, "tokenizer": name, "text_bytes": counts.text_bytes,
-                             "first_paragraph_bytes": counts.first_paragraph_bytes})
+                rows.append(
+                    {
+                        "lang": lang,
+                        "tokenizer": name,
+                        "text_bytes": counts.text_bytes,
+                        "first_paragraph_bytes": counts.first_paragraph_bytes,
+                    }
+                )
                 break
     return pd.DataFrame(rows, columns=["lang", "tokenizer", *SIZE_FACTORS])
 
 
-def factors_table(table: pd.DataFrame, sizes: pd.DataFrame | None,
-                  mask_correlations: Mapping[str, Correlation]) -> pd.DataFrame:
+def factors_table(
+    table: pd.DataFrame, sizes: pd.DataFrame | None, mask_correlations: Mapping[str, Correlation]
+) -> pd.DataFrame:
     """Per model and factor: Pearson r (and p-value, points) of per-language P@1 against text
     bytes and first-paragraph bytes, and of k against the summed number-of-masks rate."""
     rows = []
@@ -161,12 +174,26 @@ def factors_table(table: pd.DataFrame, sizes: pd.DataFrame | None,
             joined = group.merge(sizes, on="lang")
             for factor in SIZE_FACTORS:
                 c = pearson(joined[factor], joined["p_at_1"])
-                rows.append({"model": model, "factor": factor, "pearson_r": c.r,
-                             "p_value": c.p_value, "points": c.points})
+                rows.append(
+                    {
+                        "model": model,
+                        "factor": factor,
+                        "pearson_r": c.r,
+                        "p_value": c.p_value,
+                        "points": c.points,
+                    }
+                )
         if model in mask_correlations:
             c = mask_correlations[model]
-            rows.append({"model": model, "factor": "number_of_masks", "pearson_r": c.r,
-                         "p_value": c.p_value, "points": c.points})
+            rows.append(
+                {
+                    "model": model,
+                    "factor": "number_of_masks",
+                    "pearson_r": c.r,
+                    "p_value": c.p_value,
+                    "points": c.points,
+                }
+            )
     return pd.DataFrame(rows, columns=["model", "factor", "pearson_r", "p_value", "points"])
 
 
@@ -193,8 +220,18 @@ def traced_predictions(trace: pd.DataFrame, predictions: pd.DataFrame) -> pd.Dat
     """Traceable trace rows joined with predictions on (lang, uuid): one row per model, match mode,
     tokenizer and fact, with `present` (bool) and `correct`."""
     traceable = trace[(trace["status"] == "ok") & trace["present"].notna()]
-    traceable = traceable[["lang", "uuid", "mode", "tokenizer", "present", "subject_lines",
-                           "object_lines", "cooccur_lines"]]
+    traceable = traceable[
+        [
+            "lang",
+            "uuid",
+            "mode",
+            "tokenizer",
+            "present",
+            "subject_lines",
+            "object_lines",
+            "cooccur_lines",
+        ]
+    ]
     joined = predictions.merge(traceable, on=["lang", "uuid"], how="inner")
     joined["present"] = joined["present"].astype(bool)
     joined["correct"] = joined["correct"].astype(bool)
@@ -205,19 +242,32 @@ def absence_rates(joined: pd.DataFrame) -> pd.DataFrame:
     """Per model, match mode, tokenizer and language: traceable facts, how many are absent and the
     absence rate, among all facts and among correctly predicted facts (rate NaN when none)."""
     keys = ["model", "mode", "tokenizer", "lang"]
-    frame = joined.assign(absent=~joined["present"],
-                          absent_correct=~joined["present"] & joined["correct"])
-    out = frame.groupby(keys, sort=True).agg(
-        traceable=("uuid", "size"), absent=("absent", "sum"),
-        traceable_correct=("correct", "sum"), absent_correct=("absent_correct", "sum"),
-    ).reset_index()
+    frame = joined.assign(
+        absent=~joined["present"], absent_correct=~joined["present"] & joined["correct"]
+    )
+    out = (
+        frame.groupby(keys, sort=True)
+        .agg(
+            traceable=("uuid", "size"),
+            absent=("absent", "sum"),
+            traceable_correct=("correct", "sum"),
+            absent_correct=("absent_correct", "sum"),
+        )
+        .reset_index()
+    )
     out["absence_rate"] = out["absent"] / out["traceable"]
     out["absence_rate_correct"] = (out["absent_correct"] / out["traceable_correct"]).where(
-        out["traceable_correct"] > 0)
-    columns = keys + ["traceable", "absent", "absence_rate", "traceable_correct",
-                      "absent_correct", "absence_rate_correct"]
+        out["traceable_correct"] > 0
+    )
+    columns = keys + [
+        "traceable",
+        "absent",
+        "absence_rate",
+        "traceable_correct",
+        "absent_correct",
+        "absence_rate_correct",
+    ]
     return out[columns]
-
 
 
 def neuron_similarity_matrix(neurons: pd.DataFrame) -> pd.DataFrame:

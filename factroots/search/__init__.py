@@ -17,7 +17,14 @@ _EXPORTS = {
     "TraceRun": "factroots.search.trace",
 }
 
-__all__ = ["CooccurCounts", "Cooccurrence", "EntityCount", "EntityCounts", "Evidence",
-           "FactIndex", *_EXPORTS]
+__all__ = [
+    "CooccurCounts",
+    "Cooccurrence",
+    "EntityCount",
+    "EntityCounts",
+    "Evidence",
+    "FactIndex",
+    *_EXPORTS,
+]
 
 __getattr__, __dir__ = lazy_exports(globals(), _EXPORTS)

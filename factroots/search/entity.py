@@ -87,7 +87,8 @@ def label_keys(labels: Sequence[str], mode: str, tokenizer: ModelTokenizer) -> L
     """The sidecar keys of many labels, analysed in one batch."""
     if mode == "words":
         keys, per_label = unit_keys(
-            [" ".join(index_units(unicodedata.normalize("NFC", label))[0]) for label in labels])
+            [" ".join(index_units(unicodedata.normalize("NFC", label))[0]) for label in labels]
+        )
     elif mode == "tokens":
         keys, per_label = _token_keys(labels, tokenizer)
     else:

@@ -9,11 +9,12 @@ from factroots.units import index_term, word_unit_spans
 
 def _find_runs(haystack: list[str], needle: tuple[str, ...]) -> list[int]:
     n = len(needle)
-    return [i for i in range(len(haystack) - n + 1) if tuple(haystack[i:i + n]) == needle]
+    return [i for i in range(len(haystack) - n + 1) if tuple(haystack[i : i + n]) == needle]
 
 
-def mention_spans(text: str, entity: EntityTerms,
-                  tokenizer: ModelTokenizer) -> list[tuple[int, int]]:
+def mention_spans(
+    text: str, entity: EntityTerms, tokenizer: ModelTokenizer
+) -> list[tuple[int, int]]:
     """Character spans of every mention of `entity` in `text`."""
     if not entity.traceable:
         return []
@@ -39,8 +40,9 @@ def merge_spans(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
     return [(s, e) for s, e in merged]
 
 
-def marked_text(text: str, spans: list[tuple[int, int]], open_mark: str = "«",
-                close_mark: str = "»") -> str:
+def marked_text(
+    text: str, spans: list[tuple[int, int]], open_mark: str = "«", close_mark: str = "»"
+) -> str:
     """`text` with each merged span wrapped in marks."""
     out, pos = [], 0
     for start, end in merge_spans(spans):
@@ -50,17 +52,24 @@ def marked_text(text: str, spans: list[tuple[int, int]], open_mark: str = "«",
     return "".join(out)
 
 
-def snippet(text: str, spans: list[tuple[int, int]], context: int = 60, open_mark: str = "«",
-            close_mark: str = "»") -> str:
+def snippet(
+    text: str,
+    spans: list[tuple[int, int]],
+    context: int = 60,
+    open_mark: str = "«",
+    close_mark: str = "»",
+) -> str:
     """The marked mentions with `context` characters around each, gaps shown as '…'."""
-    windows = merge_spans([(max(0, s - context), min(len(text), e + context))
-                           for s, e in merge_spans(spans)])
+    windows = merge_spans(
+        [(max(0, s - context), min(len(text), e + context)) for s, e in merge_spans(spans)]
+    )
     if not windows:
         return text[: 2 * context] + ("…" if len(text) > 2 * context else "")
     parts = []
     for start, end in windows:
-        inside = [(max(s, start) - start, min(e, end) - start) for s, e in spans
-                  if s < end and e > start]
+        inside = [
+            (max(s, start) - start, min(e, end) - start) for s, e in spans if s < end and e > start
+        ]
         parts.append(marked_text(text[start:end], inside, open_mark, close_mark))
     head = "…" if windows[0][0] > 0 else ""
     tail = "…" if windows[-1][1] < len(text) else ""

@@ -102,9 +102,11 @@ class FactFile:
         missing = [c for c in REQUIRED if c not in [h.strip().lower() for h in header]]
         if missing:
             kind = "CSV" if self._delimiter() == "," else "TSV"
-            raise FactrootsError(f"{self.path}: the {kind} header must name "
-                                 f"{', '.join(REQUIRED)} (and optionally lang); it lacks "
-                                 f"{', '.join(missing)}")
+            raise FactrootsError(
+                f"{self.path}: the {kind} header must name "
+                f"{', '.join(REQUIRED)} (and optionally lang); it lacks "
+                f"{', '.join(missing)}"
+            )
 
     def __iter__(self) -> Iterator[FactQuery]:
         with self._open() as fh:
@@ -146,8 +148,12 @@ class FactFile:
 
     def _query(self, number: int, row: dict) -> FactQuery | None:
         subject, obj, lang = row.get("subject"), row.get("object"), row.get("lang")
-        if not isinstance(subject, str) or not isinstance(obj, str) \
-                or not subject.strip() or not obj.strip():
+        if (
+            not isinstance(subject, str)
+            or not isinstance(obj, str)
+            or not subject.strip()
+            or not obj.strip()
+        ):
             self.skipped["no subject or object"] += 1
             return None
         if lang is not None and not isinstance(lang, str):
@@ -156,9 +162,14 @@ class FactFile:
         return FactQuery(number, subject.strip(), obj.strip(), (lang or "").strip() or None)
 
 
-def answer_facts(facts: FactFile, root: str | Path, tokenizer: ModelTokenizer,
-                 mode: str, default_lang: str | None = None,
-                 run: FactFileRun | None = None) -> Iterator[FactAnswer]:
+def answer_facts(
+    facts: FactFile,
+    root: str | Path,
+    tokenizer: ModelTokenizer,
+    mode: str,
+    default_lang: str | None = None,
+    run: FactFileRun | None = None,
+) -> Iterator[FactAnswer]:
     """Every fact of the file answered, in the file's order (a fact without a language once per
     language built under the root); `run` is filled in as answers go out."""
     run = run if run is not None else FactFileRun()
@@ -167,11 +178,15 @@ def answer_facts(facts: FactFile, root: str | Path, tokenizer: ModelTokenizer,
     rows = iter(facts)
     try:
         while chunk := list(islice(rows, CHUNK_FACTS)):
-            for answer in _answered(chunk, root, tokenizer, mode, default_lang, everywhere,
-                                    indexes):
+            for answer in _answered(
+                chunk, root, tokenizer, mode, default_lang, everywhere, indexes
+            ):
                 run.answers += 1
-                run.by_status[answer.status if answer.status != OK else
-                              ("present" if answer.present else "absent")] += 1
+                run.by_status[
+                    answer.status
+                    if answer.status != OK
+                    else ("present" if answer.present else "absent")
+                ] += 1
                 run.languages.add(answer.lang)
                 yield answer
     finally:
@@ -181,9 +196,15 @@ def answer_facts(facts: FactFile, root: str | Path, tokenizer: ModelTokenizer,
         run.skipped.update(facts.skipped)
 
 
-def _answered(chunk: list[FactQuery], root, tokenizer: ModelTokenizer, mode: str,
-              default_lang: str | None, everywhere: list[str],
-              indexes: dict[str, FactIndex | None]) -> list[FactAnswer]:
+def _answered(
+    chunk: list[FactQuery],
+    root,
+    tokenizer: ModelTokenizer,
+    mode: str,
+    default_lang: str | None,
+    everywhere: list[str],
+    indexes: dict[str, FactIndex | None],
+) -> list[FactAnswer]:
     asked: dict[str, list[FactQuery]] = {}
     for query in chunk:
         langs = [query.lang] if query.lang else [default_lang] if default_lang else everywhere
@@ -195,22 +216,33 @@ def _answered(chunk: list[FactQuery], root, tokenizer: ModelTokenizer, mode: str
     for lang, queries in asked.items():
         index = _index(indexes, root, lang, tokenizer)
         if index is None:
-            answers += [FactAnswer(q.row, lang, q.subject, q.object, mode, NO_INDEX, None, 0,
-                                   0, 0) for q in queries]
+            answers += [
+                FactAnswer(q.row, lang, q.subject, q.object, mode, NO_INDEX, None, 0, 0, 0)
+                for q in queries
+            ]
             continue
         found = index.cooccur_many([(q.subject, q.object) for q in queries], mode)
         answers += [
-            FactAnswer(q.row, index.manifest.language, q.subject, q.object, mode,
-                       OK if found.traceable[k] else "untraceable",
-                       bool(found.present[k]) if found.traceable[k] else None,
-                       int(found.cooccur_lines[k]), int(found.subject_lines[k]),
-                       int(found.object_lines[k]))
-            for k, q in enumerate(queries)]
+            FactAnswer(
+                q.row,
+                index.manifest.language,
+                q.subject,
+                q.object,
+                mode,
+                OK if found.traceable[k] else "untraceable",
+                bool(found.present[k]) if found.traceable[k] else None,
+                int(found.cooccur_lines[k]),
+                int(found.subject_lines[k]),
+                int(found.object_lines[k]),
+            )
+            for k, q in enumerate(queries)
+        ]
     return sorted(answers, key=lambda a: a.row)
 
 
-def _index(indexes: dict[str, FactIndex | None], root, lang: str,
-           tokenizer: ModelTokenizer) -> FactIndex | None:
+def _index(
+    indexes: dict[str, FactIndex | None], root, lang: str, tokenizer: ModelTokenizer
+) -> FactIndex | None:
     """The open index of `lang` (opened once), or None where there is none (or the code is not
     a valid one)."""
     if lang not in indexes:
@@ -218,6 +250,9 @@ def _index(indexes: dict[str, FactIndex | None], root, lang: str,
             code = check_lang(lang)
         except FactrootsError:
             code = None
-        indexes[lang] = (FactIndex.open(root, code, tokenizer)
-                         if code and FactIndex.exists(root, code, tokenizer) else None)
+        indexes[lang] = (
+            FactIndex.open(root, code, tokenizer)
+            if code and FactIndex.exists(root, code, tokenizer)
+            else None
+        )
     return indexes[lang]

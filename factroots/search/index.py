@@ -185,9 +185,11 @@ class FactIndex:
         shown = path.parent / m.language if layout else path
         root = path.parent.parent if layout else "ROOT"
         tok = "" if m.tokenizer_name == "mbert" else f" --tokenizer {m.tokenizer_name}"
-        return FactrootsError(f"index {shown} is damaged (tantivy: {reason}): rebuild it: "
-                              f"factroots index build {m.input_root} --lang {m.language} "
-                              f"--root {root}{tok}")
+        return FactrootsError(
+            f"index {shown} is damaged (tantivy: {reason}): rebuild it: "
+            f"factroots index build {m.input_root} --lang {m.language} "
+            f"--root {root}{tok}"
+        )
 
     def _tantivy(self, call: Callable, *args, **kwargs):
         """`call(*args, **kwargs)` on tantivy, whose failures reading damaged files (a panic,
@@ -229,8 +231,9 @@ class FactIndex:
             raise self._damaged(exc) from None
 
     @classmethod
-    def open(cls, root: str | Path, lang: str,
-             tokenizer: TokenizerSpec = DEFAULT_TOKENIZER) -> FactIndex:
+    def open(
+        cls, root: str | Path, lang: str, tokenizer: TokenizerSpec = DEFAULT_TOKENIZER
+    ) -> FactIndex:
         """Open `ROOT/<tokenizer>/<lang>/`, checking it was built with that very tokenizer."""
         tok = as_tokenizer(tokenizer)
         path = index_path(root, tok.name, lang)
@@ -274,8 +277,10 @@ class FactIndex:
     def __repr__(self) -> str:
         m = self.manifest
         shards = len(m.shards) if m.sharded else 1
-        return (f"{type(self).__name__}(language={m.language!r}, tokenizer={m.tokenizer_name!r}, "
-                f"lines={m.counts.lines}, shards={shards}, path={str(self.path)!r})")
+        return (
+            f"{type(self).__name__}(language={m.language!r}, tokenizer={m.tokenizer_name!r}, "
+            f"lines={m.counts.lines}, shards={shards}, path={str(self.path)!r})"
+        )
 
     @classmethod
     def open_path(cls, path: str | Path, tokenizer: TokenizerSpec | None = None) -> FactIndex:
@@ -286,14 +291,16 @@ class FactIndex:
             if manifest.tokenizer_name not in BUNDLED:
                 raise FactrootsError(
                     f"index {path} was built with tokenizer {manifest.tokenizer_name!r}: "
-                    "pass the same tokenizer path")
+                    "pass the same tokenizer path"
+                )
             tokenizer = manifest.tokenizer_name
         tok = as_tokenizer(tokenizer)
         if (tok.name, tok.sha256) != (manifest.tokenizer_name, manifest.tokenizer_sha256):
             raise FactrootsError(
                 f"index {path} was built with tokenizer {manifest.tokenizer_name!r} "
                 f"(sha256 {manifest.tokenizer_sha256[:12]}…), not {tok.name!r} "
-                f"(sha256 {tok.sha256[:12]}…)")
+                f"(sha256 {tok.sha256[:12]}…)"
+            )
         if manifest.sharded:  # shards behind the same API (factroots/search/sharded.py)
             from factroots.search.sharded import ShardedIndex
 
@@ -316,10 +323,12 @@ class FactIndex:
     def stored_texts(self, page: int = 4096) -> Iterator[tuple[int, str]]:
         """(line id, stored text) of every line, in line-id order, one page at a time."""
         for lo in range(0, self.num_lines, page):
-            query = tantivy.Query.range_query(self._schema, LINE, tantivy.FieldType.Unsigned, lo,
-                                              lo + page - 1, True, True)
-            hits = self._search(query, page, count=False, order_by_field=LINE,
-                                order=tantivy.Order.Asc).hits
+            query = tantivy.Query.range_query(
+                self._schema, LINE, tantivy.FieldType.Unsigned, lo, lo + page - 1, True, True
+            )
+            hits = self._search(
+                query, page, count=False, order_by_field=LINE, order=tantivy.Order.Asc
+            ).hits
             for line_id, address in hits:
                 yield int(line_id), _stored(self._doc(address), TEXT)
 
@@ -348,12 +357,14 @@ class FactIndex:
 
     def _matching_lines(self, query: tantivy.Query) -> np.ndarray:
         """All matching line ids, ascending: one search when they fit the first guess."""
-        found = self._search(query, FIRST_FETCH, count=True, order_by_field=LINE,
-                             order=tantivy.Order.Asc)
+        found = self._search(
+            query, FIRST_FETCH, count=True, order_by_field=LINE, order=tantivy.Order.Asc
+        )
         hits = found.hits
         if found.count > len(hits):
-            hits = self._search(query, found.count, count=False, order_by_field=LINE,
-                                order=tantivy.Order.Asc).hits
+            hits = self._search(
+                query, found.count, count=False, order_by_field=LINE, order=tantivy.Order.Asc
+            ).hits
         return np.fromiter((h[0] for h in hits), dtype=np.int64, count=len(hits))
 
     def _has_every_term(self, entity: EntityTerms) -> bool:
@@ -361,28 +372,38 @@ class FactIndex:
         freq = self._searcher.doc_freq
         return all(self._tantivy(freq, entity.field, t) for t in set(entity.terms))
 
-    def lines_of(self, entities: Sequence[EntityTerms], threads: int = 2,
-                 on_done: Callable[[int], None] | None = None) -> list[np.ndarray]:
+    def lines_of(
+        self,
+        entities: Sequence[EntityTerms],
+        threads: int = 2,
+        on_done: Callable[[int], None] | None = None,
+    ) -> list[np.ndarray]:
         """Sorted line ids of each entity; each distinct term sequence is resolved once, and
         entities on at least CACHE_MIN_LINES lines are kept for later calls."""
         keys = [(e.field, e.terms) for e in entities]
-        todo = [e for e in {k: e for k, e in zip(keys, entities, strict=True)
-                            if e.traceable and k not in self._line_cache}.values()]
+        todo = [
+            e
+            for e in {
+                k: e
+                for k, e in zip(keys, entities, strict=True)
+                if e.traceable and k not in self._line_cache
+            }.values()
+        ]
         resolved = dict(self._line_cache)
 
         def resolve(chunk: list[EntityTerms]) -> None:
             for e in chunk:
                 if self._has_every_term(e):
                     resolved[(e.field, e.terms)] = self._matching_lines(
-                        _term_query(self._schema, e))
+                        _term_query(self._schema, e)
+                    )
             if on_done:
                 on_done(len(chunk))
 
-        chunks = [todo[i:i + RESOLVE_CHUNK] for i in range(0, len(todo), RESOLVE_CHUNK)]
+        chunks = [todo[i : i + RESOLVE_CHUNK] for i in range(0, len(todo), RESOLVE_CHUNK)]
         with ThreadPoolExecutor(max(1, threads)) as pool:
             list(pool.map(resolve, chunks))
-        self._line_cache.update(
-            {k: v for k, v in resolved.items() if v.size >= CACHE_MIN_LINES})
+        self._line_cache.update({k: v for k, v in resolved.items() if v.size >= CACHE_MIN_LINES})
         empty = np.empty(0, dtype=np.int64)
         return [resolved.get(k, empty) for k in keys]
 
@@ -391,8 +412,12 @@ class FactIndex:
         """Whether batch calls run on the postings sidecar (indexes built since format 1)."""
         return self._postings is not None
 
-    def entity_lines(self, labels: Sequence[str], mode: str = "words",
-                     on_done: Callable[[int], None] | None = None) -> EntityLines:
+    def entity_lines(
+        self,
+        labels: Sequence[str],
+        mode: str = "words",
+        on_done: Callable[[int], None] | None = None,
+    ) -> EntityLines:
         """Sorted line ids of each label, all resolved in one batch (none when untraceable).
         `on_done(n)` is called as each further n labels are resolved."""
         return self._resolved(labels, mode, on_done)[0]
@@ -403,8 +428,12 @@ class FactIndex:
         traceable, lines, _ = self._batch_counts(labels, mode, none, none)
         return EntityCounts(mode, lines, traceable)
 
-    def cooccur_many(self, pairs: Sequence[tuple[str, str]], mode: str = "words",
-                     on_done: Callable[[int], None] | None = None) -> CooccurCounts:
+    def cooccur_many(
+        self,
+        pairs: Sequence[tuple[str, str]],
+        mode: str = "words",
+        on_done: Callable[[int], None] | None = None,
+    ) -> CooccurCounts:
         """`cooccur` of many (subject, object) pairs at once, as numpy arrays; each distinct
         label is resolved once (`on_done` as in `entity_lines`)."""
         ids: dict[str, int] = {}
@@ -412,27 +441,44 @@ class FactIndex:
         obj = np.fromiter((ids.setdefault(o, len(ids)) for _, o in pairs), np.int64, len(pairs))
         traceable, lines, both = self._batch_counts(list(ids), mode, subj, obj, on_done)
         ok = traceable[subj] & traceable[obj]
-        return CooccurCounts(mode, np.where(ok, lines[subj], 0), np.where(ok, lines[obj], 0),
-                             np.where(ok, both, 0), ok)
+        return CooccurCounts(
+            mode,
+            np.where(ok, lines[subj], 0),
+            np.where(ok, lines[obj], 0),
+            np.where(ok, both, 0),
+            ok,
+        )
 
-    def _batch_counts(self, labels: Sequence[str], mode: str, left: np.ndarray,
-                      right: np.ndarray, on_done: Callable[[int], None] | None = None
-                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def _batch_counts(
+        self,
+        labels: Sequence[str],
+        mode: str,
+        left: np.ndarray,
+        right: np.ndarray,
+        on_done: Callable[[int], None] | None = None,
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Whether each label is traceable, the lines it is on, and the lines labels left[k]
         and right[k] share, for each k."""
         if self.has_postings:
             keys = label_keys(labels, mode, self.tokenizer)
-            lines, both = self.sidecar_counts(keys.keys, keys.offsets, mode, left, right,
-                                              on_done)
+            lines, both = self.sidecar_counts(keys.keys, keys.offsets, mode, left, right, on_done)
             return keys.traceable, lines, both
         found, traceable = self._resolved(labels, mode, on_done)
-        return traceable, found.count, pair_counts(found.flat, found.start, found.count, left,
-                                                   right)
+        return (
+            traceable,
+            found.count,
+            pair_counts(found.flat, found.start, found.count, left, right),
+        )
 
-    def sidecar_counts(self, keys: np.ndarray, offsets: np.ndarray, mode: str,
-                       left: np.ndarray, right: np.ndarray,
-                       on_done: Callable[[int], None] | None = None
-                       ) -> tuple[np.ndarray, np.ndarray]:
+    def sidecar_counts(
+        self,
+        keys: np.ndarray,
+        offsets: np.ndarray,
+        mode: str,
+        left: np.ndarray,
+        right: np.ndarray,
+        on_done: Callable[[int], None] | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]:
         """On the postings sidecar, for entities given by their term keys (as `label_keys`
         gives them): the lines of each, and the lines entities left[k] and right[k] share.
         A sharded index sums its shards'; another engine (Ray actors) replaces this one
@@ -443,13 +489,14 @@ class FactIndex:
     def postings(self, mode: str) -> ModePostings:
         """The postings sidecar's arrays of one mode (see `has_postings`)."""
         if self._postings is None:
-            raise FactrootsError(f"{self.path} has no postings sidecar: rebuild it for batch "
-                                 "calls on the sidecar")
+            raise FactrootsError(
+                f"{self.path} has no postings sidecar: rebuild it for batch calls on the sidecar"
+            )
         return self._postings[mode]
 
-    def _resolved(self, labels: Sequence[str], mode: str,
-                  on_done: Callable[[int], None] | None = None
-                  ) -> tuple[EntityLines, np.ndarray]:
+    def _resolved(
+        self, labels: Sequence[str], mode: str, on_done: Callable[[int], None] | None = None
+    ) -> tuple[EntityLines, np.ndarray]:
         """Each label's lines and whether it is traceable: on the sidecar where there is one,
         else one tantivy search per distinct entity (indexes built before the sidecar)."""
         if self._postings is not None:
@@ -460,8 +507,9 @@ class FactIndex:
         traceable = np.array([e.traceable for e in entities], dtype=bool)
         return flattened(self.lines_of(entities, on_done=on_done)), traceable
 
-    def cooccur(self, subject: str, object: str, mode: str = "words",
-                show: int = 0) -> Cooccurrence:
+    def cooccur(
+        self, subject: str, object: str, mode: str = "words", show: int = 0
+    ) -> Cooccurrence:
         """Whether `subject` and `object` occur in one line, with up to `show` evidence lines."""
         subj, obj = self.entity(subject, mode), self.entity(object, mode)
         untraceable = [e for e in (subj, obj) if not e.traceable]
@@ -471,24 +519,38 @@ class FactIndex:
         q_subj, q_obj = _term_query(self._schema, subj), _term_query(self._schema, obj)
         subject_lines, object_lines = self._entity_count(subj), self._entity_count(obj)
         both = tantivy.Query.boolean_query(
-            [(tantivy.Occur.Must, q_subj), (tantivy.Occur.Must, q_obj)])
+            [(tantivy.Occur.Must, q_subj), (tantivy.Occur.Must, q_obj)]
+        )
         lines = self._count(both) if subject_lines and object_lines else 0
         evidence = self._evidence(both, lines, show, subj, obj) if show > 0 else []
-        return Cooccurrence(subject, object, mode, OK, lines > 0, lines, subject_lines,
-                            object_lines, evidence=evidence)
+        return Cooccurrence(
+            subject,
+            object,
+            mode,
+            OK,
+            lines > 0,
+            lines,
+            subject_lines,
+            object_lines,
+            evidence=evidence,
+        )
 
-    def _evidence(self, query: tantivy.Query, matches: int, show: int, subj: EntityTerms,
-                  obj: EntityTerms) -> list[Evidence]:
+    def _evidence(
+        self, query: tantivy.Query, matches: int, show: int, subj: EntityTerms, obj: EntityTerms
+    ) -> list[Evidence]:
         found: list[Evidence] = []
         if matches == 0:
             return found
-        hits = self._search(query, min(show, matches), count=False, order_by_field=LINE,
-                            order=tantivy.Order.Asc).hits
+        hits = self._search(
+            query, min(show, matches), count=False, order_by_field=LINE, order=tantivy.Order.Asc
+        ).hits
         for line_id, address in hits:
             doc = self._doc(address)
             text = _stored(doc, TEXT)
             spans = mention_spans(text, subj, self.tokenizer) + mention_spans(
-                text, obj, self.tokenizer)
-            found.append(Evidence(int(line_id), _stored(doc, DOC_ID), _stored(doc, TITLE), text,
-                                  spans))
+                text, obj, self.tokenizer
+            )
+            found.append(
+                Evidence(int(line_id), _stored(doc, DOC_ID), _stored(doc, TITLE), text, spans)
+            )
         return found

@@ -40,7 +40,7 @@ class EntityLines:
     count: np.ndarray
 
     def lines(self, e: int) -> np.ndarray:
-        return self.flat[self.start[e]:self.start[e] + self.count[e]]
+        return self.flat[self.start[e] : self.start[e] + self.count[e]]
 
 
 @numba.njit(cache=True, nogil=True)
@@ -136,13 +136,21 @@ def _common_bits(slots: np.ndarray, bitsets: np.ndarray, buf: np.ndarray) -> int
 
 
 @numba.njit(cache=True, nogil=True)
-def _phrase_in_line(terms: np.ndarray, anchor: int, offsets: np.ndarray,
-                    positions: np.ndarray, cursor: np.ndarray, lo: int, hi: int) -> bool:
+def _phrase_in_line(
+    terms: np.ndarray,
+    anchor: int,
+    offsets: np.ndarray,
+    positions: np.ndarray,
+    cursor: np.ndarray,
+    lo: int,
+    hi: int,
+) -> bool:
     """Whether the terms occur in a row in positions [lo, hi) (one line); `cursor` holds each
     term's search start in its positions and only moves forward."""
     a_lo, a_hi = offsets[terms[anchor]], offsets[terms[anchor] + 1]
-    cursor[anchor] = a_lo + _first_at_least(positions[a_lo:a_hi], cursor[anchor] - a_lo,
-                                            lo + anchor)
+    cursor[anchor] = a_lo + _first_at_least(
+        positions[a_lo:a_hi], cursor[anchor] - a_lo, lo + anchor
+    )
     while cursor[anchor] < a_hi and np.int64(positions[cursor[anchor]]) < hi:
         start = np.int64(positions[cursor[anchor]]) - anchor
         matched = True
@@ -161,9 +169,17 @@ def _phrase_in_line(terms: np.ndarray, anchor: int, offsets: np.ndarray,
 
 
 @numba.njit(cache=True, nogil=True)
-def _entity_lines(terms: np.ndarray, slots: np.ndarray, bitsets: np.ndarray,
-                  offsets: np.ndarray, positions: np.ndarray, line_offsets: np.ndarray,
-                  lines: np.ndarray, line_starts: np.ndarray, buf: np.ndarray) -> int:
+def _entity_lines(
+    terms: np.ndarray,
+    slots: np.ndarray,
+    bitsets: np.ndarray,
+    offsets: np.ndarray,
+    positions: np.ndarray,
+    line_offsets: np.ndarray,
+    lines: np.ndarray,
+    line_starts: np.ndarray,
+    buf: np.ndarray,
+) -> int:
     """Lines of one entity of several terms (their term indices), written to buf: the lines
     all its terms share (the rarest term's, tested against the others' bitsets where `slots`
     gives one, else galloped through their line lists), then those where they occur in a
@@ -189,11 +205,13 @@ def _entity_lines(terms: np.ndarray, slots: np.ndarray, bitsets: np.ndarray,
                 m = _keep_set(buf, m, bitsets[slots[i]])
         else:
             t = terms[i]
-            m = _keep_common(buf, m, lines[line_offsets[t]:line_offsets[t + 1]])
+            m = _keep_common(buf, m, lines[line_offsets[t] : line_offsets[t + 1]])
     anchor = 0
     for i in range(n):
-        if offsets[terms[i] + 1] - offsets[terms[i]] < offsets[terms[anchor] + 1] - offsets[
-                terms[anchor]]:
+        if (
+            offsets[terms[i] + 1] - offsets[terms[i]]
+            < offsets[terms[anchor] + 1] - offsets[terms[anchor]]
+        ):
             anchor = i
     cursor = np.empty(n, dtype=np.int64)
     for i in range(n):
@@ -211,8 +229,9 @@ def _entity_lines(terms: np.ndarray, slots: np.ndarray, bitsets: np.ndarray,
 
 
 @numba.njit(cache=True, parallel=True)
-def _query_terms(keys: np.ndarray, line_offsets: np.ndarray, query_keys: np.ndarray,
-                 query_offsets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _query_terms(
+    keys: np.ndarray, line_offsets: np.ndarray, query_keys: np.ndarray, query_offsets: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """Each query key's term index (-1 where absent, or after an absent one) and each entity's
     fewest lines of one of its terms (0 where a term is absent)."""
     n = query_offsets.shape[0] - 1
@@ -234,8 +253,7 @@ def _query_terms(keys: np.ndarray, line_offsets: np.ndarray, query_keys: np.ndar
 
 
 @numba.njit(cache=True, parallel=True)
-def _bitsets(lists: np.ndarray, start: np.ndarray, count: np.ndarray,
-             words: int) -> np.ndarray:
+def _bitsets(lists: np.ndarray, start: np.ndarray, count: np.ndarray, words: int) -> np.ndarray:
     """One bitset of `words` 64-bit words per line list lists[start[i]:start[i] + count[i]]."""
     out = np.zeros((start.shape[0], words), dtype=np.uint64)
     for i in numba.prange(start.shape[0]):
@@ -246,10 +264,19 @@ def _bitsets(lists: np.ndarray, start: np.ndarray, count: np.ndarray,
 
 
 @numba.njit(cache=True, parallel=True)
-def _phrases(terms: np.ndarray, slots: np.ndarray, bitsets: np.ndarray,
-             query_offsets: np.ndarray, entities: np.ndarray, fewest: np.ndarray,
-             offsets: np.ndarray, positions: np.ndarray, line_offsets: np.ndarray,
-             lines: np.ndarray, line_starts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _phrases(
+    terms: np.ndarray,
+    slots: np.ndarray,
+    bitsets: np.ndarray,
+    query_offsets: np.ndarray,
+    entities: np.ndarray,
+    fewest: np.ndarray,
+    offsets: np.ndarray,
+    positions: np.ndarray,
+    line_offsets: np.ndarray,
+    lines: np.ndarray,
+    line_starts: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
     """Lines of the given entities (each of several terms, all present), packed one entity
     after the other, and how many each has."""
     n = entities.shape[0]
@@ -261,13 +288,21 @@ def _phrases(terms: np.ndarray, slots: np.ndarray, bitsets: np.ndarray,
     for i in numba.prange(n):
         e = entities[i]
         lo, hi = query_offsets[e], query_offsets[e + 1]
-        count[i] = _entity_lines(terms[lo:hi], slots[lo:hi], bitsets, offsets, positions,
-                                 line_offsets, lines, line_starts,
-                                 scratch[start[i]:start[i + 1]])
+        count[i] = _entity_lines(
+            terms[lo:hi],
+            slots[lo:hi],
+            bitsets,
+            offsets,
+            positions,
+            line_offsets,
+            lines,
+            line_starts,
+            scratch[start[i] : start[i + 1]],
+        )
     packed = np.empty(count.sum(), dtype=np.uint32)
     at = 0
     for i in range(n):
-        packed[at:at + count[i]] = scratch[start[i]:start[i] + count[i]]
+        packed[at : at + count[i]] = scratch[start[i] : start[i] + count[i]]
         at += count[i]
     return packed, count
 
@@ -304,13 +339,14 @@ def common_count(a: np.ndarray, b: np.ndarray) -> int:
 
 
 @numba.njit(cache=True, parallel=True)
-def pair_counts(flat: np.ndarray, start: np.ndarray, count: np.ndarray, left: np.ndarray,
-                right: np.ndarray) -> np.ndarray:
+def pair_counts(
+    flat: np.ndarray, start: np.ndarray, count: np.ndarray, left: np.ndarray, right: np.ndarray
+) -> np.ndarray:
     """For each pair k, how many lines entities left[k] and right[k] share."""
     out = np.zeros(left.shape[0], dtype=np.int64)
     for k in numba.prange(left.shape[0]):
-        a = flat[start[left[k]]:start[left[k]] + count[left[k]]]
-        b = flat[start[right[k]]:start[right[k]] + count[right[k]]]
+        a = flat[start[left[k]] : start[left[k]] + count[left[k]]]
+        b = flat[start[right[k]] : start[right[k]] + count[right[k]]]
         out[k] = common_count(a, b)
     return out
 
@@ -319,9 +355,11 @@ def _joined(parts: list[EntityLines]) -> EntityLines:
     if not parts:
         return EntityLines(np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0, np.int64))
     sizes = np.cumsum([0] + [p.flat.size for p in parts[:-1]])
-    return EntityLines(np.concatenate([p.flat for p in parts]),
-                       np.concatenate([p.start + s for p, s in zip(parts, sizes, strict=True)]),
-                       np.concatenate([p.count for p in parts]))
+    return EntityLines(
+        np.concatenate([p.flat for p in parts]),
+        np.concatenate([p.start + s for p, s in zip(parts, sizes, strict=True)]),
+        np.concatenate([p.count for p in parts]),
+    )
 
 
 def merged_shards(parts: Sequence[EntityLines], bases: Sequence[int]) -> EntityLines:
@@ -343,7 +381,8 @@ def merged_shards(parts: Sequence[EntityLines], bases: Sequence[int]) -> EntityL
         size = int(part.count.sum())
         if size:
             within = np.arange(size, dtype=np.int64) - np.repeat(
-                np.cumsum(part.count) - part.count, part.count)
+                np.cumsum(part.count) - part.count, part.count
+            )
             source = np.repeat(part.start, part.count) + within
             flat[np.repeat(before, part.count) + within] = part.flat[source] + base
         before += part.count
@@ -360,18 +399,30 @@ def flattened(arrays: list[np.ndarray]) -> EntityLines:
 
 
 @numba.njit(cache=True, nogil=True)
-def _view(term_lines: np.ndarray, found: np.ndarray, shared: np.ndarray, start: np.ndarray,
-          count: np.ndarray, e: int) -> np.ndarray:
+def _view(
+    term_lines: np.ndarray,
+    found: np.ndarray,
+    shared: np.ndarray,
+    start: np.ndarray,
+    count: np.ndarray,
+    e: int,
+) -> np.ndarray:
     """Entity e's lines in a ShardLines."""
     if shared[e]:
-        return term_lines[start[e]:start[e] + count[e]]
-    return found[start[e]:start[e] + count[e]]
+        return term_lines[start[e] : start[e] + count[e]]
+    return found[start[e] : start[e] + count[e]]
 
 
 @numba.njit(cache=True, parallel=True)
-def _list_bitsets(term_lines: np.ndarray, found: np.ndarray, shared: np.ndarray,
-                  start: np.ndarray, count: np.ndarray, chosen: np.ndarray,
-                  words: int) -> np.ndarray:
+def _list_bitsets(
+    term_lines: np.ndarray,
+    found: np.ndarray,
+    shared: np.ndarray,
+    start: np.ndarray,
+    count: np.ndarray,
+    chosen: np.ndarray,
+    words: int,
+) -> np.ndarray:
     """A bitset of `words` 64-bit words for each chosen entity of a ShardLines."""
     out = np.zeros((chosen.shape[0], words), dtype=np.uint64)
     for i in numba.prange(chosen.shape[0]):
@@ -383,10 +434,17 @@ def _list_bitsets(term_lines: np.ndarray, found: np.ndarray, shared: np.ndarray,
 
 
 @numba.njit(cache=True, parallel=True)
-def _shard_pair_counts(term_lines: np.ndarray, found: np.ndarray, shared: np.ndarray,
-                       start: np.ndarray, count: np.ndarray, left: np.ndarray,
-                       right: np.ndarray, bitsets: np.ndarray,
-                       slots: np.ndarray) -> np.ndarray:
+def _shard_pair_counts(
+    term_lines: np.ndarray,
+    found: np.ndarray,
+    shared: np.ndarray,
+    start: np.ndarray,
+    count: np.ndarray,
+    left: np.ndarray,
+    right: np.ndarray,
+    bitsets: np.ndarray,
+    slots: np.ndarray,
+) -> np.ndarray:
     """For each pair k, how many lines entities left[k] and right[k] share: the smaller's
     lines tested against the larger's bitset where it has one, else intersected."""
     out = np.zeros(left.shape[0], dtype=np.int64)
@@ -405,9 +463,14 @@ def _shard_pair_counts(term_lines: np.ndarray, found: np.ndarray, shared: np.nda
 
 
 @numba.njit(cache=True)
-def _gathered(term_lines: np.ndarray, found: np.ndarray, shared: np.ndarray,
-              start: np.ndarray, count: np.ndarray,
-              base: int) -> tuple[np.ndarray, np.ndarray]:
+def _gathered(
+    term_lines: np.ndarray,
+    found: np.ndarray,
+    shared: np.ndarray,
+    start: np.ndarray,
+    count: np.ndarray,
+    base: int,
+) -> tuple[np.ndarray, np.ndarray]:
     """Every entity's lines + base, packed one entity after the other, and where each
     entity's start."""
     flat = np.empty(count.sum(), dtype=np.int64)
@@ -458,14 +521,16 @@ class ShardLines:
         words = (self.num_lines + 63) // 64
         larger = np.where(self.count[left] > self.count[right], left, right)
         uses = np.bincount(larger, minlength=self.count.size)
-        frequent = np.flatnonzero((self.count * BITSET_SHARE >= max(self.num_lines, 1))
-                                  & (uses > 1))
+        frequent = np.flatnonzero(
+            (self.count * BITSET_SHARE >= max(self.num_lines, 1)) & (uses > 1)
+        )
         chosen = _budgeted(frequent, self.count, words)
         slots = np.full(self.count.size, -1, dtype=np.int64)
         slots[chosen] = np.arange(chosen.size)
         bitsets = _list_bitsets(*self._arrays(), chosen, words)
-        return _shard_pair_counts(*self._arrays(), left.astype(np.int64),
-                                  right.astype(np.int64), bitsets, slots)
+        return _shard_pair_counts(
+            *self._arrays(), left.astype(np.int64), right.astype(np.int64), bitsets, slots
+        )
 
     def entity_lines(self, base: int = 0) -> EntityLines:
         """The same lines as an EntityLines of int64 ids, shifted by `base`."""
@@ -491,8 +556,12 @@ class ModePostings:
     def num_lines(self) -> int:
         return int(self.line_starts.size)
 
-    def resolve(self, query_keys: np.ndarray, query_offsets: np.ndarray,
-                on_done: Callable[[int], None] | None = None) -> ShardLines:
+    def resolve(
+        self,
+        query_keys: np.ndarray,
+        query_offsets: np.ndarray,
+        on_done: Callable[[int], None] | None = None,
+    ) -> ShardLines:
         """Sorted line ids of each entity given by its term keys (entity e's are
         query_keys[query_offsets[e]:query_offsets[e + 1]]; none: untraceable). Entities of
         several terms are resolved in numba calls of at most CHUNK entities and SCRATCH_LINES
@@ -510,11 +579,21 @@ class ModePostings:
         found, at = [], 0
         for lo in range(0, n, CHUNK):
             hi = min(lo + CHUNK, n)
-            chunk = several[np.searchsorted(several, lo):np.searchsorted(several, hi)]
+            chunk = several[np.searchsorted(several, lo) : np.searchsorted(several, hi)]
             for batch in _scratch_batches(chunk, fewest):
-                packed, lines = _phrases(terms, slots, bitsets, query_offsets, batch, fewest,
-                                         self.offsets, self.positions, self.line_offsets,
-                                         self.lines_of_terms, self.line_starts)
+                packed, lines = _phrases(
+                    terms,
+                    slots,
+                    bitsets,
+                    query_offsets,
+                    batch,
+                    fewest,
+                    self.offsets,
+                    self.positions,
+                    self.line_offsets,
+                    self.lines_of_terms,
+                    self.line_starts,
+                )
                 count[batch] = lines
                 start[batch] = at + np.cumsum(lines) - lines
                 at += packed.size
@@ -522,11 +601,13 @@ class ModePostings:
             if on_done:
                 on_done(hi - lo)
         flat = np.concatenate(found) if found else np.empty(0, dtype=np.uint32)
-        return ShardLines(self.num_lines, self.lines_of_terms, _readonly(flat), shared, start,
-                          count)
+        return ShardLines(
+            self.num_lines, self.lines_of_terms, _readonly(flat), shared, start, count
+        )
 
-    def _term_bitsets(self, terms: np.ndarray, query_offsets: np.ndarray,
-                      several: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def _term_bitsets(
+        self, terms: np.ndarray, query_offsets: np.ndarray, several: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Bitsets of the terms of entities of several terms that lie on at least
         1/BITSET_SHARE of the lines, and each query term's bitset (-1: none)."""
         words = (self.num_lines + 63) // 64
@@ -545,10 +626,15 @@ class ModePostings:
             hit = (at < chosen.size) & (chosen[np.minimum(at, chosen.size - 1)] == terms[used])
             slots[np.flatnonzero(used)[hit]] = at[hit]
         starts = self.line_offsets[chosen]
-        bitsets = _list_bitsets(self.lines_of_terms, _EMPTY_LINES,
-                                np.ones(chosen.size, dtype=np.bool_), starts,
-                                self.line_offsets[chosen + 1] - starts,
-                                np.arange(chosen.size), words)
+        bitsets = _list_bitsets(
+            self.lines_of_terms,
+            _EMPTY_LINES,
+            np.ones(chosen.size, dtype=np.bool_),
+            starts,
+            self.line_offsets[chosen + 1] - starts,
+            np.arange(chosen.size),
+            words,
+        )
         return slots, bitsets
 
 

@@ -52,32 +52,46 @@ def open_shard(path: Path, root: Manifest, entry, tokenizer: ModelTokenizer) -> 
     manifest = read_manifest(path)
     if manifest.sharded:
         raise FactrootsError(f"corrupt index: shard {path} is itself sharded")
-    if (manifest.language, manifest.tokenizer_name, manifest.tokenizer_sha256,
-            manifest.max_tokens) != (root.language, root.tokenizer_name, root.tokenizer_sha256,
-                                     root.max_tokens):
-        raise FactrootsError(f"corrupt index: shard {path} was built for another language, "
-                             "tokenizer or max_tokens than its index")
+    if (
+        manifest.language,
+        manifest.tokenizer_name,
+        manifest.tokenizer_sha256,
+        manifest.max_tokens,
+    ) != (root.language, root.tokenizer_name, root.tokenizer_sha256, root.max_tokens):
+        raise FactrootsError(
+            f"corrupt index: shard {path} was built for another language, "
+            "tokenizer or max_tokens than its index"
+        )
     shard = FactIndex(path, manifest, tokenizer)
     if not shard.num_lines == manifest.counts.lines == entry.counts.lines:
-        raise FactrootsError(f"corrupt index: shard {path} holds {shard.num_lines} lines, its "
-                             f"manifests say {manifest.counts.lines} and "
-                             f"{entry.counts.lines}")
+        raise FactrootsError(
+            f"corrupt index: shard {path} holds {shard.num_lines} lines, its "
+            f"manifests say {manifest.counts.lines} and "
+            f"{entry.counts.lines}"
+        )
     return shard
 
 
 class ShardedIndex(FactIndex):
     """A read-only view of one (tokenizer, language) index made of several shards."""
 
-    def __init__(self, path: Path, manifest: Manifest, tokenizer: ModelTokenizer,
-                 shards: Sequence[FactIndex] | None = None):
+    def __init__(
+        self,
+        path: Path,
+        manifest: Manifest,
+        tokenizer: ModelTokenizer,
+        shards: Sequence[FactIndex] | None = None,
+    ):
         self.path = path
         self.manifest = manifest
         self.tokenizer = tokenizer
         self._entities: dict[tuple[str, str], EntityTerms] = {}
         self.bases = [entry.line_base for entry in manifest.shards]
         if shards is None:
-            shards = [open_shard(path / entry.path, manifest, entry, tokenizer)
-                      for entry in manifest.shards]
+            shards = [
+                open_shard(path / entry.path, manifest, entry, tokenizer)
+                for entry in manifest.shards
+            ]
         self.shards = list(shards)
 
     @property
@@ -97,47 +111,67 @@ class ShardedIndex(FactIndex):
         entity = self.entity(label, mode)
         if not entity.traceable:
             return EntityCount(label, mode, UNTRACEABLE, 0, entity.reason)
-        return EntityCount(label, mode, OK,
-                           sum(shard.count(label, mode).lines for shard in self.shards))
+        return EntityCount(
+            label, mode, OK, sum(shard.count(label, mode).lines for shard in self.shards)
+        )
 
     def line_ids(self, entity: EntityTerms) -> np.ndarray:
-        parts = [shard.line_ids(entity) + base
-                 for shard, base in zip(self.shards, self.bases, strict=True)]
+        parts = [
+            shard.line_ids(entity) + base
+            for shard, base in zip(self.shards, self.bases, strict=True)
+        ]
         return np.concatenate(parts).astype(np.int64)
 
-    def lines_of(self, entities: Sequence[EntityTerms], threads: int = 2,
-                 on_done: Callable[[int], None] | None = None) -> list[np.ndarray]:
+    def lines_of(
+        self,
+        entities: Sequence[EntityTerms],
+        threads: int = 2,
+        on_done: Callable[[int], None] | None = None,
+    ) -> list[np.ndarray]:
         progress = ShardProgress(len(self.shards), on_done)
         parts = [flattened(shard.lines_of(entities, threads, progress)) for shard in self.shards]
         merged = merged_shards(parts, self.bases)
         return [merged.lines(e) for e in range(len(entities))]
 
-    def shard_entity_lines(self, keys: np.ndarray, offsets: np.ndarray, mode: str,
-                           on_done: Callable[[int], None] | None = None) -> list[EntityLines]:
+    def shard_entity_lines(
+        self,
+        keys: np.ndarray,
+        offsets: np.ndarray,
+        mode: str,
+        on_done: Callable[[int], None] | None = None,
+    ) -> list[EntityLines]:
         """Each shard's lines (its own ids) of the entities given by their term keys; another
         engine (Ray actors) replaces this one method."""
         progress = ShardProgress(len(self.shards), on_done)
-        return [shard.postings(mode).resolve(keys, offsets, progress).entity_lines()
-                for shard in self.shards]
+        return [
+            shard.postings(mode).resolve(keys, offsets, progress).entity_lines()
+            for shard in self.shards
+        ]
 
-    def sidecar_counts(self, keys: np.ndarray, offsets: np.ndarray, mode: str,
-                       left: np.ndarray, right: np.ndarray,
-                       on_done: Callable[[int], None] | None = None
-                       ) -> tuple[np.ndarray, np.ndarray]:
+    def sidecar_counts(
+        self,
+        keys: np.ndarray,
+        offsets: np.ndarray,
+        mode: str,
+        left: np.ndarray,
+        right: np.ndarray,
+        on_done: Callable[[int], None] | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Every shard's counts, added up (a line lies in exactly one shard)."""
         progress = ShardProgress(len(self.shards), on_done)
         lines = np.zeros(offsets.size - 1, dtype=np.int64)
         both = np.zeros(left.size, dtype=np.int64)
         for shard in self.shards:
-            shard_lines, shard_both = shard.sidecar_counts(keys, offsets, mode, left, right,
-                                                           progress)
+            shard_lines, shard_both = shard.sidecar_counts(
+                keys, offsets, mode, left, right, progress
+            )
             lines += shard_lines
             both += shard_both
         return lines, both
 
-    def _resolved(self, labels: Sequence[str], mode: str,
-                  on_done: Callable[[int], None] | None = None
-                  ) -> tuple[EntityLines, np.ndarray]:
+    def _resolved(
+        self, labels: Sequence[str], mode: str, on_done: Callable[[int], None] | None = None
+    ) -> tuple[EntityLines, np.ndarray]:
         if not self.has_postings:
             entities = [self.entity(label, mode) for label in labels]
             traceable = np.array([e.traceable for e in entities], dtype=bool)
@@ -146,8 +180,9 @@ class ShardedIndex(FactIndex):
         parts = self.shard_entity_lines(keys.keys, keys.offsets, mode, on_done)
         return merged_shards(parts, self.bases), keys.traceable
 
-    def cooccur(self, subject: str, object: str, mode: str = "words",
-                show: int = 0) -> Cooccurrence:
+    def cooccur(
+        self, subject: str, object: str, mode: str = "words", show: int = 0
+    ) -> Cooccurrence:
         lines = subject_lines = object_lines = 0
         evidence: list[Evidence] = []
         for shard, base in zip(self.shards, self.bases, strict=True):
@@ -158,5 +193,14 @@ class ShardedIndex(FactIndex):
             subject_lines += found.subject_lines
             object_lines += found.object_lines
             evidence += [replace(ev, line=ev.line + base) for ev in found.evidence]
-        return Cooccurrence(subject, object, mode, OK, lines > 0, lines, subject_lines,
-                            object_lines, evidence=evidence)
+        return Cooccurrence(
+            subject,
+            object,
+            mode,
+            OK,
+            lines > 0,
+            lines,
+            subject_lines,
+            object_lines,
+            evidence=evidence,
+        )

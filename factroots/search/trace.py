@@ -27,8 +27,12 @@ TRACE_COLUMNS = TRACE.columns
 SUMMARY_COLUMNS = ["lang", "facts", "traceable", "present", "absent", "absence_rate"]
 
 
-def trace_language(index: FactIndex, facts: Sequence[Fact], mode: str = DEFAULT_MODE,
-                   on_progress: Callable[[int, int], None] | None = None) -> pd.DataFrame:
+def trace_language(
+    index: FactIndex,
+    facts: Sequence[Fact],
+    mode: str = DEFAULT_MODE,
+    on_progress: Callable[[int, int], None] | None = None,
+) -> pd.DataFrame:
     """One row per fact (TRACE_COLUMNS): line counts and presence, as `cooccur` answers them.
 
     `on_progress(done, total)` is called as distinct entities are resolved."""
@@ -46,20 +50,23 @@ def trace_language(index: FactIndex, facts: Sequence[Fact], mode: str = DEFAULT_
     present[~ok] = pd.NA
     if on_progress:
         on_progress(distinct, distinct)
-    return pd.DataFrame({
-        "lang": [f.lang for f in facts],
-        "relation": [f.relation for f in facts],
-        "uuid": [f.uuid for f in facts],
-        "subject": [f.subject for f in facts],
-        "object": [f.object for f in facts],
-        "mode": mode,
-        "tokenizer": index.tokenizer.name,
-        "subject_lines": counts.subject_lines,
-        "object_lines": counts.object_lines,
-        "cooccur_lines": counts.cooccur_lines,
-        "present": present,
-        "status": np.where(ok, OK, UNTRACEABLE),
-    }, columns=TRACE_COLUMNS)
+    return pd.DataFrame(
+        {
+            "lang": [f.lang for f in facts],
+            "relation": [f.relation for f in facts],
+            "uuid": [f.uuid for f in facts],
+            "subject": [f.subject for f in facts],
+            "object": [f.object for f in facts],
+            "mode": mode,
+            "tokenizer": index.tokenizer.name,
+            "subject_lines": counts.subject_lines,
+            "object_lines": counts.object_lines,
+            "cooccur_lines": counts.cooccur_lines,
+            "present": present,
+            "status": np.where(ok, OK, UNTRACEABLE),
+        },
+        columns=TRACE_COLUMNS,
+    )
 
 
 def language_summary(trace: pd.DataFrame, lang: str) -> dict:
@@ -67,8 +74,14 @@ def language_summary(trace: pd.DataFrame, lang: str) -> dict:
     traceable = int((trace["status"] == OK).sum())
     present = int(trace["present"].fillna(False).sum())
     absent = traceable - present
-    return {"lang": lang, "facts": len(trace), "traceable": traceable, "present": present,
-            "absent": absent, "absence_rate": absent / traceable if traceable else float("nan")}
+    return {
+        "lang": lang,
+        "facts": len(trace),
+        "traceable": traceable,
+        "present": present,
+        "absent": absent,
+        "absence_rate": absent / traceable if traceable else float("nan"),
+    }
 
 
 @dataclass
@@ -89,12 +102,17 @@ def summary_path(out: str | Path) -> Path:
     return out.with_name(f"{out.stem}.summary.csv")
 
 
-def trace_languages(mlama_dir: str | Path, root: str | Path, langs: str | Sequence[str],
-                    mode: str = DEFAULT_MODE, tokenizer: TokenizerSpec = DEFAULT_TOKENIZER,
-                    out: str | Path | None = None,
-                    on_language: Callable[[str, int], Callable[[int, int], None] | None]
-                    | None = None, engine: str = DEFAULT_ENGINE,
-                    address: str | None = None) -> TraceRun:
+def trace_languages(
+    mlama_dir: str | Path,
+    root: str | Path,
+    langs: str | Sequence[str],
+    mode: str = DEFAULT_MODE,
+    tokenizer: TokenizerSpec = DEFAULT_TOKENIZER,
+    out: str | Path | None = None,
+    on_language: Callable[[str, int], Callable[[int, int], None] | None] | None = None,
+    engine: str = DEFAULT_ENGINE,
+    address: str | None = None,
+) -> TraceRun:
     """Trace every mLAMA fact of each language against `ROOT/<tokenizer>/<lang>/`.
 
     A language without an index is skipped with the reason. With `out`, the facts go to that
@@ -114,8 +132,9 @@ def trace_languages(mlama_dir: str | Path, root: str | Path, langs: str | Sequen
 
             stack.enter_context(ray_session(address))
             opener = open_ray_index
-        traces, summaries, run = _trace_each(mlama_dir, root, chosen, mode, tok, on_language,
-                                             opener)
+        traces, summaries, run = _trace_each(
+            mlama_dir, root, chosen, mode, tok, on_language, opener
+        )
     if traces:
         run.facts = pd.concat(traces, ignore_index=True)
         run.summary = pd.DataFrame(summaries, columns=SUMMARY_COLUMNS)
@@ -129,8 +148,9 @@ def trace_languages(mlama_dir: str | Path, root: str | Path, langs: str | Sequen
     return run
 
 
-def _trace_each(mlama_dir, root, langs: list[str], mode: str, tok: ModelTokenizer,
-                on_language, opener) -> tuple[list, list, TraceRun]:
+def _trace_each(
+    mlama_dir, root, langs: list[str], mode: str, tok: ModelTokenizer, on_language, opener
+) -> tuple[list, list, TraceRun]:
     run = TraceRun(pd.DataFrame(columns=TRACE_COLUMNS), pd.DataFrame(columns=SUMMARY_COLUMNS))
     traces, summaries = [], []
     for lang in langs:
@@ -158,11 +178,15 @@ def summary_table(summary: pd.DataFrame) -> str:
     header = f"{'lang':6} {'facts':>8} {'traceable':>9} {'present':>8} {'absent':>8} {'absence':>8}"
     rows = [header]
     for r in summary.itertuples(index=False):
-        rows.append(f"{r.lang:6} {r.facts:8,} {r.traceable:9,} {r.present:8,} {r.absent:8,} "
-                    f"{r.absence_rate:8.1%}")
+        rows.append(
+            f"{r.lang:6} {r.facts:8,} {r.traceable:9,} {r.present:8,} {r.absent:8,} "
+            f"{r.absence_rate:8.1%}"
+        )
     if len(summary) > 1:
         traceable, absent = int(summary.traceable.sum()), int(summary.absent.sum())
         rate = absent / traceable if traceable else float("nan")
-        rows.append(f"{'all':6} {int(summary.facts.sum()):8,} {traceable:9,} "
-                    f"{int(summary.present.sum()):8,} {absent:8,} {rate:8.1%}")
+        rows.append(
+            f"{'all':6} {int(summary.facts.sum()):8,} {traceable:9,} "
+            f"{int(summary.present.sum()):8,} {absent:8,} {rate:8.1%}"
+        )
     return "\n".join(rows)
