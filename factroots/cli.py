@@ -109,7 +109,7 @@ def index_build(
         def on_progress(p):
             bar.total = p.total_bytes
             bar.update(p.bytes_done - bar.n)
-            bar.set_postfix(docs=p.documents, lines=p.lines)
+            bar.set_postfix(docs=p.documents, lines=p.lines, refresh=False)
 
         manifest = build_index(
             input_dir,
@@ -701,7 +701,7 @@ def probe_cmd(
 
         def on_start(lang: str, prompts: int) -> None:
             bar.total += prompts
-            bar.set_postfix(lang=lang)
+            bar.set_postfix(lang=lang, refresh=False)
 
         run = probe_and_attribute(
             lm,

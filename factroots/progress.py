@@ -1,6 +1,8 @@
 """Progress of long commands, on stderr: a tqdm bar on a terminal; elsewhere (nohup, SLURM, a
-pipe) the same bar written as one plain line at the start, at most every PROGRESS_SECONDS while
-it advances, and at the end."""
+pipe) the same bar written as plain lines, the first once the work has run PROGRESS_SECONDS,
+then at most every PROGRESS_SECONDS while it advances, and a last one at the end. Work shorter
+than that (and an error before the work starts) prints no progress at all: the command's
+summary or its one-line error stands alone."""
 
 from __future__ import annotations
 
@@ -35,6 +37,7 @@ def progress_bar(**options: Any) -> tqdm:
         return tqdm(file=stream, **options)
     return tqdm(
         file=_PlainLines(stream),
+        delay=PROGRESS_SECONDS,
         mininterval=PROGRESS_SECONDS,
         ncols=100,
         dynamic_ncols=False,

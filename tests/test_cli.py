@@ -220,7 +220,11 @@ def test_snippet_keeps_context_around_mentions_only():
     assert snippet(text, spans, context=3) == "…xxx«Berlin»yyy … yyy«Germany»zzz…"
 
 
-def test_trace_reports_progress_as_plain_lines_off_a_terminal(built, factroots_cli, mlama_dir):
+def test_trace_reports_progress_as_plain_lines_off_a_terminal(
+    built, factroots_cli, mlama_dir, monkeypatch
+):
+    """(With no wait before the first line: by default it comes after 10 s.)"""
+    monkeypatch.setattr("factroots.progress.PROGRESS_SECONDS", 0.0)
     tmp, _ = built
     result = factroots_cli(
         "trace",
@@ -237,6 +241,22 @@ def test_trace_reports_progress_as_plain_lines_off_a_terminal(built, factroots_c
     lines = [line for line in result.stderr.splitlines() if line.startswith("trace zh")]
     assert lines and "\r" not in result.stderr
     assert "100%" in lines[-1]
+
+
+def test_a_short_trace_off_a_terminal_prints_no_progress(built, factroots_cli, mlama_dir):
+    tmp, _ = built
+    result = factroots_cli(
+        "trace",
+        "--mlama",
+        mlama_dir,
+        "--root",
+        tmp / "idx",
+        "--langs",
+        "zh",
+        "--out",
+        tmp / "quiet.parquet",
+    )
+    assert result.code == 0 and "trace zh" not in result.stderr
 
 
 def test_trace_json_prints_the_summary_as_json_lines(built, factroots_cli, mlama_dir):

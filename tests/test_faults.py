@@ -128,9 +128,9 @@ def test_readers_and_index_path_refuse_invalid_language_codes(lang, tmp_path):
 
 
 @pytest.mark.parametrize("lang", ["en", "zh-min-nan", "be_x_old", "A1"])
-def test_valid_language_codes_stay_inside_the_root(lang, tmp_path):
+def test_valid_language_codes_stay_inside_the_root_in_lower_case(lang, tmp_path):
     path = index_path(tmp_path, "mbert", lang)
-    assert path.parent == tmp_path / "mbert" and path.name == lang
+    assert path.parent == tmp_path / "mbert" and path.name == lang.lower()
 
 
 # -- 2. atomic swap, readers, old versions, legacy directories ------------------------------

@@ -268,7 +268,7 @@ def test_root_manifest_lists_the_shards_and_one_shard_is_the_unsharded_layout(mb
     assert [ev.doc_id for ev in found.evidence] == ["0", "1", "2", "6"]
     assert index.count("York").lines == 2
 
-    shown = CliRunner().invoke(cli, ["index", "info", str(final)])
+    shown = CliRunner().invoke(cli, ["index", "info", str(final), "--json"])
     assert shown.exit_code == 0, shown.output
     info = json.loads(shown.output)
     assert [s["path"] for s in info["shards"]] == ["shard-00000", "shard-00001", "shard-00002"]

@@ -35,7 +35,7 @@ from factroots.indexer.shards import (
 )
 from factroots.search.index import FactIndex
 from factroots.search.postings import CHUNK, EntityLines, _joined
-from factroots.search.sharded import ShardedIndex
+from factroots.search.sharded import ShardedIndex, summed_counts
 from factroots.tokenizer import ModelTokenizer
 
 try:
@@ -223,11 +223,7 @@ class RayShardedIndex(ShardedIndex):
         """Every actor counts its shard at once; the counts are added up."""
         refs = [ray.put(a) for a in (keys, offsets, left, right)]
         calls = [a.counts.remote(refs[0], refs[1], mode, refs[2], refs[3]) for a in self.actors]
-        lines = np.zeros(offsets.size - 1, dtype=np.int64)
-        both = np.zeros(left.size, dtype=np.int64)
-        for shard_lines, shard_both in ray.get(calls):
-            lines += shard_lines
-            both += shard_both
+        lines, both = summed_counts(ray.get(calls))
         if on_done:
             on_done(offsets.size - 1)
         return lines, both

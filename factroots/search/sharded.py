@@ -10,7 +10,7 @@ per-shard line ids (`merged_shards`).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import replace
 from pathlib import Path
 
@@ -70,6 +70,19 @@ def open_shard(path: Path, root: Manifest, entry, tokenizer: ModelTokenizer) -> 
             f"{entry.counts.lines}"
         )
     return shard
+
+
+def summed_counts(
+    parts: Iterable[tuple[np.ndarray, np.ndarray]],
+) -> tuple[np.ndarray, np.ndarray]:
+    """The shards' (entity lines, pair lines) counts added up: a line lies in exactly one
+    shard."""
+    each = iter(parts)
+    lines, both = (counts.astype(np.int64) for counts in next(each))
+    for shard_lines, shard_both in each:
+        lines += shard_lines
+        both += shard_both
+    return lines, both
 
 
 class ShardedIndex(FactIndex):
@@ -159,15 +172,10 @@ class ShardedIndex(FactIndex):
     ) -> tuple[np.ndarray, np.ndarray]:
         """Every shard's counts, added up (a line lies in exactly one shard)."""
         progress = ShardProgress(len(self.shards), on_done)
-        lines = np.zeros(offsets.size - 1, dtype=np.int64)
-        both = np.zeros(left.size, dtype=np.int64)
-        for shard in self.shards:
-            shard_lines, shard_both = shard.sidecar_counts(
-                keys, offsets, mode, left, right, progress
-            )
-            lines += shard_lines
-            both += shard_both
-        return lines, both
+        return summed_counts(
+            shard.sidecar_counts(keys, offsets, mode, left, right, progress)
+            for shard in self.shards
+        )
 
     def _resolved(
         self, labels: Sequence[str], mode: str, on_done: Callable[[int], None] | None = None
