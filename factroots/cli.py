@@ -32,6 +32,8 @@ from factroots.extras import missing_message, require
 from factroots.progress import progress_bar
 
 MODE = click.Choice(MODES)
+MODE_HELP = "words (word units) or tokens (the model's own token ids)."
+TOKENIZER_HELP = "'mbert' or a tokenizer.json path or model directory."
 ENGINE = click.Choice(ENGINES)
 
 
@@ -54,14 +56,15 @@ def index() -> None:
     "--tokenizer",
     default=DEFAULT_TOKENIZER,
     show_default=True,
-    help="'mbert' or a tokenizer.json path or model directory.",
+    help=TOKENIZER_HELP,
 )
 @click.option(
     "--max-tokens",
     default=DEFAULT_MAX_TOKENS,
     show_default=True,
-    type=click.IntRange(min=1, max=1_000_000),
-)  # beyond int64, numba overflows
+    type=click.IntRange(min=1, max=1_000_000),  # beyond it, numba's int64 overflows
+    help="Longest line, in model tokens.",
+)
 @click.option(
     "--workers",
     default=None,
@@ -197,8 +200,8 @@ def index_list(root: Path, as_json: bool) -> None:
     type=click.Path(path_type=Path),
     help="TSV/CSV (header: subject, object[, lang]) or JSON lines of facts.",
 )
-@click.option("--tokenizer", default=DEFAULT_TOKENIZER, show_default=True)
-@click.option("--mode", type=MODE, default=DEFAULT_MODE, show_default=True)
+@click.option("--tokenizer", default=DEFAULT_TOKENIZER, show_default=True, help=TOKENIZER_HELP)
+@click.option("--mode", type=MODE, default=DEFAULT_MODE, show_default=True, help=MODE_HELP)
 @click.option(
     "--show",
     default=3,
@@ -355,8 +358,8 @@ def export() -> None:
 
 @export.command("lucene")
 @click.option("--root", required=True, type=click.Path(path_type=Path), help="Index root.")
-@click.option("--lang", required=True)
-@click.option("--tokenizer", default=DEFAULT_TOKENIZER, show_default=True)
+@click.option("--lang", required=True, help="Language code, e.g. en, ja.")
+@click.option("--tokenizer", default=DEFAULT_TOKENIZER, show_default=True, help=TOKENIZER_HELP)
 @click.option(
     "--out",
     "out_dir",
@@ -393,8 +396,8 @@ def export_lucene_cmd(
 )
 @click.option("--root", required=True, type=click.Path(path_type=Path), help="Index root.")
 @click.option("--langs", required=True, help="Comma-separated codes, or 'all'.")
-@click.option("--mode", type=MODE, default=DEFAULT_MODE, show_default=True)
-@click.option("--tokenizer", default=DEFAULT_TOKENIZER, show_default=True)
+@click.option("--mode", type=MODE, default=DEFAULT_MODE, show_default=True, help=MODE_HELP)
+@click.option("--tokenizer", default=DEFAULT_TOKENIZER, show_default=True, help=TOKENIZER_HELP)
 @click.option(
     "--out",
     required=True,
@@ -570,7 +573,13 @@ def report(
     help="predictions.parquet of the same model.",
 )
 @click.option("--out", required=True, type=click.Path(path_type=Path), help="neurons.parquet")
-@click.option("--top-k", default=DEFAULT_TOP_K, show_default=True, type=click.IntRange(min=1))
+@click.option(
+    "--top-k",
+    default=DEFAULT_TOP_K,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Neurons kept per fact (PROBELESS top-K).",
+)
 def attribute(activations: Path, predictions: Path, out: Path, top_k: int) -> None:
     """PROBELESS top-K FFN neurons of every correctly predicted fact, per (language, relation)."""
     check_writable(out)
@@ -646,9 +655,19 @@ def similarity(neurons: Path, out: Path, model: str | None, per_fact: Path | Non
     type=click.Path(path_type=Path),
     help="Per-fact parquet; the summary goes to <stem>.summary.csv beside it.",
 )
-@click.option("--device", type=click.Choice(DEVICES), default=DEFAULT_DEVICE, show_default=True)
 @click.option(
-    "--batch-size", default=DEFAULT_BATCH_SIZE, show_default=True, type=click.IntRange(min=1)
+    "--device",
+    type=click.Choice(DEVICES),
+    default=DEFAULT_DEVICE,
+    show_default=True,
+    help="Where the model runs (auto: a GPU if there is one).",
+)
+@click.option(
+    "--batch-size",
+    default=DEFAULT_BATCH_SIZE,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Prompts per forward pass.",
 )
 @click.option(
     "--dtype",
@@ -669,7 +688,13 @@ def similarity(neurons: Path, out: Path, model: str | None, per_fact: Path | Non
     type=click.Path(path_type=Path),
     help="Also save every fact's mask-averaged FFN activations (fp16) in this folder.",
 )
-@click.option("--top-k", default=DEFAULT_TOP_K, show_default=True, type=click.IntRange(min=1))
+@click.option(
+    "--top-k",
+    default=DEFAULT_TOP_K,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Neurons kept per fact (PROBELESS top-K).",
+)
 def probe_cmd(
     mlama_dir: Path,
     model_spec: str,
@@ -773,3 +798,31 @@ def main() -> None:
         reason = (str(exc).strip().splitlines() or ["panic"])[0]
         click.echo(f"error: tantivy failed ({reason})", err=True)
         sys.exit(2)
+
+
+def command_reference() -> str:
+    """Every command with its arguments and options, from the CLI's own help (the README's
+    command reference is this text; a test keeps them equal)."""
+    rows = []
+    for path, command in _commands(cli, "factroots"):
+        arguments = [p.human_readable_name for p in command.params if isinstance(p, click.Argument)]
+        rows.append(f"- `{' '.join([path, *arguments])}`: {' '.join((command.help or '').split())}")
+        for option in command.params:
+            if isinstance(option, click.Option):
+                default = (
+                    f" [default: {option.default}]"
+                    if option.show_default and option.default is not None and not option.is_flag
+                    else ""
+                )
+                names = ", ".join(f"`{name}`" for name in option.opts)
+                rows.append(f"  - {names}: {' '.join((option.help or '').split())}{default}")
+    return "\n".join(rows)
+
+
+def _commands(group: click.Group, prefix: str):
+    for name in sorted(group.commands):
+        command = group.commands[name]
+        if isinstance(command, click.Group):
+            yield from _commands(command, f"{prefix} {name}")
+        else:
+            yield f"{prefix} {name}", command

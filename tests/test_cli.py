@@ -275,3 +275,14 @@ def test_trace_json_prints_the_summary_as_json_lines(built, factroots_cli, mlama
     )
     rows = [json.loads(line) for line in result.stdout.splitlines()]
     assert [r["lang"] for r in rows] == ["zh"] and rows[0]["facts"] > 0
+
+
+def test_readme_command_reference_is_the_clis_own_help():
+    """Regenerate it with factroots.cli.command_reference() when a command or option changes."""
+    from pathlib import Path
+
+    from factroots.cli import command_reference
+
+    readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
+    section = readme.split("<!-- commands: generated -->\n")[1].split("\n<!-- /commands -->")[0]
+    assert section == command_reference()
