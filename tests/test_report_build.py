@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from factroots.errors import FactrootsError
 from factroots.indexer.manifest import Counts, Manifest
 
 LANGS_53 = (
@@ -282,3 +283,12 @@ def test_cli_report_writes_the_report(tmp_path):
     assert result.exit_code == 0, result.output
     assert (tmp_path / "out" / "report.html").is_file()
     assert "naming cues (relation in P36)" in (tmp_path / "out" / "report.md").read_text()
+
+
+def test_a_root_that_does_not_exist_is_an_error_not_a_missing_figure(tmp_path):
+    from factroots.report.build import build_report
+
+    trace, predictions, neurons = synthetic_inputs(LANGS_53[:3])
+    with pytest.raises(FactrootsError, match="index root .* does not exist"):
+        build_report(trace, predictions, tmp_path / "out", root=tmp_path / "nowhere")
+    assert not (tmp_path / "out").exists()

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from benchmarks.corpus import CorpusSpec, generate_corpus
 from factroots.cli import cli
+from factroots.errors import FactrootsError
 from factroots.indexer.builder import build_index
 from factroots.mlama import Fact, load_language
 from factroots.search import FactIndex
@@ -194,3 +195,11 @@ def test_common_count_equals_set_intersection_even_when_sizes_are_skewed(a, b):
     x, y = np.unique(np.array(a, np.int64)), np.unique(np.array(b, np.int64))
     assert common_count(x, y) == len(set(a) & set(b))
     assert common_count(y, x) == len(set(a) & set(b))
+
+
+def test_a_trace_out_that_is_not_parquet_is_an_error_before_tracing(
+    generated, mlama_dir, mbert, tmp_path
+):
+    with pytest.raises(FactrootsError, match=r"name it \*\.parquet"):
+        trace_languages(mlama_dir, generated / "root", "en", "words", mbert, out=tmp_path / "t.csv")
+    assert not (tmp_path / "t.csv").exists()

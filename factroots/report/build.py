@@ -424,6 +424,8 @@ def build_report(
     predicted correctly in the most languages); `tokenizer` (name or path) gives the subwords of
     the absent-yet-predicted rule 1, by default the tokenizer each trace row names.
     """
+    if root is not None and not Path(root).is_dir():
+        raise FactrootsError(f"index root {root} does not exist (it gives Figure 2's corpus sizes)")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     trace = read_table(trace, TRACE)
@@ -437,7 +439,7 @@ def build_report(
     by_masks = statistics.p_at_1_by_masks(predictions)
     summed = statistics.summed_mask_rates(by_masks)
     sizes = None
-    if root is not None and Path(root).is_dir():
+    if root is not None:
         sizes = statistics.manifest_sizes(root, table["lang"], sorted(trace["tokenizer"].unique()))
     factors = statistics.factors_table(table, sizes, statistics.masks_correlation(summed))
     joined = statistics.traced_predictions(trace, predictions)

@@ -119,6 +119,8 @@ def trace_languages(
     parquet file and the summary to `<stem>.summary.csv` beside it. `on_language(lang, facts)`
     may return a progress callback for that language. With `engine="ray"` each shard is a Ray
     actor (at `address`; factroots.cluster.ray_engine), and the answers are the same."""
+    if out is not None and Path(out).suffix.lower() != ".parquet":
+        raise FactrootsError(f"--out {out}: the trace is written as parquet: name it *.parquet")
     tok = as_tokenizer(tokenizer)
     if engine not in ENGINES:
         raise FactrootsError(f"unknown engine {engine!r} (use {' or '.join(ENGINES)})")
