@@ -220,6 +220,16 @@ def test_snippet_keeps_context_around_mentions_only():
     assert snippet(text, spans, context=3) == "…xxx«Berlin»yyy … yyy«Germany»zzz…"
 
 
+def test_a_snippet_of_many_mentions_stays_short_and_counts_the_rest():
+    from factroots.search.evidence import SNIPPET_CHARS, snippet
+
+    text = " filler ".join(["Berlin"] * 400)
+    spans = [(i * 14, i * 14 + 6) for i in range(400)]
+    shown = snippet(text, spans, context=60)
+    assert len(shown) < SNIPPET_CHARS + 200
+    assert shown.endswith("more)") and "«Berlin»" in shown
+
+
 def test_trace_reports_progress_as_plain_lines_off_a_terminal(
     built, factroots_cli, mlama_dir, monkeypatch
 ):

@@ -6,6 +6,8 @@ from factroots.search.entity import EntityTerms
 from factroots.tokenizer import ModelTokenizer
 from factroots.units import index_term, word_unit_spans
 
+SNIPPET_CHARS = 500  # an evidence snippet's length, about (whole windows are kept)
+
 
 def _find_runs(haystack: list[str], needle: tuple[str, ...]) -> list[int]:
     n = len(needle)
@@ -58,10 +60,16 @@ def snippet(
     context: int = 60,
     open_mark: str = "«",
     close_mark: str = "»",
+    limit: int = SNIPPET_CHARS,
 ) -> str:
-    """The marked mentions with `context` characters around each, gaps shown as '…'."""
-    windows = merge_spans(
-        [(max(0, s - context), min(len(text), e + context)) for s, e in merge_spans(spans)]
+    """The marked mentions with `context` characters around each, gaps shown as '…'; windows
+    past about `limit` characters are left out and counted."""
+    windows = _within(
+        merge_spans(
+            [(max(0, s - context), min(len(text), e + context)) for s, e in merge_spans(spans)]
+        ),
+        spans,
+        limit,
     )
     if not windows:
         return text[: 2 * context] + ("…" if len(text) > 2 * context else "")
@@ -72,5 +80,27 @@ def snippet(
         ]
         parts.append(marked_text(text[start:end], inside, open_mark, close_mark))
     head = "…" if windows[0][0] > 0 else ""
+    left = sum(1 for s, _ in spans if s >= windows[-1][1])
+    if left:
+        return head + " … ".join(parts) + f" … (+{left} more)"
     tail = "…" if windows[-1][1] < len(text) else ""
     return head + " … ".join(parts) + tail
+
+
+def _within(
+    windows: list[tuple[int, int]], spans: list[tuple[int, int]], limit: int
+) -> list[tuple[int, int]]:
+    """The first windows whose lengths add up to about `limit` characters, the last one cut
+    after `limit` (but never inside a mention)."""
+    kept, length = [], 0
+    for start, end in windows:
+        if length + end - start <= limit:
+            kept.append((start, end))
+            length += end - start
+            continue
+        cut = start + max(limit - length, 0)
+        cut = max([cut] + [e for s, e in spans if s < cut < e])
+        if cut > start:
+            kept.append((start, min(cut, end)))
+        break
+    return kept
