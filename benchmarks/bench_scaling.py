@@ -407,8 +407,31 @@ def main() -> None:
         default="default",
         help="'default', 'full' or millions of lines, e.g. 0.25,0.5,1,2,4",
     )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="Also write the section here, with the machine, commit, date and load average.",
+    )
     args = parser.parse_args()
-    print(run(args.sizes))
+    info = machine_header()
+    section = run(args.sizes)
+    print(section)
+    if args.out is not None:
+        args.out.write_text(f"# Scaling sweep\n\n{info}\n\n{section}\n", encoding="utf-8")
+
+
+def machine_header() -> str:
+    """Where and when the sweep ran (taken before it starts)."""
+    from benchmarks.bench_trace import machine
+
+    m = machine()
+    load = ", ".join(f"{x:.1f}" for x in m["load_average"])
+    return (
+        f"Written by `python -m benchmarks.bench_scaling` on {m['cpu']}, {m['cores']} cores, "
+        f"{m['memory_gb']} GiB; commit {m['commit']}, {m['date']}; load average at start "
+        f"{load}."
+    )
 
 
 if __name__ == "__main__":
