@@ -296,3 +296,17 @@ def test_readme_command_reference_is_the_clis_own_help():
     readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
     section = readme.split("<!-- commands: generated -->\n")[1].split("\n<!-- /commands -->")[0]
     assert section == command_reference()
+
+
+def test_a_tsv_facts_file_keeps_quotes_in_labels(tmp_path):
+    from factroots.search.fact_file import FactFile
+
+    path = tmp_path / "quotes.tsv"
+    path.write_text('subject\tobject\tlang\n"Heroes" (album)\tDavid Bowie\tEN\n', encoding="utf-8")
+    [fact] = list(FactFile(path))
+    assert (fact.row, fact.subject, fact.object, fact.lang) == (
+        1,
+        '"Heroes" (album)',
+        "David Bowie",
+        "EN",
+    )

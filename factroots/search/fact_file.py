@@ -93,10 +93,16 @@ class FactFile:
     def _delimiter(self) -> str:
         return "," if self.path.suffix.lower() == ".csv" else "\t"
 
+    def _reader(self, fh):
+        """CSV as the csv module reads it; TSV with no quoting, so labels keep their quotes."""
+        if self._delimiter() == ",":
+            return csv.reader(fh)
+        return csv.reader(fh, delimiter="\t", quoting=csv.QUOTE_NONE)
+
     def _check_header(self) -> None:
         with self._open() as fh:
             try:
-                header = next(csv.reader(fh, delimiter=self._delimiter()), [])
+                header = next(self._reader(fh), [])
             except (UnicodeDecodeError, csv.Error) as exc:
                 raise FactrootsError(f"cannot read {self.path}: {exc}") from None
         missing = [c for c in REQUIRED if c not in [h.strip().lower() for h in header]]
@@ -121,7 +127,7 @@ class FactFile:
 
     def _table_rows(self, fh) -> Iterator[tuple[int, dict]]:
         """(data row number, row); the header is row 0."""
-        reader = csv.reader(fh, delimiter=self._delimiter())
+        reader = self._reader(fh)
         header = [h.strip().lower() for h in next(reader)]
         for number, values in enumerate(reader, 1):
             if not any(v.strip() for v in values):
