@@ -230,13 +230,9 @@ def test_a_snippet_of_many_mentions_stays_short_and_counts_the_rest():
     assert shown.endswith("more)") and "«Berlin»" in shown
 
 
-def test_trace_reports_progress_as_plain_lines_off_a_terminal(
-    built, factroots_cli, mlama_dir, monkeypatch
-):
-    """(With no wait before the first line: by default it comes after 10 s.)"""
-    monkeypatch.setattr("factroots.progress.PROGRESS_SECONDS", 0.0)
-    tmp, _ = built
-    result = factroots_cli(
+def trace_zh(factroots_cli, mlama_dir, tmp, out: str, *options: str):
+    """`factroots trace` of zh on the module's index."""
+    return factroots_cli(
         "trace",
         "--mlama",
         mlama_dir,
@@ -245,8 +241,18 @@ def test_trace_reports_progress_as_plain_lines_off_a_terminal(
         "--langs",
         "zh",
         "--out",
-        tmp / "progress.parquet",
+        tmp / out,
+        *options,
     )
+
+
+def test_trace_reports_progress_as_plain_lines_off_a_terminal(
+    built, factroots_cli, mlama_dir, monkeypatch
+):
+    """(With no wait before the first line: by default it comes after 10 s.)"""
+    monkeypatch.setattr("factroots.progress.PROGRESS_SECONDS", 0.0)
+    tmp, _ = built
+    result = trace_zh(factroots_cli, mlama_dir, tmp, "progress.parquet")
     assert result.code == 0
     lines = [line for line in result.stderr.splitlines() if line.startswith("trace zh")]
     assert lines and "\r" not in result.stderr
@@ -255,34 +261,13 @@ def test_trace_reports_progress_as_plain_lines_off_a_terminal(
 
 def test_a_short_trace_off_a_terminal_prints_no_progress(built, factroots_cli, mlama_dir):
     tmp, _ = built
-    result = factroots_cli(
-        "trace",
-        "--mlama",
-        mlama_dir,
-        "--root",
-        tmp / "idx",
-        "--langs",
-        "zh",
-        "--out",
-        tmp / "quiet.parquet",
-    )
+    result = trace_zh(factroots_cli, mlama_dir, tmp, "quiet.parquet")
     assert result.code == 0 and "trace zh" not in result.stderr
 
 
 def test_trace_json_prints_the_summary_as_json_lines(built, factroots_cli, mlama_dir):
     tmp, _ = built
-    result = factroots_cli(
-        "trace",
-        "--mlama",
-        mlama_dir,
-        "--root",
-        tmp / "idx",
-        "--langs",
-        "zh",
-        "--out",
-        tmp / "json.parquet",
-        "--json",
-    )
+    result = trace_zh(factroots_cli, mlama_dir, tmp, "json.parquet", "--json")
     rows = [json.loads(line) for line in result.stdout.splitlines()]
     assert [r["lang"] for r in rows] == ["zh"] and rows[0]["facts"] > 0
 
