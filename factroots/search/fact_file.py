@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from itertools import islice
 from pathlib import Path
+from typing import TextIO
 
 from factroots.errors import FactrootsError
 from factroots.indexer.catalog import built_languages, missing_index
@@ -93,7 +94,7 @@ class FactFile:
     def _delimiter(self) -> str:
         return "," if self.path.suffix.lower() == ".csv" else "\t"
 
-    def _reader(self, fh):
+    def _reader(self, fh: TextIO) -> Iterator[list[str]]:
         """CSV as the csv module reads it; TSV with no quoting, so labels keep their quotes."""
         if self._delimiter() == ",":
             return csv.reader(fh)
