@@ -237,7 +237,7 @@ class FactIndex:
         """Open `ROOT/<tokenizer>/<lang>/`, checking it was built with that very tokenizer."""
         tok = as_tokenizer(tokenizer)
         path = index_path(root, tok.name, lang)
-        if not (path / MANIFEST_NAME).is_file() and not path.exists():
+        if not path.exists():
             from factroots.indexer.catalog import missing_index
 
             raise FactrootsError(missing_index(root, tok.name, check_lang(lang)))

@@ -571,7 +571,7 @@ class ModePostings:
         sizes = np.diff(query_offsets)
         shared = sizes == 1
         start = np.zeros(n, dtype=np.int64)
-        count = np.where(sizes > 0, fewest, 0)
+        count = fewest.copy()  # 0 for a label with no terms
         single = np.flatnonzero(shared & (fewest > 0))
         start[single] = self.line_offsets[terms[query_offsets[single]]]
         several = np.flatnonzero((sizes > 1) & (fewest > 0))
