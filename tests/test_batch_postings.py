@@ -140,6 +140,28 @@ def test_batch_label_analysis_equals_one_label_at_a_time(
             assert got.tolist() == unit_keys([" ".join(entity.terms)])[0].tolist(), label
 
 
+LABEL_TEXT = st.text(
+    st.characters(blacklist_categories=("Cs",)) | st.sampled_from(" \u3000\u2581()'-.,·北a"),
+    max_size=8,
+)
+
+
+@pytest.fixture(scope="module")
+def tokenizers(xlmr_tokenizer_dir):
+    return {"mbert": load_tokenizer("mbert"), "xlmr": load_tokenizer(xlmr_tokenizer_dir)}
+
+
+@pytest.mark.parametrize("tokenizer", ["mbert", "xlmr"])
+@settings(max_examples=150, deadline=None)
+@given(labels=st.lists(LABEL_TEXT, min_size=1, max_size=40))
+def test_labels_encoded_together_get_the_tokens_each_gets_alone(tokenizer, labels, tokenizers):
+    tok = tokenizers[tokenizer]
+    keys = label_keys(labels, "tokens", tok)
+    for i, label in enumerate(labels):
+        got = keys.keys[keys.offsets[i] : keys.offsets[i + 1]].tolist()
+        assert got == [int(t) for t in entity_terms(label, "tokens", tok).terms], label
+
+
 @settings(max_examples=200, deadline=None)
 @given(
     st.lists(

@@ -3,7 +3,7 @@
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from factroots.units import word_unit_spans, word_units
+from factroots.units import index_unit_lines, index_units, word_unit_spans, word_units
 from tests.brute_force import reference_units
 
 ALPHABET = list(
@@ -63,3 +63,8 @@ def test_units_equal_the_reference_character_loop(text):
 @given(st.text(alphabet=ALPHABET, max_size=40))
 def test_span_units_equal_units(text):
     assert [u for u, _, _ in word_unit_spans(text)] == word_units(text)
+
+
+@given(st.lists(st.text(alphabet=ALPHABET + ["\x00"], max_size=12), max_size=12))
+def test_texts_analysed_together_get_the_units_each_gets_alone(texts):
+    assert index_unit_lines(texts) == [" ".join(index_units(t)[0]) for t in texts]

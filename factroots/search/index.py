@@ -436,10 +436,12 @@ class FactIndex:
     ) -> CooccurCounts:
         """`cooccur` of many (subject, object) pairs at once, as numpy arrays; each distinct
         label is resolved once (`on_done` as in `entity_lines`)."""
-        ids: dict[str, int] = {}
-        subj = np.fromiter((ids.setdefault(s, len(ids)) for s, _ in pairs), np.int64, len(pairs))
-        obj = np.fromiter((ids.setdefault(o, len(ids)) for _, o in pairs), np.int64, len(pairs))
-        traceable, lines, both = self._batch_counts(list(ids), mode, subj, obj, on_done)
+        flat = [label for pair in pairs for label in pair]
+        labels = list(dict.fromkeys(flat))
+        code = {label: i for i, label in enumerate(labels)}
+        codes = np.fromiter(map(code.__getitem__, flat), np.int64, len(flat))
+        subj, obj = codes[0::2], codes[1::2]
+        traceable, lines, both = self._batch_counts(labels, mode, subj, obj, on_done)
         ok = traceable[subj] & traceable[obj]
         return CooccurCounts(
             mode,
