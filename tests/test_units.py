@@ -3,7 +3,13 @@
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from factroots.units import index_unit_lines, index_units, word_unit_spans, word_units
+from factroots.units import (
+    index_unit_lines,
+    index_units,
+    stand_in,
+    word_unit_spans,
+    word_units,
+)
 from tests.brute_force import reference_units
 
 ALPHABET = list(
@@ -65,6 +71,14 @@ def test_span_units_equal_units(text):
     assert [u for u, _, _ in word_unit_spans(text)] == word_units(text)
 
 
+@settings(deadline=None)
 @given(st.lists(st.text(alphabet=ALPHABET + ["\x00"], max_size=12), max_size=12))
 def test_texts_analysed_together_get_the_units_each_gets_alone(texts):
-    assert index_unit_lines(texts) == [" ".join(index_units(t)[0]) for t in texts]
+    assert index_unit_lines(texts)[0] == [" ".join(index_units(t)[0]) for t in texts]
+
+
+def test_a_unit_too_long_for_tantivy_is_its_stand_in_when_analysed_together():
+    long_unit = "é" * 40_000  # 80,000 bytes
+    lines, replaced = index_unit_lines(["a b", f"x {long_unit} y"])
+    assert lines == ["a b", f"x {stand_in(long_unit)} y"]
+    assert replaced == 1

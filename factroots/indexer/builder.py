@@ -37,11 +37,11 @@ from factroots.indexer.schema import (
     WORDS,
     build_schema,
     register_analyzers,
-    token_terms,
+    token_term_lines,
 )
 from factroots.indexer.segmenter import DEFAULT_MAX_TOKENS, Line, Segmenter
 from factroots.tokenizer import ModelTokenizer, TokenizerSpec, as_tokenizer
-from factroots.units import index_units
+from factroots.units import index_unit_lines
 
 BATCH_CHARS = 4_000_000  # text per tokenizer batch: bounds memory, keeps both cores busy
 HEAP_PER_THREAD = 128 * 1024 * 1024
@@ -81,11 +81,11 @@ def document_batches(docs: Iterable[Document], max_chars: int) -> Iterator[list[
         yield batch
 
 
-def _line_document(line_id: int, line: Line, words: str) -> tantivy.Document:
+def _line_document(line_id: int, line: Line, words: str, tokens: str) -> tantivy.Document:
     doc = tantivy.Document()
     doc.add_unsigned(LINE, line_id)
     doc.add_text(WORDS, words)
-    doc.add_text(TOKENS, token_terms(line.ids.tolist()))
+    doc.add_text(TOKENS, tokens)
     doc.add_bytes(TEXT, line.text.encode("utf-8"))
     doc.add_bytes(DOC_ID, line.doc_id.encode("utf-8"))
     doc.add_bytes(TITLE, line.title.encode("utf-8"))
@@ -133,21 +133,19 @@ def _write_lines(
     on_progress: Callable[[BuildProgress], None] | None,
 ) -> None:
     for batch in document_batches(reader, BATCH_CHARS):
-        batch_words, batch_ids = [], []
-        for doc, lines in zip(batch, segmenter.lines(batch), strict=True):
+        lines = [line for doc_lines in segmenter.lines(batch) for line in doc_lines]
+        batch_words, long_units = index_unit_lines([line.text for line in lines])
+        counts.long_units += long_units  # too long for tantivy: stand-ins
+        for doc in batch:
             counts.documents += 1
             counts.text_bytes += len(doc.text.encode("utf-8"))
             counts.first_paragraph_bytes += len(doc.first_paragraph.encode("utf-8"))
-            for line in lines:
-                units, long_units = index_units(line.text)  # too long for tantivy: stand-ins
-                counts.long_units += long_units
-                words = " ".join(units)
-                writer.add_document(_line_document(counts.lines, line, words))
-                batch_words.append(words)
-                batch_ids.append(line.ids)
-                counts.lines += 1
-                counts.tokens += int(line.ids.size)
-        postings.add_lines(batch_words, batch_ids)
+        batch_tokens = token_term_lines([line.ids for line in lines])
+        for line, words, tokens in zip(lines, batch_words, batch_tokens, strict=True):
+            writer.add_document(_line_document(counts.lines, line, words, tokens))
+            counts.lines += 1
+            counts.tokens += int(line.ids.size)
+        postings.add_lines(batch_words, [line.ids for line in lines])
         if on_progress:
             on_progress(
                 BuildProgress(

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from itertools import chain
 
 import numba
 import numpy as np
@@ -96,13 +97,11 @@ class _Encoded:
 
 def _arrays(encoding, start: int, first_word: int) -> _Encoded:
     """One piece's encoding as arrays, its offsets and word ids moved on by its place."""
-    word_ids = np.fromiter(
-        (-1 if w is None else w + first_word for w in encoding.word_ids),
-        dtype=np.int64,
-        count=len(encoding.word_ids),
-    )
-    offsets = np.asarray(encoding.offsets, dtype=np.int64).reshape(-1, 2) + start
-    return _Encoded(np.asarray(encoding.ids, dtype=np.int32), offsets, word_ids)
+    words = np.array(encoding.word_ids, dtype=np.float64).reshape(-1)  # None: NaN
+    word_ids = np.where(np.isnan(words), -1, words + first_word).astype(np.int64)
+    pairs = encoding.offsets
+    offsets = np.fromiter(chain.from_iterable(pairs), np.int64, 2 * len(pairs)).reshape(-1, 2)
+    return _Encoded(np.asarray(encoding.ids, dtype=np.int32), offsets + start, word_ids)
 
 
 def _joined(parts: list[_Encoded]) -> _Encoded:

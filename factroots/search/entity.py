@@ -129,7 +129,7 @@ def label_keys(labels: Sequence[str], mode: str, tokenizer: ModelTokenizer) -> L
     """The sidecar keys of many labels, analysed in one batch."""
     if mode == "words":
         keys, per_label = unit_keys(
-            index_unit_lines([unicodedata.normalize("NFC", label) for label in labels])
+            index_unit_lines([unicodedata.normalize("NFC", label) for label in labels])[0]
         )
     elif mode == "tokens":
         keys, per_label = _token_keys(labels, tokenizer)
