@@ -478,20 +478,22 @@ def trace(
     "--trace",
     "trace_path",
     required=True,
+    multiple=True,
     type=click.Path(path_type=Path),
-    help="trace.parquet from `factroots trace`.",
+    help="trace.parquet from `factroots trace`; repeatable (e.g. one per mode).",
 )
 @click.option(
     "--predictions",
     required=True,
+    multiple=True,
     type=click.Path(path_type=Path),
-    help="predictions.parquet from `factroots probe`.",
+    help="predictions.parquet from `factroots probe`; repeatable (one per model).",
 )
 @click.option(
     "--neurons",
-    default=None,
+    multiple=True,
     type=click.Path(path_type=Path),
-    help="neurons.parquet from attribution [Figure 5].",
+    help="neurons.parquet from attribution, repeatable (one per model) [Figure 5].",
 )
 @click.option(
     "--activations",
@@ -522,9 +524,9 @@ def trace(
 )
 @click.option("--out", required=True, type=click.Path(path_type=Path), help="Report folder.")
 def report(
-    trace_path: Path,
-    predictions: Path,
-    neurons: Path | None,
+    trace_path: tuple[Path, ...],
+    predictions: tuple[Path, ...],
+    neurons: tuple[Path, ...],
     activations: tuple[Path, ...],
     fact: str | None,
     root: Path | None,
@@ -532,7 +534,7 @@ def report(
     naming_relations: str | None,
     out: Path,
 ) -> None:
-    """Tables (CSV), figures (PNG), report.md and report.html from traces and predictions."""
+    """Tables (CSV), figures (PNG, SVG, PDF), report.md and report.html from traces, predictions."""
     require("factroots report", "report")
     check_writable(out, folder=True)
     from factroots.report.build import build_report
@@ -543,16 +545,18 @@ def report(
         else [r.strip() for r in naming_relations.split(",") if r.strip()]
     )
     done = build_report(
-        trace_path,
-        predictions,
+        list(trace_path),
+        list(predictions),
         out,
-        neurons=neurons,
+        neurons=list(neurons) or None,
         root=root,
         activations=list(activations) or None,
         fact=fact,
         tokenizer=tokenizer,
         naming_relations=relations,
     )
+    for note in done.notes:
+        click.echo(f"note: {note}", err=True)
     click.echo(
         f"wrote {len(done.tables)} tables and {len(done.figures)} figures to "
         f"{done.out_dir}; open {done.html}"

@@ -18,13 +18,22 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeAlias
 
 import pandas as pd
 import pyarrow as pa
 
 from factroots.errors import FactrootsError
 
-__all__ = ["NEURONS", "PREDICTIONS", "TRACE", "TableSchema", "is_correct", "read_table"]
+__all__ = [
+    "NEURONS",
+    "PREDICTIONS",
+    "TRACE",
+    "TableSchema",
+    "is_correct",
+    "read_table",
+    "read_tables",
+]
 
 
 @dataclass(frozen=True)
@@ -34,6 +43,7 @@ class TableSchema:
     name: str
     written_by: str
     schema: pa.Schema
+    key: tuple[str, ...]  # the columns that name a row: no two rows share them
 
     @property
     def columns(self) -> list[str]:
@@ -59,6 +69,7 @@ TRACE = TableSchema(
             ("status", pa.string()),  # ok | untraceable
         ]
     ),
+    ("lang", "uuid", "mode", "tokenizer"),
 )
 
 PREDICTIONS = TableSchema(
@@ -81,6 +92,7 @@ PREDICTIONS = TableSchema(
             ("correct", pa.bool_()),  # is_correct(predicted_ids, object_ids)
         ]
     ),
+    ("model", "lang", "uuid"),
 )
 
 NEURONS = TableSchema(
@@ -98,6 +110,7 @@ NEURONS = TableSchema(
             ("top_scores", pa.list_(pa.float32())),
         ]
     ),
+    ("model", "lang", "uuid"),
 )
 
 
@@ -129,5 +142,25 @@ def read_table(source: pd.DataFrame | str | Path, table: TableSchema) -> pd.Data
         raise FactrootsError(
             f"{where} is not a {table.name} table (missing "
             f"{', '.join(missing)}; written by {table.written_by})"
+        )
+    return frame
+
+
+Source: TypeAlias = pd.DataFrame | str | Path  # a table, or the parquet file holding it
+
+
+def read_tables(sources: Source | Sequence[Source], table: TableSchema) -> pd.DataFrame:
+    """One frame from one source or several (e.g. a trace per mode, predictions per model),
+    each read by `read_table`; rows that repeat the table's key across sources are one
+    FactrootsError line (the same mode or model given twice)."""
+    many = [sources] if isinstance(sources, pd.DataFrame | str | Path) else list(sources)
+    if not many:
+        raise FactrootsError(f"no {table.name} table given")
+    frames = [read_table(source, table) for source in many]
+    frame = frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
+    if len(frames) > 1 and frame.duplicated(list(table.key)).any():
+        raise FactrootsError(
+            f"the {table.name} tables given repeat rows with the same "
+            f"{', '.join(table.key)}: give each once"
         )
     return frame

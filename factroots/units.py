@@ -13,7 +13,6 @@ one (a unit holding "…" and other characters cannot be cut), so matching is un
 
 from __future__ import annotations
 
-import functools
 import hashlib
 from collections.abc import Sequence
 
@@ -84,21 +83,27 @@ _FORMAT, _SPACE, _NO_SPACE_CHAR, _WORD_CHAR, _OTHER = 0, 1, 2, 3, 4
 _SEPARATOR, _END = ord(" "), ord("\n")
 
 
-@functools.cache
-def _class_table() -> np.ndarray:
-    """Each code point's class, from the very patterns `word_units` uses (≈ 1 s, once)."""
-    every = "".join(map(chr, range(0x110000)))
-    table = np.full(0x110000, _OTHER, dtype=np.uint8)
-    for cls, pattern in (
-        (_WORD_CHAR, _WORD),
-        (_NO_SPACE_CHAR, f"[{_NO_SPACE}]"),
-        (_SPACE, r"\p{White_Space}"),
-        (_FORMAT, r"\p{Cf}"),
-    ):
-        members = np.ones(0x110000, dtype=bool)
-        members[_code_points(regex.sub(pattern, "", every, flags=regex.V1))] = False
-        table[members] = cls
-    return table
+_UNKNOWN = 255
+_CLASS_PATTERNS = (  # by precedence: the first that matches gives a character's class
+    (_FORMAT, regex.compile(r"\p{Cf}")),
+    (_SPACE, regex.compile(r"\p{White_Space}")),
+    (_NO_SPACE_CHAR, regex.compile(f"[{_NO_SPACE}]", regex.V1)),
+    (_WORD_CHAR, regex.compile(_WORD, regex.V1)),
+)
+_classes = np.full(0x110000, _UNKNOWN, dtype=np.uint8)  # filled in as characters are seen
+
+
+def _class_table(points: np.ndarray) -> np.ndarray:
+    """Each code point's class, known at least for `points`: a character is classified the
+    first time it is seen, by the very patterns `word_units` uses."""
+    seen = np.zeros(0x110000, dtype=bool)
+    seen[points] = True
+    for point in np.flatnonzero(seen & (_classes == _UNKNOWN)).tolist():
+        char = chr(point)
+        _classes[point] = next(
+            (cls for cls, pattern in _CLASS_PATTERNS if pattern.match(char)), _OTHER
+        )
+    return _classes
 
 
 def _code_points(text: str) -> np.ndarray:
@@ -150,7 +155,7 @@ def index_unit_lines(texts: Sequence[str]) -> tuple[list[str], int]:
         return [], 0
     points = _code_points("".join(texts))
     ends = np.cumsum(np.fromiter(map(len, texts), np.int64, len(texts)))
-    out, risky = _unit_text(points, ends, _class_table(), _SAFE_CHARS)
+    out, risky = _unit_text(points, ends, _class_table(points), _SAFE_CHARS)
     lines = out.tobytes().decode("utf-32-le", "surrogatepass").split("\n")[:-1]
     replaced = 0
     for k in np.flatnonzero(risky).tolist():

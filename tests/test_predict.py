@@ -9,9 +9,11 @@ import pytest
 
 from factroots.errors import FactrootsError
 from factroots.mlama import load_language
+from factroots.probing import predict as predict_module
 from factroots.probing.model import load_masked_lm
 from factroots.probing.predict import (
     SCHEMA,
+    length_batches,
     make_batch,
     mask_logits,
     parts_dir,
@@ -228,6 +230,39 @@ def test_resumed_run_computes_only_unfinished_languages_and_equals_a_full_run(
     assert started == result.computed == LANGS[1:] and result.resumed == LANGS[:1]
     pd.testing.assert_frame_equal(result.predictions, random_run.predictions)
     pd.testing.assert_frame_equal(pd.read_parquet(out), pd.read_parquet(random_run.out))
+
+
+def language_batches(lm, mlama, lang, batch_size):
+    language = load_language(mlama, lang)
+    prompts = build_prompts(language.facts, language.templates, lm.tokenizer, lm.max_length)
+    return length_batches(prompts.prompts, batch_size)
+
+
+def test_language_interrupted_midway_resumes_from_its_checkpoints_and_equals_a_full_run(
+    random_lm, mlama, tmp_path, monkeypatch
+):
+    full = probe(random_lm, mlama, LANGS, tmp_path / "full.parquet", 4)
+    monkeypatch.setattr(predict_module, "CHECKPOINT_PROMPTS", 1)  # each batch saved at once
+    forward, passes, stop = predict_module.mask_logits, [], {"after": 2}
+
+    def interrupted(model, batch):
+        lang = batch.facts[0].lang
+        if lang == LANGS[1] and passes.count(lang) == stop["after"]:
+            raise Interrupt
+        passes.append(lang)
+        return forward(model, batch)
+
+    monkeypatch.setattr(predict_module, "mask_logits", interrupted)
+    out = tmp_path / "resumed.parquet"
+    with pytest.raises(Interrupt):
+        probe(random_lm, mlama, LANGS, out, 4)
+    passes.clear()
+    stop["after"] = -1
+    result = probe(random_lm, mlama, LANGS, out, 4)
+    assert result.resumed == LANGS[:1] and result.computed == LANGS[1:]
+    assert passes.count(LANGS[1]) == len(language_batches(random_lm, mlama, LANGS[1], 4)) - 2
+    pd.testing.assert_frame_equal(result.predictions, full.predictions)
+    assert not parts_dir(out).exists()
 
 
 def test_finished_run_writes_summary_csv_and_removes_its_parts(random_run):

@@ -292,3 +292,50 @@ def test_a_root_that_does_not_exist_is_an_error_not_a_missing_figure(tmp_path):
     with pytest.raises(FactrootsError, match="index root .* does not exist"):
         build_report(trace, predictions, tmp_path / "out", root=tmp_path / "nowhere")
     assert not (tmp_path / "out").exists()
+
+
+def write_inputs(folder: Path, langs: list[str]) -> dict[str, Path]:
+    """Traces of both modes and predictions of two models, each in a file of its own."""
+    trace, predictions, _ = synthetic_inputs(langs, facts_per_lang=20, models=("m1", "m2"))
+    files = {"words": trace, "tokens": trace.assign(mode="tokens")}
+    files |= {model: predictions[predictions["model"] == model] for model in ("m1", "m2")}
+    paths = {}
+    for name, frame in files.items():
+        paths[name] = folder / f"{name}.parquet"
+        frame.to_parquet(paths[name])
+    return paths
+
+
+def test_report_compares_traces_and_models_given_one_file_each(tmp_path):
+    from factroots.report.build import build_report
+
+    files = write_inputs(tmp_path, LANGS_53[:3])
+    done = build_report(
+        [files["words"], files["tokens"]], [files["m1"], files["m2"]], tmp_path / "out"
+    )
+    assert {"figure6_absence_words_mbert.png", "figure6_absence_tokens_mbert.png"} <= set(
+        done.figures
+    )
+    assert {"figure3_shared_facts_m1.png", "figure3_shared_facts_m2.png"} <= set(done.figures)
+
+
+def test_the_same_trace_given_twice_is_a_clear_error(tmp_path):
+    from factroots.report.build import build_report
+
+    files = write_inputs(tmp_path, LANGS_53[:2])
+    with pytest.raises(FactrootsError, match="repeat rows with the same lang, uuid, mode"):
+        build_report([files["words"], files["words"]], files["m1"], tmp_path / "out")
+
+
+def test_cli_report_says_on_the_terminal_which_sections_were_left_out(tmp_path):
+    from click.testing import CliRunner
+
+    from factroots.cli import cli
+
+    files = write_inputs(tmp_path, LANGS_53[:2])
+    args = ["report", "--trace", str(files["words"]), "--trace", str(files["tokens"])]
+    args += ["--predictions", str(files["m1"]), "--out", str(tmp_path / "out")]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    assert "note: No index root given (--root)" in result.output
+    assert "note: No neurons given" in result.output

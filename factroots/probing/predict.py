@@ -5,14 +5,21 @@ prompt; the encoder runs once per batch, the LM head only on the mask positions'
 The prediction at each mask is its argmax, independently; a fact is correct iff all k predicted
 ids equal the object's ids. A run writes each finished language to `<out>.parts/<lang>.parquet`
 (temp file + rename) and skips languages whose part exists, so a stopped run resumes where it
-stopped; the final parquet is assembled from the parts at the end.
+stopped; the final parquet is assembled from the parts at the end. Within a language, the
+predictions of finished batches are checkpointed every CHECKPOINT_PROMPTS prompts or
+CHECKPOINT_SECONDS (`<out>.parts/<lang>.batch-<size>/`), and a resumed language computes only
+the batches no checkpoint holds (batches are cut the same way for the same batch size). A run
+that captures activations (`on_batch`) needs every batch's forward pass, so an interrupted
+language of such a run starts again from its first batch.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
-from collections.abc import Callable, Sequence
+import time
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import cast
@@ -31,6 +38,15 @@ from factroots.tables import PREDICTIONS, is_correct
 
 TOP = 5
 SCHEMA = PREDICTIONS.schema
+CHECKPOINT_PROMPTS = 4096
+CHECKPOINT_SECONDS = 60.0
+_CHECKPOINT_SCHEMA = pa.schema(
+    [
+        ("prompt", pa.int64()),
+        ("predicted_ids", pa.list_(pa.int64())),
+        ("top_ids", pa.list_(pa.list_(pa.int64()))),
+    ]
+)
 
 
 @dataclass
@@ -145,25 +161,89 @@ def pad_id(lm: MaskedLM) -> int:
     return int(pad) if pad is not None else 0
 
 
+class Checkpoints:
+    """Finished batches' predictions of one language, saved as numbered parquet files (each
+    written atomically) in `folder`, and read back on resume."""
+
+    def __init__(self, folder: Path):
+        self.folder = folder
+        self._pending: dict[int, Prediction] = {}
+        self._since = time.monotonic()
+
+    def saved(self) -> dict[int, Prediction]:
+        """Prompt index → prediction, from every checkpoint written so far."""
+        found: dict[int, Prediction] = {}
+        for path in sorted(self.folder.glob("*.parquet")):
+            rows = pq.read_table(path, schema=_CHECKPOINT_SCHEMA).to_pylist()
+            for row in rows:
+                top = tuple(tuple(ids) for ids in row["top_ids"])
+                found[row["prompt"]] = Prediction(tuple(row["predicted_ids"]), top)
+        return found
+
+    def add(self, indices: Sequence[int], predictions: Sequence[Prediction]) -> None:
+        """Keep a finished batch; save what is kept once it is due."""
+        self._pending.update(zip(indices, predictions, strict=True))
+        if (
+            len(self._pending) >= CHECKPOINT_PROMPTS
+            or time.monotonic() - self._since >= CHECKPOINT_SECONDS
+        ):
+            self.flush()
+
+    def flush(self) -> None:
+        if self._pending:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            number = len(list(self.folder.glob("*.parquet")))
+            table = pa.table(
+                {
+                    "prompt": list(self._pending),
+                    "predicted_ids": [list(p.predicted_ids) for p in self._pending.values()],
+                    "top_ids": [[list(t) for t in p.top_ids] for p in self._pending.values()],
+                },
+                schema=_CHECKPOINT_SCHEMA,
+            )
+            write_parquet_atomic(table, self.folder / f"{number:06d}.parquet")
+            self._pending.clear()
+        self._since = time.monotonic()
+
+
+@contextlib.contextmanager
+def _flushed(checkpoints: Checkpoints | None) -> Iterator[None]:
+    """Save what `checkpoints` keeps when the block ends, interrupted or not."""
+    try:
+        yield
+    finally:
+        if checkpoints is not None:
+            checkpoints.flush()
+
+
 def predict_prompts(
     lm: MaskedLM,
     prompts: Sequence[EncodedPrompt],
     batch_size: int = DEFAULT_BATCH_SIZE,
     on_batch: OnBatch | None = None,
     on_progress: Callable[[int], None] | None = None,
+    checkpoints: Checkpoints | None = None,
 ) -> list[Prediction]:
-    """Predictions for `prompts`, in their order; `on_progress(n)` after each batch of n."""
+    """Predictions for `prompts`, in their order; `on_progress(n)` after each batch of n
+    (batches a checkpoint already holds count as done without a forward pass)."""
     import torch
 
-    predictions: list[Prediction | None] = [None] * len(prompts)
-    with torch.inference_mode():
+    saved = checkpoints.saved() if checkpoints is not None else {}
+    predictions: list[Prediction | None] = [saved.get(i) for i in range(len(prompts))]
+    with torch.inference_mode(), _flushed(checkpoints):
         for indices in length_batches(prompts, batch_size):
+            if all(predictions[i] is not None for i in indices):
+                if on_progress is not None:
+                    on_progress(len(indices))
+                continue
             batch = make_batch([prompts[i] for i in indices], pad_id(lm), lm.device)
             found = batch_predictions(batch, mask_logits(lm.model, batch))
             if on_batch is not None:
                 on_batch(batch, found)
             for i, prediction in zip(indices, found, strict=True):
                 predictions[i] = prediction
+            if checkpoints is not None:
+                checkpoints.add(indices, found)
             if on_progress is not None:
                 on_progress(len(indices))
     return cast(list[Prediction], predictions)  # every prompt is in one batch
@@ -246,13 +326,16 @@ def probe_language(
     on_batch: OnBatch | None = None,
     on_progress: Callable[[int], None] | None = None,
     on_start: Callable[[str, int], None] | None = None,
+    checkpoints: Checkpoints | None = None,
 ) -> tuple[pa.Table, dict[str, int]]:
     """One language's prediction table and its skipped facts by reason."""
     language = load_language(mlama_dir, lang)
     prompts = build_prompts(language.facts, language.templates, lm.tokenizer, lm.max_length)
     if on_start is not None:
         on_start(lang, len(prompts.prompts))
-    predictions = predict_prompts(lm, prompts.prompts, batch_size, on_batch, on_progress)
+    predictions = predict_prompts(
+        lm, prompts.prompts, batch_size, on_batch, on_progress, checkpoints
+    )
     skipped = prompts.skipped_by_reason()
     if language.skipped:
         skipped["malformed mLAMA record"] = len(language.skipped)
@@ -281,10 +364,15 @@ def probe(
         if part.is_file():
             result.resumed.append(lang)
             continue
+        folder = parts / f"{lang}.batch-{batch_size}"
+        if on_batch is not None:  # every batch's forward pass is needed: start it again
+            shutil.rmtree(folder, ignore_errors=True)
+        checkpoints = Checkpoints(folder) if on_batch is None else None
         table, skipped = probe_language(
-            lm, mlama_dir, lang, batch_size, on_batch, on_progress, on_start
+            lm, mlama_dir, lang, batch_size, on_batch, on_progress, on_start, checkpoints
         )
         write_parquet_atomic(table, part)
+        shutil.rmtree(folder, ignore_errors=True)
         result.computed.append(lang)
         if skipped:
             result.skipped[lang] = skipped

@@ -15,7 +15,7 @@ from factroots.errors import FactrootsError
 from factroots.report import classify, figures, render, statistics
 from factroots.report.activity import FactActivity, fact_activity
 from factroots.report.render import Figure, Section, Table
-from factroots.tables import NEURONS, PREDICTIONS, TRACE, read_table
+from factroots.tables import NEURONS, PREDICTIONS, TRACE, Source, read_tables
 
 TITLE = "factroots report"
 
@@ -29,6 +29,7 @@ class Report:
     html: Path
     tables: list[str] = field(default_factory=list)
     figures: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # what was left out, and why
 
 
 def slug(text: str) -> str:
@@ -405,11 +406,11 @@ def fact_activities(
 
 
 def build_report(
-    trace: pd.DataFrame | str | Path,
-    predictions: pd.DataFrame | str | Path,
+    trace: Source | Sequence[Source],
+    predictions: Source | Sequence[Source],
     out_dir: str | Path,
     *,
-    neurons: pd.DataFrame | str | Path | None = None,
+    neurons: Source | Sequence[Source] | None = None,
     root: str | Path | None = None,
     activations: str | Path | Sequence[str | Path] | None = None,
     fact: str | None = None,
@@ -418,7 +419,9 @@ def build_report(
 ) -> Report:
     """Write every table (CSV), figure (PNG), report.md and report.html into `out_dir`.
 
-    `trace`, `predictions` and `neurons` are DataFrames or parquet paths; `root` is the index
+    `trace`, `predictions` and `neurons` are each a DataFrame or parquet path, or several
+    (traces of several modes or tokenizers, predictions and neurons of several models), read
+    together; `root` is the index
     root whose manifests give corpus sizes; `activations` is one or more folders of saved
     activations (one model each) for Figure 4, showing `fact` (a uuid; by default the fact
     predicted correctly in the most languages); `tokenizer` (name or path) gives the subwords of
@@ -428,11 +431,11 @@ def build_report(
         raise FactrootsError(f"index root {root} does not exist (it gives Figure 2's corpus sizes)")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    trace = read_table(trace, TRACE)
-    predictions = read_table(predictions, PREDICTIONS)
+    trace = read_tables(trace, TRACE)
+    predictions = read_tables(predictions, PREDICTIONS)
     if predictions.empty:
         raise FactrootsError("predictions are empty: nothing to report")
-    neurons = None if neurons is None else read_table(neurons, NEURONS)
+    neurons = None if neurons is None else read_tables(neurons, NEURONS)
     w = _Writer(out)
 
     table = statistics.probing_table(predictions)
@@ -462,4 +465,5 @@ def build_report(
     write_text(md, render.markdown(TITLE, intro, sections))
     page = out / "report.html"
     write_text(page, render.standalone_html(TITLE, intro, sections, out))
-    return Report(out, md, page, w.tables, w.figures)
+    notes = [note for section in sections for note in section.notes]
+    return Report(out, md, page, w.tables, w.figures, notes)

@@ -1,7 +1,8 @@
-"""The paper's figures as PNG files, drawn with matplotlib's Agg canvas (no display, no pyplot).
+"""The paper's figures, drawn with matplotlib's Agg canvas (no display, no pyplot).
 
-Every function takes tidy DataFrames and a path, writes one PNG and returns the path. Sizes and
-fonts scale with the number of languages so 53 labelled languages stay readable.
+Every function takes tidy DataFrames and a path, writes one PNG (and the same figure as SVG and
+PDF beside it, for papers) and returns the PNG's path. Sizes and fonts scale with the number of
+languages so 53 labelled languages stay readable.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.ticker import NullFormatter
 from mpl_toolkits.axes_grid1 import make_axes_locatable
 
 from factroots.atomic import atomic_output
@@ -21,6 +23,7 @@ from factroots.report.classify import TYPES
 from factroots.report.statistics import pearson
 
 DPI = 150
+FORMATS = (".png", ".svg", ".pdf")  # every figure is written in each
 TYPE_COLORS = dict(zip(TYPES, ("#4c72b0", "#dd8452", "#8c8c8c"), strict=True))
 MODEL_MARKERS = "osD^vP*X"
 
@@ -32,8 +35,10 @@ def _figure(width: float, height: float) -> Figure:
 
 
 def _save(fig: Figure, path: Path) -> Path:
-    with atomic_output(path) as tmp:
-        fig.savefig(tmp, bbox_inches="tight")
+    """Write the figure to `path` and beside it in every other of FORMATS."""
+    for suffix in FORMATS:
+        with atomic_output(path.with_suffix(suffix)) as tmp:
+            fig.savefig(tmp, bbox_inches="tight", format=suffix[1:])
     return path
 
 
@@ -99,6 +104,7 @@ def size_vs_p_at_1(table: pd.DataFrame, sizes: pd.DataFrame, path: Path) -> Path
             for x, y, lang in zip(points[column], points["p_at_1"], points["lang"], strict=True):
                 ax.annotate(lang, (x, y), xytext=(3, 2), textcoords="offset points", fontsize=font)
         ax.set_xscale("log")
+        ax.xaxis.set_minor_formatter(NullFormatter())  # minor labels collide on short ranges
         ax.set_xlabel(label)
         ax.grid(True, alpha=0.3)
         ax.legend(title="model (Pearson r with bytes)", fontsize=8)
@@ -133,13 +139,18 @@ def similarity_heatmap(matrix: pd.DataFrame, title: str, colorbar_label: str, pa
             above_threshold_color="#555555",
         )
         dendro_ax.set_ylim(10 * n, 0)
-        dendro_ax.set_axis_off()
+        dendro_ax.set_yticks([])
+        dendro_ax.set_xlabel("1 − similarity", fontsize=8)
+        dendro_ax.tick_params(axis="x", labelsize=7)
+        for spine in ("left", "right", "top"):
+            dendro_ax.spines[spine].set_visible(False)
     cmap = matplotlib.colormaps["viridis"].with_extremes(bad="#d9d9d9")
+    top = _off_diagonal_max(values)
     image = ax.imshow(
         values,
         cmap=cmap,
         vmin=0.0,
-        vmax=_off_diagonal_max(values),
+        vmax=top,
         aspect="equal",
         interpolation="nearest",
     )
@@ -149,7 +160,11 @@ def similarity_heatmap(matrix: pd.DataFrame, title: str, colorbar_label: str, pa
     ax.yaxis.tick_right()
     ax.set_title(title + ("\n(grey: no shared facts)" if np.isnan(values).any() else ""))
     bar = fig.colorbar(image, cax=divider.append_axes("right", size="3%", pad=0.45))
-    bar.set_label(colorbar_label + " (diagonal saturated)")
+    diagonal = np.diag(values)
+    saturated = bool((diagonal[np.isfinite(diagonal)] > top).any())
+    bar.set_label(
+        colorbar_label + (" (scale: off-diagonal; diagonal saturated)" if saturated else "")
+    )
     return _save(fig, path)
 
 
@@ -176,11 +191,19 @@ def absence_bars(absence: pd.DataFrame, title: str, path: Path) -> Path:
             label="correctly predicted facts\n(no bar: none correct)",
             color="#dd8452",
         )
-        ax.set_ylim(0, 1)
+        ax.set_ylim(_rate_floor(rows), 1)
         _label_language_axis(ax, list(rows["lang"]), model, "absence rate")
     fig.suptitle(title)
     fig.tight_layout()
     return _save(fig, path)
+
+
+def _rate_floor(rows: pd.DataFrame) -> float:
+    """Where a rate axis starts: 0, or a tenth below the smallest rate when every rate is
+    above one half (so that rates between 0.85 and 1 do not all look equal)."""
+    rates = pd.concat([rows["absence_rate"], rows["absence_rate_correct"]]).astype(float)
+    smallest = float(rates.min()) if rates.notna().any() else 0.0
+    return 0.0 if smallest <= 0.5 else math.floor(smallest * 10) / 10 - 0.05
 
 
 def _label_language_axis(ax, langs: list[str], model: str, ylabel: str) -> None:
@@ -218,8 +241,9 @@ def layer_activity(bins: dict[str, np.ndarray], title: str, path: Path) -> Path:
     n = len(langs)
     cols = min(n, 8)
     rows = math.ceil(n / cols)
-    fig = _figure(1.9 * cols + 1.2, 1.7 * rows + 0.9)
+    fig = _figure(2.0 * cols + 1.4, 1.9 * rows + 1.4)
     axes = fig.subplots(rows, cols, squeeze=False)
+    fig.subplots_adjust(top=1 - 0.9 / (1.9 * rows + 1.4), hspace=0.55, wspace=0.35)
     vmin = min(0.0, min(float(np.nanmin(b)) for b in bins.values()))
     vmax = max(float(np.nanmax(b)) for b in bins.values())
     vmax = vmax if vmax > vmin else vmin + 1.0
@@ -235,13 +259,18 @@ def layer_activity(bins: dict[str, np.ndarray], title: str, path: Path) -> Path:
             interpolation="nearest",
             origin="lower",
         )
-        ax.set_title(lang, fontsize=8, pad=2)
-        ax.set_xticks([])
-        ax.set_yticks([0, grid.shape[0] - 1], ["1", str(grid.shape[0])], fontsize=6)
+        layers, columns = grid.shape
+        ax.set_title(lang, fontsize=9, pad=3)
+        ax.set_xticks([0, columns - 1], ["1", str(columns)], fontsize=7)
+        step = 1 if layers <= 12 else math.ceil(layers / 6)
+        ticks = list(range(0, layers, step))
+        ax.set_yticks(ticks, [str(t + 1) for t in ticks], fontsize=7)
     for ax in list(axes.flat)[n:]:
         ax.set_axis_off()
     if image is not None:
         bar = fig.colorbar(image, ax=axes.ravel().tolist(), shrink=0.6, pad=0.02)
         bar.set_label("mean activation in bin")
-    fig.suptitle(title + "\nrows: layers (1 = bottom); columns: equal bins of FFN neurons")
+    fig.suptitle(title, y=1 - 0.15 / (1.9 * rows + 1.4))
+    fig.supylabel("layer (1 = bottom)", fontsize=9)
+    fig.supxlabel("equal bins of FFN neurons", fontsize=9)
     return _save(fig, path)
