@@ -80,9 +80,10 @@ taken within one run.
 
 BOUNDS = """## What bounds these figures
 
-- **Trace.** Entities are analysed in one batch (word units by one regular expression per label;
-  tokens by one `encode_batch` of all labels, ≈ 0.3 s for 34,299 English labels, most of the
-  fixed cost in tokens mode), then resolved per shard in a few parallel numba calls on the
+- **Trace.** Entities are analysed in one batch (word units of all labels in one numba pass
+  over their code points; tokens by one `encode_batch` of the labels joined 512 to a string and
+  handed back by character offset, ≈ 0.15–0.2 s for 34,299 English labels: the tokenizer costs
+  about as much per string as per token, so one string per label cost twice that), then resolved per shard in a few parallel numba calls on the
   postings sidecar: a one-term entity is its term's line list, referenced in the mapped file;
   a longer one starts from its rarest term's lines, keeps those its other terms share (a bit
   test where a term lies on ≥ 1/64 of the lines, a bitset AND where all do, else galloping) and
@@ -93,8 +94,10 @@ BOUNDS = """## What bounds these figures
   positions arrays of hundreds of MB): in tokens mode ≈ 3 M candidate lines per 460 k-line
   shard for 21 k multi-token labels, ≈ 0.5 s. It grows linearly with the corpus at a fixed
   density, like the scan, with a constant 25–60× smaller; on small indexes the fixed cost
-  (label analysis, ≈ 0.15 s in words mode and ≈ 0.4 s in tokens mode) dominates, which is
-  why the side-by-side ratio on 119 k lines is lower than at 931 k.
+  dominates (label analysis, ≈ 0.05 s in words mode and ≈ 0.2 s in tokens mode, and a process's
+  first calls of each numba function, 0.3–0.5 s in all to load them from numba's cache, which
+  the 10-fact warm-up before "cold" does not cover entirely), which is why the side-by-side
+  ratio on 119 k lines is lower than at 931 k; "warm" is the same index traced again.
 - **Trace memory.** The trace's anonymous memory peaks at 0.3–0.45 GiB (one shard's entity
   lines of several terms, bitsets, scratch of at most 2^24 candidate lines); its whole RSS
   also counts every page of the memory-mapped sidecar it touched (positions of frequent terms),
@@ -107,12 +110,14 @@ BOUNDS = """## What bounds these figures
   uncompressed in both modes, so that galloping needs no decoding; tantivy keeps its own
   compressed postings for single queries and evidence. Block compression (delta + bit packing)
   would shrink the sidecar ≈ 3×, at a decoding cost in the trace; not done.
-- **Build.** On a quiet machine the build runs at about a third of what the tokenizer alone
-  does on both cores: besides `encode_batch`, every line costs Python work (word units by
-  `regex`, the token-id string, a tantivy Document), tantivy indexes two positional fields and
-  stores the text, and the sidecar adds a counting sort per run of 8M postings and one merge at
-  the end. Against the build before the sidecar it is no slower (1.2× on a quiet machine; the
-  loaded run of the previous session measured 0.83×).
+- **Build.** The 931,750-line index above is reused from an earlier commit (its manifest's
+  time, on a loaded machine). On a quiet machine the build now runs at about half of what the
+  tokenizer alone does on both cores (results_scaleout.md: 0.55× with 2 workers): word units
+  and the token-id strings of a batch's lines are written in one numba pass each (the regular
+  expression and `str()` per id were 27 % of a build), but every line is still a tantivy
+  Document, tantivy indexes two positional fields and stores the text, and the sidecar adds a
+  counting sort per run of 8M postings and one merge at the end. Against the build before the
+  sidecar it is faster (1.55× in this run).
 """
 
 
