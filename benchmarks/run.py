@@ -80,24 +80,25 @@ taken within one run.
 
 BOUNDS = """## What bounds these figures
 
-- **Trace.** Entities are analysed in one batch (word units of all labels in one numba pass
-  over their code points; tokens by one `encode_batch` of the labels joined 512 to a string and
+- **Trace.** Entities are analysed in one batch (word units of all labels in one numba pass over
+  their code points; tokens by one `encode_batch` of the labels joined 512 to a string and
   handed back by character offset, ≈ 0.15–0.2 s for 34,299 English labels: the tokenizer costs
-  about as much per string as per token, so one string per label cost twice that), then resolved per shard in a few parallel numba calls on the
-  postings sidecar: a one-term entity is its term's line list, referenced in the mapped file;
-  a longer one starts from its rarest term's lines, keeps those its other terms share (a bit
-  test where a term lies on ≥ 1/64 of the lines, a bitset AND where all do, else galloping) and
-  verifies the phrase by galloping through positions in the lines left. A fact's count is the
-  intersection of its two entities' lines in each shard (a bit test against a frequent object),
-  summed over shards: no line list is merged or copied across shards. What remains is the
-  phrase verification of multi-term entities (a few cache misses per candidate line in
-  positions arrays of hundreds of MB): in tokens mode ≈ 3 M candidate lines per 460 k-line
-  shard for 21 k multi-token labels, ≈ 0.5 s. It grows linearly with the corpus at a fixed
-  density, like the scan, with a constant 25–60× smaller; on small indexes the fixed cost
-  dominates (label analysis, ≈ 0.05 s in words mode and ≈ 0.2 s in tokens mode, and a process's
-  first calls of each numba function, 0.3–0.5 s in all to load them from numba's cache, which
-  the 10-fact warm-up before "cold" does not cover entirely), which is why the side-by-side
-  ratio on 119 k lines is lower than at 931 k; "warm" is the same index traced again.
+  about as much per string as per token, so one string per label cost twice that), then resolved
+  per shard in a few parallel numba calls on the postings sidecar: a one-term entity is its
+  term's line list, referenced in the mapped file; a longer one starts from its rarest term's
+  lines, keeps those its other terms share (a bit test where a term lies on ≥ 1/64 of the lines,
+  a bitset AND where all do, else galloping) and verifies the phrase by galloping through
+  positions in the lines left. A fact's count is the intersection of its two entities' lines in
+  each shard (a bit test against a frequent object), summed over shards: no line list is merged
+  or copied across shards. What remains is the phrase verification of multi-term entities (a few
+  cache misses per candidate line in positions arrays of hundreds of MB): in tokens mode ≈ 3 M
+  candidate lines per 460 k-line shard for 21 k multi-token labels, ≈ 0.5 s. It grows linearly
+  with the corpus at a fixed density, like the scan, with a constant 25–60× smaller; on small
+  indexes the fixed cost dominates (label analysis, ≈ 0.05 s in words mode and ≈ 0.2 s in tokens
+  mode, and a process's first calls of each numba function, 0.3–0.5 s in all to load them from
+  numba's cache, which the 10-fact warm-up before "cold" does not cover entirely), which is why
+  the side-by-side ratio on 119 k lines is lower than at 931 k; "warm" is the same index traced
+  again.
 - **Trace memory.** The trace's anonymous memory peaks at 0.3–0.45 GiB (one shard's entity
   lines of several terms, bitsets, scratch of at most 2^24 candidate lines); its whole RSS
   also counts every page of the memory-mapped sidecar it touched (positions of frequent terms),

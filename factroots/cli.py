@@ -342,9 +342,9 @@ def demo(workdir: Path, no_model: bool) -> None:
     click.echo("\ntrace (factroots trace):\n" + result.trace_summary.to_string(index=False))
     if result.probe_summary is not None:
         click.echo(
-            "\nprobe of a tiny RANDOM model (factroots probe --neurons): its P@1 means "
-            "nothing, it only shows the pipeline running\n"
-            + result.probe_summary.to_string(index=False)
+            "\nprobe of a tiny model RIGGED to know the demo's facts (factroots probe "
+            "--neurons; factroots.demo.model.write_rigged_model): its P@1 shows the pipeline "
+            "running, not what a model learned\n" + result.probe_summary.to_string(index=False)
         )
         if result.report_dir is not None:
             click.echo(f"\nreport: {result.report_dir / 'report.md'} and report.html")

@@ -208,8 +208,27 @@ def test_demo_runs_the_whole_flow_and_traces_every_planted_fact(tmp_path, factro
     result = factroots_cli("demo", "--workdir", tmp_path)
     assert result.code == 0, result.stderr
     assert "10/10 planted facts traced as planted" in result.stdout
-    assert "means nothing" in result.stdout
+    assert "RIGGED to know the demo's facts" in result.stdout
     assert (tmp_path / "report" / "report.html").stat().st_size > 0
+    figures = {p.name for p in (tmp_path / "report").glob("figure*.png")}
+    assert {
+        "figure4_layer_activity_rigged-model.png",
+        "figure5_neuron_similarity_rigged-model.png",
+    } <= figures
+
+
+def test_the_rigged_demo_model_predicts_every_demo_fact(tmp_path):
+    pytest.importorskip("torch")
+    from factroots.demo.mlama import write_mlama
+    from factroots.demo.model import write_rigged_model
+    from factroots.demo.run import demo_prompts
+    from factroots.probing.model import load_masked_lm
+    from factroots.probing.predict import predict_prompts
+
+    prompts = demo_prompts(write_mlama(tmp_path / "mlama"))
+    lm = load_masked_lm(write_rigged_model(tmp_path / "model", prompts), "cpu")
+    predictions = predict_prompts(lm, prompts, batch_size=3)
+    assert [p.predicted_ids for p in predictions] == [p.prompt.object_ids for p in prompts]
 
 
 def test_snippet_keeps_context_around_mentions_only():

@@ -63,13 +63,14 @@ def index_and_query(corpus: Path, root: Path) -> list[DemoRow]:
 def probe_attribute_report(
     workdir: Path, mlama: Path, trace: Path, root: Path
 ) -> tuple[pd.DataFrame, Path]:
-    """Probe a tiny random model with neurons captured, then build the report."""
+    """Probe a tiny model rigged to know the demo's facts, with neurons captured, then build
+    the report."""
     from factroots.attribution.capture import probe_and_attribute
-    from factroots.demo.model import write_tiny_model
+    from factroots.demo.model import write_rigged_model
     from factroots.probing.model import load_masked_lm
     from factroots.report.build import build_report
 
-    lm = load_masked_lm(write_tiny_model(workdir / "tiny-model"), "cpu", "float32")
+    lm = load_masked_lm(write_rigged_model(workdir / "rigged-model", demo_prompts(mlama)), "cpu")
     predictions, neurons = workdir / "predictions.parquet", workdir / "neurons.parquet"
     activations = workdir / "activations"
     run = probe_and_attribute(
@@ -79,6 +80,19 @@ def probe_attribute_report(
         trace, predictions, workdir / "report", neurons=neurons, root=root, activations=activations
     )
     return run.result.summary, report.out_dir
+
+
+def demo_prompts(mlama: Path) -> list:
+    """The prompts the prober builds for every demo fact (what the rigged model learns)."""
+    from factroots.mlama import load_language
+    from factroots.probing.prompts import build_prompts
+    from factroots.tokenizer import load_tokenizer
+
+    tokenizer, prompts = load_tokenizer("mbert"), []
+    for lang in demo_languages():
+        language = load_language(mlama, lang)
+        prompts += build_prompts(language.facts, language.templates, tokenizer).prompts
+    return prompts
 
 
 def run_demo(workdir: str | Path, with_model: bool = True) -> DemoResult:
