@@ -699,6 +699,13 @@ def similarity(neurons: Path, out: Path, model: str | None, per_fact: Path | Non
     type=click.IntRange(min=1),
     help="Neurons kept per fact (PROBELESS top-K).",
 )
+@click.option(
+    "--objective",
+    type=click.Choice(["auto", "masked", "causal"]),
+    default="auto",
+    show_default=True,
+    help="masked: fill k masks; causal: rank candidates by log-likelihood; auto: by config.",
+)
 def probe_cmd(
     mlama_dir: Path,
     model_spec: str,
@@ -710,19 +717,26 @@ def probe_cmd(
     neurons: Path | None,
     save_activations: Path | None,
     top_k: int,
+    objective: str,
 ) -> None:
-    """Probe a masked LM with mLAMA: k masks per fact, P@1 per language (resumable)."""
+    """Probe a masked LM (k masks per fact) or a causal LM (candidates ranked) with mLAMA:
+    P@1 per language (resumable)."""
     require("factroots probe", "probe")
     for path, folder in ((out, False), (neurons, False), (save_activations, True)):
         if path is not None:
             check_writable(path, folder)
     from factroots.attribution.capture import probe_and_attribute
     from factroots.mlama import select_languages
+    from factroots.probing.causal import load_causal_lm, model_objective
     from factroots.probing.metrics import format_summary
     from factroots.probing.model import load_masked_lm
 
     selected = select_languages(mlama_dir, langs)
-    lm = load_masked_lm(model_spec, device, dtype)
+    objective = model_objective(model_spec) if objective == "auto" else objective
+    if objective == "causal" and (neurons is not None or save_activations is not None):
+        raise FactrootsError("--neurons/--save-activations: attribution of causal LMs is not built")
+    load = load_causal_lm if objective == "causal" else load_masked_lm
+    lm = load(model_spec, device, dtype)
     click.echo(
         f"probing {lm.name} on {lm.device} ({lm.dtype}), {len(selected)} language(s)", err=True
     )

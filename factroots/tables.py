@@ -44,10 +44,15 @@ class TableSchema:
     written_by: str
     schema: pa.Schema
     key: tuple[str, ...]  # the columns that name a row: no two rows share them
+    optional: tuple[str, ...] = ()  # columns added later: a table without them reads as nulls
 
     @property
     def columns(self) -> list[str]:
         return list(self.schema.names)
+
+    @property
+    def required(self) -> list[str]:
+        return [c for c in self.columns if c not in self.optional]
 
 
 TRACE = TableSchema(
@@ -89,10 +94,25 @@ PREDICTIONS = TableSchema(
             ("predicted_ids", pa.list_(pa.int32())),
             ("top5_ids", pa.list_(pa.list_(pa.int32()))),
             ("prediction", pa.string()),
-            ("correct", pa.bool_()),  # is_correct(predicted_ids, object_ids)
+            ("correct", pa.bool_()),  # masked: is_correct; causal: the gold ranks first alone
+            ("objective", pa.string()),  # masked | causal
+            # causal LMs only (null for masked rows), DESIGN.md "Probing causal LMs":
+            ("gold_rank", pa.int32()),  # 1 + candidates scoring at least the gold's
+            ("gold_score", pa.float64()),  # the gold sentence's log-likelihood
+            ("gold_score_per_token", pa.float64()),  # the same per scored token
+            ("candidates", pa.int32()),  # how many candidates were ranked
+            ("top5_candidates", pa.list_(pa.string())),  # best first
         ]
     ),
     ("model", "lang", "uuid"),
+    (
+        "objective",
+        "gold_rank",
+        "gold_score",
+        "gold_score_per_token",
+        "candidates",
+        "top5_candidates",
+    ),
 )
 
 NEURONS = TableSchema(
@@ -137,13 +157,14 @@ def read_table(source: pd.DataFrame | str | Path, table: TableSchema) -> pd.Data
                 f"{path} is not a {table.name} table (not parquet: {reason})"
             ) from None
         where = str(path)
-    missing = [c for c in table.columns if c not in frame.columns]
+    missing = [c for c in table.required if c not in frame.columns]
     if missing:
         raise FactrootsError(
             f"{where} is not a {table.name} table (missing "
             f"{', '.join(missing)}; written by {table.written_by})"
         )
-    return frame
+    absent = [c for c in table.optional if c not in frame.columns]
+    return frame.assign(**dict.fromkeys(absent)) if absent else frame
 
 
 Source: TypeAlias = pd.DataFrame | str | Path  # a table, or the parquet file holding it

@@ -32,6 +32,7 @@ from factroots.atomic import atomic_output, write_text
 from factroots.defaults import DEFAULT_BATCH_SIZE
 from factroots.errors import FactrootsError
 from factroots.mlama import load_language
+from factroots.probing.causal import CausalLM, probe_causal_language
 from factroots.probing.model import MaskedLM
 from factroots.probing.prompts import EncodedPrompt, build_prompts
 from factroots.tables import PREDICTIONS, is_correct
@@ -274,7 +275,9 @@ def prediction_table(
             is_correct(x.predicted_ids, p.prompt.object_ids)
             for p, x in zip(prompts, predictions, strict=True)
         ],
+        "objective": ["masked"] * len(prompts),
     }
+    columns |= {c: [None] * len(prompts) for c in PREDICTIONS.optional if c not in columns}
     return pa.table(columns, schema=SCHEMA)
 
 
@@ -291,7 +294,7 @@ def summary_path(out: Path) -> Path:
     return out.with_name(out.stem + ".summary.csv")
 
 
-def run_identity(lm: MaskedLM, mlama_dir: Path) -> dict:
+def run_identity(lm: MaskedLM | CausalLM, mlama_dir: Path) -> dict:
     """What makes parts reusable: same model, tokenizer, dtype and mLAMA folder."""
     return {
         "model": str(lm.path.resolve()),
@@ -343,7 +346,7 @@ def probe_language(
 
 
 def probe(
-    lm: MaskedLM,
+    lm: MaskedLM | CausalLM,
     mlama_dir: str | Path,
     langs: Sequence[str],
     out: str | Path,
@@ -352,7 +355,8 @@ def probe(
     on_progress: Callable[[int], None] | None = None,
     on_start: Callable[[str, int], None] | None = None,
 ) -> ProbeResult:
-    """Probe `langs`, resuming from finished parts; write `out` and its summary CSV."""
+    """Probe `langs`, resuming from finished parts; write `out` and its summary CSV. A masked LM
+    fills k masks per fact; a causal LM (factroots.probing.causal) ranks candidates."""
     from factroots.probing.metrics import summary
 
     out, mlama_dir = Path(out), Path(mlama_dir)
@@ -363,6 +367,17 @@ def probe(
         part = parts / f"{lang}.parquet"
         if part.is_file():
             result.resumed.append(lang)
+            continue
+        if isinstance(lm, CausalLM):
+            if on_batch is not None:
+                raise FactrootsError("attribution of causal LMs is not built: no on_batch")
+            table, skipped = probe_causal_language(
+                lm, mlama_dir, lang, batch_size, on_progress, on_start
+            )
+            write_parquet_atomic(table, part)
+            result.computed.append(lang)
+            if skipped:
+                result.skipped[lang] = skipped
             continue
         folder = parts / f"{lang}.batch-{batch_size}"
         if on_batch is not None:  # every batch's forward pass is needed: start it again

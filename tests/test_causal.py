@@ -1,0 +1,171 @@
+"""Probing causal LMs by ranking candidates, with tiny random decoders of every supported
+architecture built from configs with the real mBERT tokenizer (no downloads)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from factroots.errors import FactrootsError
+from factroots.mlama import Fact, load_language
+from factroots.probing.causal import (
+    CAUSAL_ARCHITECTURES,
+    candidate_scores,
+    load_causal_lm,
+    model_objective,
+    ranked,
+    relation_candidates,
+    sentence_ids,
+    sentence_scores,
+)
+from factroots.probing.predict import probe
+from tests.test_probing_support import MBERT_VOCAB, save_model, small_mlama
+
+torch = pytest.importorskip("torch")
+transformers = pytest.importorskip("transformers")
+
+LANGS = ["en", "ja"]
+
+
+def tiny_causal_config(architecture: str):
+    """A 2-layer, 32-wide config of `architecture` with the mBERT vocabulary ([CLS] as BOS)."""
+    special = {"bos_token_id": 101, "eos_token_id": 102, "pad_token_id": 0}
+    llama_like = {
+        "vocab_size": MBERT_VOCAB,
+        "hidden_size": 32,
+        "intermediate_size": 64,
+        "num_hidden_layers": 2,
+        "num_attention_heads": 2,
+        "num_key_value_heads": 2,
+        "max_position_embeddings": 128,
+        **special,
+    }
+    configs = {
+        "LlamaForCausalLM": lambda: transformers.LlamaConfig(**llama_like),
+        "Qwen2ForCausalLM": lambda: transformers.Qwen2Config(**llama_like),
+        "GemmaForCausalLM": lambda: transformers.GemmaConfig(head_dim=16, **llama_like),
+        "CohereForCausalLM": lambda: transformers.CohereConfig(**llama_like),
+        "BloomForCausalLM": lambda: transformers.BloomConfig(
+            vocab_size=MBERT_VOCAB, hidden_size=32, n_layer=2, n_head=2, **special
+        ),
+        "XGLMForCausalLM": lambda: transformers.XGLMConfig(
+            vocab_size=MBERT_VOCAB,
+            d_model=32,
+            ffn_dim=64,
+            num_layers=2,
+            attention_heads=2,
+            max_position_embeddings=128,
+            **special,
+        ),
+        "GPT2LMHeadModel": lambda: transformers.GPT2Config(
+            vocab_size=MBERT_VOCAB, n_embd=32, n_layer=2, n_head=2, n_positions=128
+        ),
+    }
+    return configs[architecture]()
+
+
+def write_causal_model(architecture: str, target, mbert_tokenizer_dir, seed: int = 0):
+    torch.manual_seed(seed)
+    model = transformers.AutoModelForCausalLM.from_config(tiny_causal_config(architecture))
+    return save_model(model.eval(), mbert_tokenizer_dir, target)
+
+
+@pytest.fixture(scope="module")
+def mlama(tmp_path_factory, mlama_dir):
+    return small_mlama(mlama_dir, tmp_path_factory.mktemp("mlama"), LANGS, 3)
+
+
+@pytest.fixture(scope="module", params=CAUSAL_ARCHITECTURES)
+def causal_lm(request, tmp_path_factory, mbert_tokenizer_dir):
+    target = tmp_path_factory.mktemp(request.param)
+    return load_causal_lm(write_causal_model(request.param, target, mbert_tokenizer_dir), "cpu")
+
+
+def candidate_sentences(lm, mlama, lang="en"):
+    """Every candidate sentence of the language's first fact."""
+    language = load_language(mlama, lang)
+    fact = language.facts[0]
+    labels = relation_candidates(language.facts)[fact.relation]
+    template = language.templates[fact.relation]
+    return [sentence_ids(lm, template, fact.subject, label) for label in labels]
+
+
+def test_every_supported_architecture_is_recognised_as_causal(causal_lm):
+    assert model_objective(causal_lm.path) == "causal"
+
+
+def test_shared_prefix_scores_equal_whole_sentences_scored_one_at_a_time(causal_lm, mlama):
+    sentences = candidate_sentences(causal_lm, mlama)
+    alone = sentence_scores(causal_lm, sentences, batch_size=1)
+    np.testing.assert_allclose(candidate_scores(causal_lm, sentences, 3), alone, rtol=1e-4)
+    np.testing.assert_allclose(sentence_scores(causal_lm, sentences, 4), alone, rtol=1e-4)
+
+
+def test_a_sentence_score_is_the_sum_of_its_token_log_probabilities(causal_lm, mlama):
+    sentence = candidate_sentences(causal_lm, mlama)[0]
+    with torch.inference_mode():
+        logits = causal_lm.model(input_ids=torch.tensor([sentence])).logits[0].double()
+    log_probs = torch.log_softmax(logits, -1)
+    expected = sum(float(log_probs[i, sentence[i + 1]]) for i in range(len(sentence) - 1))
+    assert sentence_scores(causal_lm, [sentence])[0] == pytest.approx(expected, rel=1e-4)
+
+
+def test_a_masked_model_is_recognised_and_anything_else_named_unsupported(tmp_path):
+    for name, architectures in (("m", ["BertForMaskedLM"]), ("t", ["T5ForConditionalGeneration"])):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "config.json").write_text(json.dumps({"architectures": architectures}))
+        (tmp_path / name / "model.safetensors").write_bytes(b"")
+    assert model_objective(tmp_path / "m") == "masked"
+    with pytest.raises(FactrootsError, match="not supported .*GPT2LMHeadModel"):
+        model_objective(tmp_path / "t")
+
+
+def test_the_gold_is_correct_only_when_it_scores_strictly_highest():
+    labels, lengths = ["a", "b", "c"], [3, 3, 3]
+    assert ranked(labels, np.array([-1.0, -2.0, -3.0]), "a", lengths).correct
+    tie = ranked(labels, np.array([-1.0, -1.0, -3.0]), "a", lengths)
+    assert not tie.correct and tie.rank == 2
+    third = ranked(labels, np.array([-3.0, -2.0, -1.0]), "a", lengths)
+    assert third.rank == 3 and third.top[:3] == ["c", "b", "a"]
+
+
+def test_candidates_are_one_label_per_object_uri_and_distinct_labels():
+    def fact(uri, label):
+        return Fact("en", "P1", uri + label, 0, "s", label, "S", uri)
+
+    facts = [fact("Q1", "A"), fact("Q1", "A2"), fact("Q2", "B"), fact("Q3", "A")]
+    assert relation_candidates(facts) == {"P1": ["A", "B"]}
+
+
+@pytest.fixture(scope="module")
+def gpt2_dir(tmp_path_factory, mbert_tokenizer_dir):
+    target = tmp_path_factory.mktemp("gpt2")
+    return write_causal_model("GPT2LMHeadModel", target, mbert_tokenizer_dir)
+
+
+def test_causal_probe_writes_ranks_scores_and_top_candidates(gpt2_dir, mlama, tmp_path):
+    lm = load_causal_lm(gpt2_dir, "cpu")
+    result = probe(lm, mlama, LANGS, tmp_path / "p.parquet", 8)
+    rows = pd.read_parquet(tmp_path / "p.parquet")
+    assert set(rows["objective"]) == {"causal"} and set(rows["lang"]) == set(LANGS)
+    assert (
+        rows["correct"] == (rows["gold_rank"] == 1) & (rows["prediction"] == rows["object"])
+    ).all()
+    assert (rows["top5_candidates"].map(len) == rows["candidates"].clip(upper=5)).all()
+    assert (rows["gold_score_per_token"] >= rows["gold_score"]).all()
+    assert list(result.summary["lang"]) == LANGS
+
+
+def test_cli_probes_a_causal_model_by_its_config_and_refuses_its_neurons(
+    gpt2_dir, mlama, tmp_path, factroots_cli
+):
+    args = ["probe", "--mlama", mlama, "--model", gpt2_dir, "--langs", "en"]
+    done = factroots_cli(*args, "--out", tmp_path / "p.parquet")
+    assert done.code == 0, done.stderr
+    assert pd.read_parquet(tmp_path / "p.parquet")["objective"].eq("causal").all()
+    refused = factroots_cli(*args, "--out", tmp_path / "q.parquet", "--neurons", tmp_path / "n.pq")
+    assert refused.code != 0 and "attribution of causal LMs" in refused.stderr
+    assert len(refused.stderr.strip().splitlines()) == 1
