@@ -733,8 +733,6 @@ def probe_cmd(
 
     selected = select_languages(mlama_dir, langs)
     objective = model_objective(model_spec) if objective == "auto" else objective
-    if objective == "causal" and (neurons is not None or save_activations is not None):
-        raise FactrootsError("--neurons/--save-activations: attribution of causal LMs is not built")
     load = load_causal_lm if objective == "causal" else load_masked_lm
     lm = load(model_spec, device, dtype)
     click.echo(

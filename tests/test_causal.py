@@ -159,13 +159,57 @@ def test_causal_probe_writes_ranks_scores_and_top_candidates(gpt2_dir, mlama, tm
     assert list(result.summary["lang"]) == LANGS
 
 
-def test_cli_probes_a_causal_model_by_its_config_and_refuses_its_neurons(
+def test_cli_probes_a_causal_model_by_its_config_with_neurons(
     gpt2_dir, mlama, tmp_path, factroots_cli
 ):
-    args = ["probe", "--mlama", mlama, "--model", gpt2_dir, "--langs", "en"]
-    done = factroots_cli(*args, "--out", tmp_path / "p.parquet")
+    args = ["probe", "--mlama", mlama, "--model", gpt2_dir, "--langs", "en,ja"]
+    done = factroots_cli(*args, "--out", tmp_path / "p.parquet", "--neurons", tmp_path / "n.pq")
     assert done.code == 0, done.stderr
     assert pd.read_parquet(tmp_path / "p.parquet")["objective"].eq("causal").all()
-    refused = factroots_cli(*args, "--out", tmp_path / "q.parquet", "--neurons", tmp_path / "n.pq")
-    assert refused.code != 0 and "attribution of causal LMs" in refused.stderr
-    assert len(refused.stderr.strip().splitlines()) == 1
+    assert (tmp_path / "n.pq").is_file()
+
+
+def test_gold_positions_are_the_tokens_before_each_object_token(causal_lm, mlama):
+    from factroots.probing.causal import gold_sentence
+
+    language = load_language(mlama, "en")
+    for fact in language.facts[:6]:
+        ids, positions = gold_sentence(causal_lm, language.templates[fact.relation], fact)
+        object_ids = causal_lm.tokenizer.encode_entity(fact.object)
+        assert [ids[p + 1] for p in positions] == object_ids
+
+
+def test_ffn_hooks_fire_once_per_layer_with_the_down_projection_width_and_keep_scores(
+    causal_lm, mlama
+):
+    from factroots.attribution.activations import capture_ffn_activations
+
+    sentences = candidate_sentences(causal_lm, mlama)[:3]
+    before = sentence_scores(causal_lm, sentences)
+    with capture_ffn_activations(causal_lm.model) as capture:
+        with torch.inference_mode():
+            causal_lm.model(input_ids=torch.tensor([sentences[0]]))
+        outputs = capture.layer_outputs()
+        assert [len(parts) for parts in capture.outputs] == [1] * capture.layers
+        assert capture.layers == 2
+        assert all(o.shape == (1, len(sentences[0]), capture.intermediate) for o in outputs)
+        capture.clear()
+        during = sentence_scores(causal_lm, sentences)
+    np.testing.assert_allclose(during, before, rtol=1e-6)
+
+
+def test_causal_neurons_come_from_the_same_facts_as_its_correct_predictions(
+    causal_lm, mlama, tmp_path
+):
+    from factroots.attribution.capture import probe_and_attribute
+
+    run = probe_and_attribute(
+        causal_lm, mlama, LANGS, tmp_path / "p.parquet", 4, neurons=tmp_path / "n.parquet"
+    )
+    plain = probe(causal_lm, mlama, LANGS, tmp_path / "q.parquet", 4)
+    pd.testing.assert_frame_equal(run.result.predictions, plain.predictions)
+    neurons = pd.read_parquet(tmp_path / "n.parquet")
+    correct = run.result.predictions.query("correct")
+    assert len(correct) > 0  # a relation with one candidate makes its facts correct
+    got = set(zip(neurons["lang"], neurons["uuid"], strict=True))
+    assert got == set(zip(correct["lang"], correct["uuid"], strict=True))

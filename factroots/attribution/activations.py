@@ -66,9 +66,58 @@ class FfnCapture:
             self.clear()
 
 
+#: Where a causal LM's FFN intermediate is: (the blocks, each block's down projection), whose
+#: input is act(gate(x)) * up(x) for gated MLPs, act(fc1(x)) otherwise (DESIGN.md, Attribution
+#: in causal LMs).
+CAUSAL_FFN = {
+    "LlamaForCausalLM": ("model.layers", "mlp.down_proj"),
+    "Qwen2ForCausalLM": ("model.layers", "mlp.down_proj"),
+    "GemmaForCausalLM": ("model.layers", "mlp.down_proj"),
+    "CohereForCausalLM": ("model.layers", "mlp.down_proj"),
+    "BloomForCausalLM": ("transformer.h", "mlp.dense_4h_to_h"),
+    "XGLMForCausalLM": ("model.layers", "fc2"),
+    "GPT2LMHeadModel": ("transformer.h", "mlp.c_proj"),
+}
+
+
+def _causal_down_projections(model) -> list | None:
+    """Each block's down projection of a causal LM of CAUSAL_FFN, or None for other models."""
+    where = CAUSAL_FFN.get(type(model).__name__)
+    if where is None:
+        return None
+    blocks = model.get_submodule(where[0])
+    return [block.get_submodule(where[1]) for block in blocks]
+
+
+def _down_projection_width(module) -> int:
+    """Input width of a down projection (nn.Linear, or GPT-2's transposed Conv1D)."""
+    if hasattr(module, "in_features"):
+        return int(module.in_features)
+    return int(module.weight.shape[0])
+
+
 @contextmanager
 def capture_ffn_activations(model) -> Iterator[FfnCapture]:
-    """Hook every layer's FFN intermediate for the duration of the block."""
+    """Hook every layer's FFN intermediate for the duration of the block: a masked LM's
+    `intermediate` output, a causal LM's down-projection input."""
+    down = _causal_down_projections(model)
+    if down is not None:
+        capture = FfnCapture(len(down), _down_projection_width(down[0]), [[] for _ in down])
+
+        def pre_hook_for(index: int):
+            def hook(_module, inputs):
+                capture.outputs[index].append(inputs[0].detach())
+
+            return hook
+
+        handles = [m.register_forward_pre_hook(pre_hook_for(i)) for i, m in enumerate(down)]
+        try:
+            yield capture
+        finally:
+            for handle in handles:
+                handle.remove()
+            capture.clear()
+        return
     layers = encoder_layers(model)
     first = layers[0].intermediate
     width = int(

@@ -17,7 +17,6 @@ from factroots.attribution.attribute import NeuronCollector, NeuronRows
 from factroots.attribution.probeless import DEFAULT_TOP_K
 from factroots.defaults import DEFAULT_BATCH_SIZE
 from factroots.probing.predict import ProbeResult, probe
-from factroots.tables import is_correct
 
 
 @dataclass
@@ -40,13 +39,13 @@ class ProbeAttribution:
         uuids = [f.uuid for f in facts]
         relations = [f.relation for f in facts]
         if self.collector is not None:
-            correct = [
-                is_correct(found.predicted_ids, p.prompt.object_ids)
-                for p, found in zip(batch.prompts, predictions, strict=True)
-            ]
-            self.collector.add(lang, relations, uuids, correct, acts)
+            self.collector.add(lang, relations, uuids, batch.correct(predictions), acts)
         if self.writer is not None:
             self.writer.add(lang, uuids, relations, acts)
+
+    def start_pass(self) -> None:
+        """Forget what the hooks caught before the pass whose batch comes next."""
+        self.capture.clear()
 
     def finish_language(self) -> None:
         if self.languages:

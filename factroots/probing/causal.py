@@ -274,6 +274,50 @@ def ranked(labels: Sequence[str], scores: np.ndarray, gold: str, lengths: Sequen
     )
 
 
+@dataclass
+class GoldBatch:
+    """Gold sentences run together for attribution, as `on_batch` sees them: `positions[i]`
+    are the tokens of fact i's gold sentence whose next token is one of its object's."""
+
+    facts: list[Fact]
+    mask_positions: list[list[int]]
+    correct_flags: list[bool]
+
+    def correct(self, _predictions=None) -> list[bool]:
+        return self.correct_flags
+
+
+def gold_sentence(lm: CausalLM, template: str, fact: Fact) -> tuple[list[int], list[int]]:
+    """The gold sentence's ids (BOS first) and the positions that predict its object's tokens
+    (the token before each: the object's k-th token is at position p + 1)."""
+    text, (start, end) = fill_template(
+        template, fact.subject, unicodedata.normalize("NFC", fact.object)
+    )
+    encoding = lm.tokenizer.tokenizer.encode(text, add_special_tokens=False)
+    inside = [i for i, (a, b) in enumerate(encoding.offsets) if a < end and b > start]
+    return [lm.bos_id, *encoding.ids], inside  # token i sits at i + 1 after BOS
+
+
+def _gold_pass(lm: CausalLM, chunk, found: Sequence[Ranked], on_batch) -> None:
+    """One forward pass of the chunk's gold sentences with `on_batch`'s hooks catching it."""
+    import torch
+
+    golds = [gold_sentence(lm, template, fact) for fact, template in chunk]
+    ids, keep = _padded([ids for ids, _ in golds], lm.bos_id)
+    start = getattr(on_batch, "start_pass", None)
+    if start is not None:
+        start()
+    with torch.inference_mode():
+        lm.model(
+            input_ids=torch.from_numpy(ids).to(lm.device),
+            attention_mask=torch.from_numpy(keep).to(lm.device).long(),
+        )
+        on_batch(
+            GoldBatch([f for f, _ in chunk], [p for _, p in golds], [r.correct for r in found]),
+            None,
+        )
+
+
 def probe_causal_language(
     lm: CausalLM,
     mlama_dir: Path,
@@ -281,9 +325,11 @@ def probe_causal_language(
     batch_size: int = DEFAULT_BATCH_SIZE,
     on_progress: Callable[[int], None] | None = None,
     on_start: Callable[[str, int], None] | None = None,
+    on_batch: Callable | None = None,
 ) -> tuple[pa.Table, dict[str, int]]:
     """One language's prediction table (PREDICTIONS, causal columns filled) and its skipped
-    facts by reason."""
+    facts by reason. With `on_batch` (attribution hooks on the model), the gold sentences of
+    each `batch_size` facts are run once more, together, and handed over as a GoldBatch."""
     language = load_language(mlama_dir, lang)
     candidates = relation_candidates(language.facts)
     skipped: dict[str, int] = {}
@@ -299,14 +345,20 @@ def probe_causal_language(
             usable.append((fact, template))
     if on_start is not None:
         on_start(lang, len(usable))
-    rows = []
-    for fact, template in usable:
-        labels = candidates[fact.relation]
-        sentences = [sentence_ids(lm, template, fact.subject, label) for label in labels]
-        scores = candidate_scores(lm, sentences, batch_size)
-        rows.append((fact, ranked(labels, scores, fact.object, [len(s) for s in sentences])))
+    rows: list[tuple[Fact, Ranked]] = []
+    for lo in range(0, len(usable), batch_size):
+        chunk = usable[lo : lo + batch_size]
+        found = []
+        for fact, template in chunk:
+            labels = candidates[fact.relation]
+            sentences = [sentence_ids(lm, template, fact.subject, label) for label in labels]
+            scores = candidate_scores(lm, sentences, batch_size)
+            found.append(ranked(labels, scores, fact.object, [len(s) for s in sentences]))
+        if on_batch is not None:
+            _gold_pass(lm, chunk, found, on_batch)
+        rows += [(fact, r) for (fact, _), r in zip(chunk, found, strict=True)]
         if on_progress is not None:
-            on_progress(1)
+            on_progress(len(chunk))
     return prediction_table(lm, rows), skipped
 
 

@@ -73,6 +73,13 @@ class PromptBatch:
     def mask_positions(self) -> list[tuple[int, ...]]:
         return [p.mask_positions for p in self.prompts]
 
+    def correct(self, predictions: Sequence[Prediction]) -> list[bool]:
+        """Whether each prompt's predictions are its object's ids (`is_correct`)."""
+        return [
+            is_correct(found.predicted_ids, p.prompt.object_ids)
+            for p, found in zip(self.prompts, predictions, strict=True)
+        ]
+
 
 @dataclass(frozen=True)
 class Prediction:
@@ -369,10 +376,8 @@ def probe(
             result.resumed.append(lang)
             continue
         if isinstance(lm, CausalLM):
-            if on_batch is not None:
-                raise FactrootsError("attribution of causal LMs is not built: no on_batch")
             table, skipped = probe_causal_language(
-                lm, mlama_dir, lang, batch_size, on_progress, on_start
+                lm, mlama_dir, lang, batch_size, on_progress, on_start, on_batch
             )
             write_parquet_atomic(table, part)
             result.computed.append(lang)
