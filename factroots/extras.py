@@ -13,10 +13,12 @@ from factroots.errors import FactrootsError
 EXTRAS: dict[str, tuple[str, ...]] = {
     "probe": ("torch", "transformers"),
     "report": ("matplotlib", "scipy", "opencc"),
+    "serve": ("fastapi", "uvicorn"),
 }
 NEEDED: dict[str, tuple[str, ...]] = {  # imported up front; opencc only when a language is zh
     "probe": ("torch", "transformers"),
     "report": ("matplotlib", "scipy"),
+    "serve": ("fastapi", "uvicorn"),
 }
 EXTRA_OF = {module: extra for extra, modules in EXTRAS.items() for module in modules}
 

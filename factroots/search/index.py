@@ -113,6 +113,22 @@ class Cooccurrence:
     reason: str = ""
     evidence: list[Evidence] = field(default_factory=list)
 
+    def to_dict(self) -> dict:
+        """JSON-ready data (`query --json`, the explorer's API): evidence as line, doc, title,
+        a snippet and the mentions' character spans in the line's text."""
+        data = {k: v for k, v in vars(self).items() if k != "evidence"}
+        data["evidence"] = [
+            {
+                "line": ev.line,
+                "doc_id": ev.doc_id,
+                "title": ev.title,
+                "snippet": ev.snippet(),
+                "spans": [list(span) for span in ev.spans],
+            }
+            for ev in self.evidence
+        ]
+        return data
+
 
 def _stored(doc: tantivy.Document, field: str) -> str:
     """A stored bytes field of a line, as text."""

@@ -1,0 +1,91 @@
+"""The explorer's ASGI app (FastAPI): a JSON API over `Explorer` and one page that uses it.
+
+Every error is JSON, `{"error": "<one line>"}`, with a 4xx status; the OpenAPI page is at
+`/docs`. The page and its script are served by the app itself (no external network).
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+
+from factroots.defaults import DEFAULT_MODE
+from factroots.errors import FactrootsError
+from factroots.serve.explorer import MAX_SHOW, Explorer, RequestError
+
+
+def create_app(explorer: Explorer):
+    """The FastAPI app answering from `explorer` (read-only)."""
+    from fastapi import FastAPI, Query, Request
+    from fastapi.exceptions import RequestValidationError
+    from fastapi.responses import HTMLResponse, JSONResponse
+
+    app = FastAPI(
+        title="factroots explorer",
+        description="Facts across languages: presence in the indexes, evidence, predictions.",
+    )
+
+    @app.exception_handler(RequestError)
+    async def request_error(_request: Request, exc: RequestError):
+        return JSONResponse({"error": str(exc)}, status_code=exc.status)
+
+    @app.exception_handler(FactrootsError)
+    async def factroots_error(_request: Request, exc: FactrootsError):
+        return JSONResponse({"error": str(exc).splitlines()[0]}, status_code=400)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(_request: Request, exc: RequestValidationError):
+        first = exc.errors()[0] if exc.errors() else {}
+        where = ".".join(str(p) for p in first.get("loc", ()) if p != "query")
+        return JSONResponse({"error": f"{where}: {first.get('msg', 'invalid')}"}, 422)
+
+    @app.get("/api/languages")
+    def languages() -> list[dict]:
+        """Each index: language, tokenizer, lines, tokens, documents."""
+        return [vars(language) for language in explorer.languages.values()]
+
+    @app.get("/api/count")
+    def count(lang: str, entity: str, mode: str = DEFAULT_MODE) -> dict:
+        """Lines an entity occurs on (`query SUBJECT`)."""
+        return explorer.count(lang, entity, mode)
+
+    @app.get("/api/cooccur")
+    def cooccur(
+        lang: str,
+        subject: str,
+        object: str,
+        mode: str = DEFAULT_MODE,
+        show: int = Query(3, description=f"evidence lines, 0 to {MAX_SHOW}"),
+    ) -> dict:
+        """Whether subject and object share a line (`query SUBJECT OBJECT --json`), with
+        evidence; mentions are character spans in each line's text."""
+        return explorer.cooccur(lang, subject, object, mode, show)
+
+    @app.get("/api/facts/{uuid}")
+    def fact(uuid: str, show: int = Query(3, ge=0, le=MAX_SHOW)) -> dict:
+        """One fact in every language: presence, evidence, predictions, neuron overlap."""
+        return explorer.fact(uuid, show)
+
+    @app.get("/api/facts")
+    def facts(
+        lang: str | None = None,
+        relation: str | None = None,
+        present: bool | None = None,
+        correct: bool | None = None,
+        q: str | None = None,
+        page: int = 1,
+    ) -> dict:
+        """A page of facts, filtered by language, relation, presence, correctness or text."""
+        return explorer.facts(lang, relation, present, correct, q, page)
+
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    def page() -> str:
+        return resources.files("factroots.serve").joinpath("page.html").read_text("utf-8")
+
+    return app
+
+
+def serve(explorer: Explorer, host: str = "127.0.0.1", port: int = 8765) -> None:
+    """Run the app with uvicorn until interrupted."""
+    import uvicorn
+
+    uvicorn.run(create_app(explorer), host=host, port=port, log_level="warning")
