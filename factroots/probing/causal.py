@@ -202,7 +202,7 @@ def candidate_scores(
                 continue
             rest_t = torch.from_numpy(rest).to(lm.device)
             keep_t = torch.from_numpy(keep).to(lm.device)
-            cache = _repeated_cache(out.past_key_values, len(chosen))
+            cache = _repeated_cache(_output_cache(out), len(chosen))
             attention = torch.cat([torch.ones(len(chosen), prefix, device=lm.device), keep_t], 1)
             positions = torch.arange(prefix, prefix + rest.shape[1], device=lm.device)
             logits = lm.model(
@@ -232,6 +232,13 @@ def _cache_argument(model) -> str:
     import inspect
 
     return "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
+
+
+def _output_cache(output):
+    """A forward pass's key-value cache (`cache` in recent transformers, `past_key_values`
+    before)."""
+    cache = output.get("cache")  # a ModelOutput holds the fields that are set, as keys
+    return cache if cache is not None else output.get("past_key_values")
 
 
 def _repeated_cache(cache, n: int):
