@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+import unicodedata
 from dataclasses import asdict
 from pathlib import Path
 
@@ -310,14 +311,12 @@ def demo(workdir: Path, no_model: bool) -> None:
 
     result = run_demo(workdir, with_model=not no_model)
     rows = result.rows
-    click.echo(
-        f"{'lang':4} {'subject':10} {'object':14} {'planted':8} {'words':6} {'tokens':6} lines"
-    )
-    for r in rows:
-        click.echo(
-            f"{r.lang:4} {r.subject:10} {r.object:14} {str(r.planted):8} "
-            f"{str(r.present_words):6} {str(r.present_tokens):6} {r.lines}"
-        )
+    cells = [["lang", "subject", "object", "planted", "words", "tokens", "lines"]] + [
+        [r.lang, r.subject, r.object, r.planted, r.present_words, r.present_tokens, r.lines]
+        for r in rows
+    ]
+    for line in aligned(cells):
+        click.echo(line)
     shown = next((r for r in rows if r.evidence), None)
     if shown:
         click.echo(f"\nevidence for ({shown.subject}, {shown.object}): {shown.evidence}")
@@ -376,6 +375,24 @@ def serve(
         err=True,
     )
     run_server(explorer, host, port)
+
+
+def display_width(text: str) -> int:
+    """Terminal columns of `text`: wide (CJK) characters take two."""
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+
+
+def aligned(rows: list[list]) -> list[str]:
+    """Rows of cells as lines whose columns line up on a terminal, CJK included."""
+    texts = [[str(cell) for cell in row] for row in rows]
+    widths = [max(display_width(row[i]) for row in texts) for i in range(len(texts[0]))]
+    return [
+        " ".join(
+            cell + " " * (width - display_width(cell))
+            for cell, width in zip(row, widths, strict=True)
+        ).rstrip()
+        for row in texts
+    ]
 
 
 @cli.group()

@@ -314,3 +314,10 @@ def test_a_tsv_facts_file_keeps_quotes_in_labels(tmp_path):
         "David Bowie",
         "EN",
     )
+
+
+def test_demo_table_columns_line_up_with_wide_cjk_characters():
+    from factroots.cli import aligned, display_width
+
+    lines = aligned([["subject", "x"], ["東京", "y"], ["New York", "z"]])
+    assert {display_width(line[:-1]) for line in lines} == {9}
