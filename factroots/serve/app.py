@@ -39,17 +39,17 @@ def create_app(explorer: Explorer):
         return JSONResponse({"error": f"{where}: {first.get('msg', 'invalid')}"}, 422)
 
     @app.get("/api/languages")
-    def languages() -> list[dict]:
+    async def languages() -> list[dict]:
         """Each index: language, tokenizer, lines, tokens, documents."""
         return [vars(language) for language in explorer.languages.values()]
 
     @app.get("/api/count")
-    def count(lang: str, entity: str, mode: str = DEFAULT_MODE) -> dict:
+    async def count(lang: str, entity: str, mode: str = DEFAULT_MODE) -> dict:
         """Lines an entity occurs on (`query SUBJECT`)."""
         return explorer.count(lang, entity, mode)
 
     @app.get("/api/cooccur")
-    def cooccur(
+    async def cooccur(
         lang: str,
         subject: str,
         object: str,
@@ -61,12 +61,12 @@ def create_app(explorer: Explorer):
         return explorer.cooccur(lang, subject, object, mode, show)
 
     @app.get("/api/facts/{uuid}")
-    def fact(uuid: str, show: int = Query(3, ge=0, le=MAX_SHOW)) -> dict:
+    async def fact(uuid: str, show: int = Query(3, ge=0, le=MAX_SHOW)) -> dict:
         """One fact in every language: presence, evidence, predictions, neuron overlap."""
         return explorer.fact(uuid, show)
 
     @app.get("/api/facts")
-    def facts(
+    async def facts(
         lang: str | None = None,
         relation: str | None = None,
         present: bool | None = None,

@@ -64,6 +64,14 @@ class Explorer:
         self.trace = read_tables(list(trace), TRACE) if trace else None
         self.predictions = read_tables(list(predictions), PREDICTIONS) if predictions else None
         self.neurons = read_tables(list(neurons), NEURONS) if neurons else None
+        self._by_uuid = {
+            name: _rows_by_uuid(frame)
+            for name, frame in (
+                ("trace", self.trace),
+                ("predictions", self.predictions),
+                ("neurons", self.neurons),
+            )
+        }
         self._open: dict[str, FactIndex] = {}
         self._lock = threading.Lock()
 
@@ -129,10 +137,10 @@ class Explorer:
             return known
 
         if self.trace is not None:
-            for row in self.trace[self.trace["uuid"] == uuid].to_dict("records"):
+            for row in self._rows("trace", uuid).to_dict("records"):
                 entry(row)["present"][row["mode"]] = _plain(row["present"])
         if self.predictions is not None:
-            for row in self.predictions[self.predictions["uuid"] == uuid].to_dict("records"):
+            for row in self._rows("predictions", uuid).to_dict("records"):
                 entry(row)["predictions"].append(
                     {
                         "model": row["model"],
@@ -147,11 +155,16 @@ class Explorer:
             known["absent_yet_predicted"] = absent and correct
         return found
 
+    def _rows(self, table: str, uuid: str) -> pd.DataFrame:
+        """A table's rows of one fact, found through the uuid index made at start."""
+        frame = getattr(self, table)
+        return frame.iloc[self._by_uuid[table].get(uuid, [])]
+
     def _overlap(self, uuid: str) -> list[dict]:
         """Jaccard of the fact's top neurons between each two languages, per model."""
         if self.neurons is None:
             return []
-        rows = self.neurons[self.neurons["uuid"] == uuid]
+        rows = self._rows("neurons", uuid)
         out = []
         for model, group in rows.groupby("model", sort=True):
             sets = {r.lang: set(r.top_neurons.tolist()) for r in group.itertuples()}
@@ -215,6 +228,13 @@ class Explorer:
             frame = part if frame.empty else frame.merge(part, on=base, how="outer")
         frame = frame.assign(**{c: None for c in ("present", "correct") if c not in frame})
         return frame.sort_values(["lang", "relation", "uuid"]).reset_index(drop=True)
+
+
+def _rows_by_uuid(frame: pd.DataFrame | None) -> dict:
+    """Row positions of each uuid (none for an absent table)."""
+    if frame is None:
+        return {}
+    return {uuid: rows for uuid, rows in frame.groupby("uuid", sort=False).indices.items()}
 
 
 def _plain(value):
