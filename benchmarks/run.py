@@ -67,7 +67,8 @@ commit and date: [results_probe.md](results_probe.md),
 [results_attribution.md](results_attribution.md), [results_causal.md](results_causal.md)
 (causal probing: shared prefix + KV cache against whole sentences),
 [results_serve.md](results_serve.md) (the explorer under load),
-[results_peers.md](results_peers.md) (its scaling sweep is of the earlier, sparse benchmark corpus), and
+[results_peers.md](results_peers.md) (its scaling sweep is of the earlier, sparse benchmark
+corpus), and
 [results_scaling.md](results_scaling.md): the sweep on the realistic corpus at 28k, 56k and 110k
 lines, factroots against Lucene's two batch paths and the scan (`python -m
 benchmarks.bench_scaling --sizes 0.03,0.06,0.12 --out benchmarks/results_scaling.md`; the 125k–1M
