@@ -528,10 +528,10 @@ def trace(
 )
 @click.option(
     "--predictions",
-    required=True,
     multiple=True,
     type=click.Path(path_type=Path),
-    help="predictions.parquet from `factroots probe`; repeatable (one per model).",
+    help="predictions.parquet from `factroots probe`; repeatable (one per model); without it, "
+    "a report of the trace alone.",
 )
 @click.option(
     "--neurons",

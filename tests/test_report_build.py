@@ -339,3 +339,18 @@ def test_cli_report_says_on_the_terminal_which_sections_were_left_out(tmp_path):
     assert result.exit_code == 0, result.output
     assert "note: No index root given (--root)" in result.output
     assert "note: No neurons given" in result.output
+
+
+def test_a_trace_alone_gives_the_absence_rates_and_names_what_needs_predictions(tmp_path):
+    from factroots.report.build import build_report
+
+    trace, _, _ = synthetic_inputs(LANGS_53[:3], facts_per_lang=20, models=("m",))
+    done = build_report(trace, None, tmp_path / "out")
+    assert done.figures == ["figure6_absence_words_mbert.png"]
+    absence = pd.read_csv(tmp_path / "out" / "absence.csv")
+    traceable = trace[trace["status"] == "ok"]
+    expected = (~traceable["present"].astype(bool)).groupby(traceable["lang"]).mean()
+    assert dict(zip(absence["lang"], absence["absence_rate"], strict=True)) == pytest.approx(
+        expected.to_dict()
+    )
+    assert any("No predictions given" in note for note in done.notes)

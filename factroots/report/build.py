@@ -405,9 +405,39 @@ def fact_activities(
     return found, notes
 
 
+TRACE_ONLY = "(no predictions)"
+
+
+def _trace_report(trace: pd.DataFrame, out: Path) -> Report:
+    """The report of a trace alone: absence among all traceable facts (Figure 6's first bars);
+    every section that needs predictions is named as left out."""
+    w = _Writer(out)
+    facts = trace[["lang", "uuid"]].drop_duplicates().assign(model=TRACE_ONLY, correct=False)
+    joined = statistics.traced_predictions(trace, facts)
+    section = absence_section(w, joined, statistics.absence_rates(joined))
+    left_out = Section(
+        "Left out",
+        "No predictions given (--predictions): probing (Tables 1 and 2), factors (Figure 2), "
+        "shared facts (Figure 3), absent yet predicted (Figure 7) and neurons (Figures 4 and 5) "
+        "need them.",
+    )
+    left_out.notes.append("No predictions given: only the trace's absence rates are reported.")
+    sections = [section, left_out]
+    intro = [
+        f"{trace['lang'].nunique()} language(s), {len(trace):,} trace rows "
+        f"({', '.join(f'{m} mode / {t} index' for m, t in _variants(trace))}); no predictions."
+    ]
+    md = out / "report.md"
+    write_text(md, render.markdown(TITLE, intro, sections))
+    page = out / "report.html"
+    write_text(page, render.standalone_html(TITLE, intro, sections, out))
+    notes = [note for part in sections for note in part.notes]
+    return Report(out, md, page, w.tables, w.figures, notes)
+
+
 def build_report(
     trace: Source | Sequence[Source],
-    predictions: Source | Sequence[Source],
+    predictions: Source | Sequence[Source] | None,
     out_dir: str | Path,
     *,
     neurons: Source | Sequence[Source] | None = None,
@@ -432,33 +462,35 @@ def build_report(
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     trace = read_tables(trace, TRACE)
-    predictions = read_tables(predictions, PREDICTIONS)
-    if predictions.empty:
+    if predictions is None or (isinstance(predictions, list | tuple) and not predictions):
+        return _trace_report(trace, out)
+    probed = read_tables(predictions, PREDICTIONS)
+    if probed.empty:
         raise FactrootsError("predictions are empty: nothing to report")
     neurons = None if neurons is None else read_tables(neurons, NEURONS)
     w = _Writer(out)
 
-    table = statistics.probing_table(predictions)
-    by_masks = statistics.p_at_1_by_masks(predictions)
+    table = statistics.probing_table(probed)
+    by_masks = statistics.p_at_1_by_masks(probed)
     summed = statistics.summed_mask_rates(by_masks)
     sizes = None
     if root is not None:
         sizes = statistics.manifest_sizes(root, table["lang"], sorted(trace["tokenizer"].unique()))
     factors = statistics.factors_table(table, sizes, statistics.masks_correlation(summed))
-    joined = statistics.traced_predictions(trace, predictions)
+    joined = statistics.traced_predictions(trace, probed)
     absence = statistics.absence_rates(joined)
 
     sections = [
-        probing_section(w, predictions, table, by_masks, summed),
+        probing_section(w, probed, table, by_masks, summed),
         factors_section(w, table, sizes, factors, None if root is None else Path(root)),
-        shared_facts_section(w, predictions),
+        shared_facts_section(w, probed),
         absence_section(w, joined, absence),
         absent_predicted_section(w, joined, tokenizer, naming_relations),
-        neurons_section(w, neurons, *fact_activities(activations, fact, predictions)),
+        neurons_section(w, neurons, *fact_activities(activations, fact, probed)),
     ]
     intro = [
-        f"{predictions['model'].nunique()} model(s), {predictions['lang'].nunique()} "
-        f"language(s), {len(predictions):,} probed facts; {len(trace):,} trace rows "
+        f"{probed['model'].nunique()} model(s), {probed['lang'].nunique()} "
+        f"language(s), {len(probed):,} probed facts; {len(trace):,} trace rows "
         f"({', '.join(f'{m} mode / {t} index' for m, t in _variants(trace))})."
     ]
     md = out / "report.md"
