@@ -278,3 +278,67 @@ def test_parts_of_another_run_are_refused(random_lm, mlama, tmp_path):
     (parts_dir(out) / "run.json").write_text(json.dumps({"model": "/elsewhere"}))
     with pytest.raises(FactrootsError, match="different run"):
         probe(random_lm, mlama, LANGS, out, 16)
+
+
+KILLED_PROBE = """
+import sys, time
+from pathlib import Path
+from factroots.probing import predict
+from factroots.probing.model import load_masked_lm
+
+model, mlama, out, marker = sys.argv[1:5]
+predict.CHECKPOINT_PROMPTS = 1  # every batch is saved as soon as it is done
+seen = {"second": 0}
+
+def on_progress(n):
+    if seen.get("lang") == sys.argv[5]:
+        seen["second"] += 1
+        if seen["second"] == 2:
+            Path(marker).write_text("2 batches of the second language done")
+            time.sleep(120)  # killed here
+
+def on_start(lang, n):
+    seen["lang"] = lang
+
+predict.probe(load_masked_lm(model, "cpu"), mlama, sys.argv[6].split(","), out, 4,
+              on_progress=on_progress, on_start=on_start)
+"""
+
+
+def test_probe_killed_inside_a_language_resumes_from_its_checkpoints(random_lm, mlama, tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    full = probe(random_lm, mlama, LANGS, tmp_path / "full.parquet", 4)
+    out, marker = tmp_path / "killed.parquet", tmp_path / "marker"
+    child = subprocess.Popen(
+        [sys.executable, "-c", KILLED_PROBE, str(random_lm.path), str(mlama), str(out)]
+        + [str(marker), LANGS[1], ",".join(LANGS)]
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while not marker.exists() and child.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert marker.exists(), "the probe never reached its second language"
+        child.send_signal(signal.SIGKILL)
+    finally:
+        child.wait()
+    saved = list((parts_dir(out) / f"{LANGS[1]}.batch-4").glob("*.parquet"))
+    assert len(saved) >= 2
+    forward, passes = predict_module.mask_logits, []
+
+    def counted(model, batch):
+        passes.append(batch.facts[0].lang)
+        return forward(model, batch)
+
+    predict_module.mask_logits = counted
+    try:
+        result = probe(random_lm, mlama, LANGS, out, 4)
+    finally:
+        predict_module.mask_logits = forward
+    assert result.resumed == LANGS[:1]
+    whole = len(language_batches(random_lm, mlama, LANGS[1], 4))
+    assert passes.count(LANGS[1]) == whole - len(saved)
+    pd.testing.assert_frame_equal(result.predictions, full.predictions)

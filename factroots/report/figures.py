@@ -88,7 +88,9 @@ def size_vs_p_at_1(table: pd.DataFrame, sizes: pd.DataFrame, path: Path) -> Path
     fig = _figure(15, 6.5)
     axes = fig.subplots(1, 2, sharey=True)
     font = _label_size(joined["lang"].nunique())
+    axes[0].set_ylim(0, max(0.05, 1.08 * float(joined["p_at_1"].max())))
     for ax, (column, label) in zip(axes, factors, strict=True):
+        labelled = []
         for i, (model, group) in enumerate(joined.groupby("model", sort=True)):
             points = group[group[column] > 0]
             r = pearson(points[column], points["p_at_1"]).r
@@ -101,17 +103,52 @@ def size_vs_p_at_1(table: pd.DataFrame, sizes: pd.DataFrame, path: Path) -> Path
                 s=22,
                 marker=MODEL_MARKERS[i % len(MODEL_MARKERS)],
             )
-            for x, y, lang in zip(points[column], points["p_at_1"], points["lang"], strict=True):
-                ax.annotate(lang, (x, y), xytext=(3, 2), textcoords="offset points", fontsize=font)
+            labelled += zip(points[column], points["p_at_1"], points["lang"], strict=True)
         ax.set_xscale("log")
         ax.xaxis.set_minor_formatter(NullFormatter())  # minor labels collide on short ranges
         ax.set_xlabel(label)
         ax.grid(True, alpha=0.3)
         ax.legend(title="model (Pearson r with bytes)", fontsize=8)
+        ax.autoscale_view()
+        _place_labels(ax, labelled, font)
     axes[0].set_ylabel("P@1")
-    axes[0].set_ylim(0, max(0.05, 1.08 * float(joined["p_at_1"].max())))
     fig.suptitle("Corpus size vs P@1 (one point per language)")
     return _save(fig, path)
+
+
+_LABEL_OFFSETS = ((3, 2), (3, -9), (-3, 2), (-3, -9), (0, 6), (0, -12), (6, 8), (6, -14))
+
+
+def _place_labels(ax, points: list[tuple[float, float, str]], font: float) -> None:
+    """Label each point beside it where the label overlaps no label placed before (tried
+    right, left, above, below), else where it overlaps least."""
+    scale = ax.figure.dpi / 72  # points to pixels
+    placed: list[tuple[float, float, float, float]] = []
+
+    def overlap(box: tuple[float, float, float, float]) -> float:
+        x0, y0, x1, y1 = box
+        return sum(
+            max(0.0, min(x1, b[2]) - max(x0, b[0])) * max(0.0, min(y1, b[3]) - max(y0, b[1]))
+            for b in placed
+        )
+
+    for x, y, text in sorted(points, key=lambda p: (p[1], p[0])):
+        px, py = ax.transData.transform((x, y))
+        width, height = 0.62 * font * len(text) * scale, 1.1 * font * scale
+        boxes = []
+        for dx, dy in _LABEL_OFFSETS:
+            left = px + dx * scale - (width if dx < 0 else 0)
+            boxes.append(((left, py + dy * scale, left + width, py + dy * scale + height), dx, dy))
+        box, dx, dy = min(boxes, key=lambda b: overlap(b[0]))
+        placed.append(box)
+        ax.annotate(
+            text,
+            (x, y),
+            xytext=(dx, dy),
+            textcoords="offset points",
+            ha="right" if dx < 0 else "left",
+            fontsize=font,
+        )
 
 
 def similarity_heatmap(matrix: pd.DataFrame, title: str, colorbar_label: str, path: Path) -> Path:
