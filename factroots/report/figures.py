@@ -90,7 +90,7 @@ def size_vs_p_at_1(table: pd.DataFrame, sizes: pd.DataFrame, path: Path) -> Path
     font = _label_size(joined["lang"].nunique())
     axes[0].set_ylim(0, max(0.05, 1.08 * float(joined["p_at_1"].max())))
     for ax, (column, label) in zip(axes, factors, strict=True):
-        labelled = []
+        labelled: list[tuple[float, float, str]] = []
         for i, (model, group) in enumerate(joined.groupby("model", sort=True)):
             points = group[group[column] > 0]
             r = pearson(points[column], points["p_at_1"]).r
