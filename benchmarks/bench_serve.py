@@ -98,25 +98,18 @@ def main() -> None:
                 time.sleep(0.1)
         pairs = [(f.subject, f.object) for f in facts]
         uuids = [f.uuid for f in facts]
+
+        def cooccur(show: int):
+            def url_of(i: int) -> str:
+                subject, obj = pairs[i % len(pairs)]
+                query = httpx.QueryParams(lang="en", subject=subject, object=obj, show=show)
+                return f"/api/cooccur?{query}"
+
+            return url_of
+
         runs = {
-            "cooccur, show=0": lambda i: (
-                "/api/cooccur?"
-                + httpx.QueryParams(
-                    lang="en",
-                    subject=pairs[i % len(pairs)][0],
-                    object=pairs[i % len(pairs)][1],
-                    show=0,
-                ).__str__()
-            ),
-            "cooccur, show=3": lambda i: (
-                "/api/cooccur?"
-                + httpx.QueryParams(
-                    lang="en",
-                    subject=pairs[i % len(pairs)][0],
-                    object=pairs[i % len(pairs)][1],
-                    show=3,
-                ).__str__()
-            ),
+            "cooccur, show=0": cooccur(0),
+            "cooccur, show=3": cooccur(3),
             "fact view": lambda i: f"/api/facts/{uuids[i % len(uuids)]}",
         }
         rows = []

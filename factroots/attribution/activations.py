@@ -104,36 +104,27 @@ def capture_ffn_activations(model) -> Iterator[FfnCapture]:
     if down is not None:
         capture = FfnCapture(len(down), _down_projection_width(down[0]), [[] for _ in down])
 
-        def pre_hook_for(index: int):
+        def register(index: int, module):
             def hook(_module, inputs):
                 capture.outputs[index].append(inputs[0].detach())
 
-            return hook
+            return module.register_forward_pre_hook(hook)
 
-        handles = [m.register_forward_pre_hook(pre_hook_for(i)) for i, m in enumerate(down)]
-        try:
-            yield capture
-        finally:
-            for handle in handles:
-                handle.remove()
-            capture.clear()
-        return
-    layers = encoder_layers(model)
-    first = layers[0].intermediate
-    width = int(
-        getattr(getattr(first, "dense", None), "out_features", 0) or model.config.intermediate_size
-    )
-    capture = FfnCapture(len(layers), width, [[] for _ in layers])
+        modules = down
+    else:
+        layers = encoder_layers(model)
+        dense = getattr(layers[0].intermediate, "dense", None)
+        width = int(getattr(dense, "out_features", 0) or model.config.intermediate_size)
+        capture = FfnCapture(len(layers), width, [[] for _ in layers])
 
-    def hook_for(index: int):
-        def hook(_module, _inputs, output):
-            capture.outputs[index].append(output.detach())
+        def register(index: int, module):
+            def hook(_module, _inputs, output):
+                capture.outputs[index].append(output.detach())
 
-        return hook
+            return module.register_forward_hook(hook)
 
-    handles = [
-        layer.intermediate.register_forward_hook(hook_for(i)) for i, layer in enumerate(layers)
-    ]
+        modules = [layer.intermediate for layer in layers]
+    handles = [register(i, module) for i, module in enumerate(modules)]
     try:
         yield capture
     finally:

@@ -26,11 +26,11 @@ from factroots.errors import FactrootsError
 from factroots.mlama import Fact, load_language
 from factroots.probing.model import (
     check_model_files,
+    loaded_model,
     model_directory,
     model_name,
     model_tokenizer,
     resolve_device,
-    torch_dtype,
 )
 from factroots.probing.prompts import fill_template, template_error
 from factroots.tables import PREDICTIONS
@@ -98,18 +98,9 @@ def load_causal_lm(
     if model_objective(path) != "causal":
         raise FactrootsError(f"{path} is a masked LM: probe it with --objective masked")
     device = resolve_device(device)
-    from transformers import AutoConfig, AutoModelForCausalLM
-    from transformers.utils import logging as hf_logging
+    from transformers import AutoModelForCausalLM
 
-    hf_logging.disable_progress_bar()
-    try:
-        config = AutoConfig.from_pretrained(path, local_files_only=True)
-        model = AutoModelForCausalLM.from_pretrained(
-            path, local_files_only=True, dtype=torch_dtype(dtype)
-        )
-    except (OSError, ValueError) as exc:
-        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise FactrootsError(f"cannot load causal LM from {path}: {first_line}") from None
+    config, model = loaded_model(path, AutoModelForCausalLM, dtype, "causal LM")
     bos = config.bos_token_id if config.bos_token_id is not None else config.eos_token_id
     if bos is None:
         raise FactrootsError(f"{path}: config.json names neither a BOS nor an EOS token id")

@@ -103,6 +103,22 @@ def model_name(spec: str | Path) -> str:
     return path.resolve().name if path.is_dir() else str(spec)
 
 
+def loaded_model(path: Path, auto_class, dtype: str, kind: str):
+    """(config, model) of a local model directory through a transformers Auto class, offline;
+    a load that fails is one FactrootsError line naming the `kind` of model."""
+    from transformers import AutoConfig
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
+    try:
+        config = AutoConfig.from_pretrained(path, local_files_only=True)
+        model = auto_class.from_pretrained(path, local_files_only=True, dtype=torch_dtype(dtype))
+    except (OSError, ValueError) as exc:
+        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise FactrootsError(f"cannot load {kind} from {path}: {first_line}") from None
+    return config, model
+
+
 def load_masked_lm(
     spec: str | Path, device: str = DEFAULT_DEVICE, dtype: str = DEFAULT_DTYPE
 ) -> MaskedLM:
@@ -110,18 +126,9 @@ def load_masked_lm(
     path = model_directory(spec)
     check_model_files(path)
     device = resolve_device(device)
-    from transformers import AutoConfig, AutoModelForMaskedLM
-    from transformers.utils import logging as hf_logging
+    from transformers import AutoModelForMaskedLM
 
-    hf_logging.disable_progress_bar()
-    try:
-        config = AutoConfig.from_pretrained(path, local_files_only=True)
-        model = AutoModelForMaskedLM.from_pretrained(
-            path, local_files_only=True, dtype=torch_dtype(dtype)
-        )
-    except (OSError, ValueError) as exc:
-        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise FactrootsError(f"cannot load masked LM from {path}: {first_line}") from None
+    config, model = loaded_model(path, AutoModelForMaskedLM, dtype, "masked LM")
     tokenizer = model_tokenizer(path, config.model_type)
     if tokenizer.tokenizer.get_vocab_size() > config.vocab_size:
         raise FactrootsError(

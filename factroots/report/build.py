@@ -408,6 +408,16 @@ def fact_activities(
 TRACE_ONLY = "(no predictions)"
 
 
+def _written(w: _Writer, intro: list[str], sections: list[Section]) -> Report:
+    """report.md and report.html of the sections, and what was written."""
+    md = w.out_dir / "report.md"
+    write_text(md, render.markdown(TITLE, intro, sections))
+    page = w.out_dir / "report.html"
+    write_text(page, render.standalone_html(TITLE, intro, sections, w.out_dir))
+    notes = [note for section in sections for note in section.notes]
+    return Report(w.out_dir, md, page, w.tables, w.figures, notes)
+
+
 def _trace_report(trace: pd.DataFrame, out: Path) -> Report:
     """The report of a trace alone: absence among all traceable facts (Figure 6's first bars);
     every section that needs predictions is named as left out."""
@@ -427,12 +437,7 @@ def _trace_report(trace: pd.DataFrame, out: Path) -> Report:
         f"{trace['lang'].nunique()} language(s), {len(trace):,} trace rows "
         f"({', '.join(f'{m} mode / {t} index' for m, t in _variants(trace))}); no predictions."
     ]
-    md = out / "report.md"
-    write_text(md, render.markdown(TITLE, intro, sections))
-    page = out / "report.html"
-    write_text(page, render.standalone_html(TITLE, intro, sections, out))
-    notes = [note for part in sections for note in part.notes]
-    return Report(out, md, page, w.tables, w.figures, notes)
+    return _written(w, intro, sections)
 
 
 def build_report(
@@ -493,9 +498,4 @@ def build_report(
         f"language(s), {len(probed):,} probed facts; {len(trace):,} trace rows "
         f"({', '.join(f'{m} mode / {t} index' for m, t in _variants(trace))})."
     ]
-    md = out / "report.md"
-    write_text(md, render.markdown(TITLE, intro, sections))
-    page = out / "report.html"
-    write_text(page, render.standalone_html(TITLE, intro, sections, out))
-    notes = [note for section in sections for note in section.notes]
-    return Report(out, md, page, w.tables, w.figures, notes)
+    return _written(w, intro, sections)
