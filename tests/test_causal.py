@@ -213,3 +213,37 @@ def test_causal_neurons_come_from_the_same_facts_as_its_correct_predictions(
     assert len(correct) > 0  # a relation with one candidate makes its facts correct
     got = set(zip(neurons["lang"], neurons["uuid"], strict=True))
     assert got == set(zip(correct["lang"], correct["uuid"], strict=True))
+
+
+class Interrupt(Exception):
+    pass
+
+
+def test_causal_probe_interrupted_inside_a_language_resumes_from_its_checkpoints(
+    gpt2_dir, mlama, tmp_path, monkeypatch
+):
+    from factroots.probing import causal as causal_module
+    from factroots.probing import checkpoints as checkpoints_module
+
+    lm = load_causal_lm(gpt2_dir, "cpu")
+    full = probe(lm, mlama, LANGS, tmp_path / "full.parquet", 2)
+    monkeypatch.setattr(checkpoints_module, "CHECKPOINT_PROMPTS", 1)
+    score, ranked_here = causal_module.candidate_scores, []
+
+    def interrupted(model, sentences, batch_size):
+        ranked_here.append(1)
+        if stop["after"] is not None and len(ranked_here) > stop["after"]:
+            raise Interrupt
+        return score(model, sentences, batch_size)
+
+    facts = [len(load_language(mlama, lang).facts) for lang in LANGS]
+    stop = {"after": facts[0] + 3}  # the first language and 3 facts of the second
+    monkeypatch.setattr(causal_module, "candidate_scores", interrupted)
+    with pytest.raises(Interrupt):
+        probe(lm, mlama, LANGS, tmp_path / "p.parquet", 2)
+    ranked_here.clear()
+    stop["after"] = None
+    result = probe(lm, mlama, LANGS, tmp_path / "p.parquet", 2)
+    assert result.resumed == LANGS[:1]
+    assert len(ranked_here) == facts[1] - 2  # checkpoints hold the facts of whole batches of 2
+    pd.testing.assert_frame_equal(result.predictions, full.predictions)

@@ -9,6 +9,7 @@ import pytest
 
 from factroots.errors import FactrootsError
 from factroots.mlama import load_language
+from factroots.probing import checkpoints as checkpoints_module
 from factroots.probing import predict as predict_module
 from factroots.probing.model import load_masked_lm
 from factroots.probing.predict import (
@@ -242,7 +243,7 @@ def test_language_interrupted_midway_resumes_from_its_checkpoints_and_equals_a_f
     random_lm, mlama, tmp_path, monkeypatch
 ):
     full = probe(random_lm, mlama, LANGS, tmp_path / "full.parquet", 4)
-    monkeypatch.setattr(predict_module, "CHECKPOINT_PROMPTS", 1)  # each batch saved at once
+    monkeypatch.setattr(checkpoints_module, "CHECKPOINT_PROMPTS", 1)  # each batch saved at once
     forward, passes, stop = predict_module.mask_logits, [], {"after": 2}
 
     def interrupted(model, batch):
@@ -283,11 +284,11 @@ def test_parts_of_another_run_are_refused(random_lm, mlama, tmp_path):
 KILLED_PROBE = """
 import sys, time
 from pathlib import Path
-from factroots.probing import predict
+from factroots.probing import checkpoints, predict
 from factroots.probing.model import load_masked_lm
 
 model, mlama, out, marker = sys.argv[1:5]
-predict.CHECKPOINT_PROMPTS = 1  # every batch is saved as soon as it is done
+checkpoints.CHECKPOINT_PROMPTS = 1  # every batch is saved as soon as it is done
 seen = {"second": 0}
 
 def on_progress(n):

@@ -24,6 +24,7 @@ import pyarrow as pa
 from factroots.defaults import DEFAULT_BATCH_SIZE, DEFAULT_DEVICE, DEFAULT_DTYPE
 from factroots.errors import FactrootsError
 from factroots.mlama import Fact, load_language
+from factroots.probing.checkpoints import Checkpoints, Codec, flushed
 from factroots.probing.model import (
     check_model_files,
     loaded_model,
@@ -256,6 +257,22 @@ class Ranked:
     candidates: int
 
 
+RANKED_CODEC: Codec[Ranked] = Codec(
+    pa.schema(
+        [
+            ("correct", pa.bool_()),
+            ("rank", pa.int64()),
+            ("score", pa.float64()),
+            ("per_token", pa.float64()),
+            ("top", pa.list_(pa.string())),
+            ("candidates", pa.int64()),
+        ]
+    ),
+    lambda r: vars(r),
+    lambda row: Ranked(**row),
+)
+
+
 def ranked(labels: Sequence[str], scores: np.ndarray, gold: str, lengths: Sequence[int]) -> Ranked:
     """DESIGN.md's rule: correct iff the gold scores strictly higher than every other
     candidate; rank = 1 + the others scoring at least as high."""
@@ -324,10 +341,12 @@ def probe_causal_language(
     on_progress: Callable[[int], None] | None = None,
     on_start: Callable[[str, int], None] | None = None,
     on_batch: Callable | None = None,
+    checkpoints: Checkpoints[Ranked] | None = None,
 ) -> tuple[pa.Table, dict[str, int]]:
     """One language's prediction table (PREDICTIONS, causal columns filled) and its skipped
     facts by reason. With `on_batch` (attribution hooks on the model), the gold sentences of
-    each `batch_size` facts are run once more, together, and handed over as a GoldBatch."""
+    each `batch_size` facts are run once more, together, and handed over as a GoldBatch. With
+    `checkpoints`, facts ranked by an earlier, interrupted run are not ranked again."""
     language = load_language(mlama_dir, lang)
     candidates = relation_candidates(language.facts)
     skipped: dict[str, int] = {}
@@ -343,21 +362,35 @@ def probe_causal_language(
             usable.append((fact, template))
     if on_start is not None:
         on_start(lang, len(usable))
+    saved = checkpoints.saved() if checkpoints is not None else {}
     rows: list[tuple[Fact, Ranked]] = []
-    for lo in range(0, len(usable), batch_size):
-        chunk = usable[lo : lo + batch_size]
-        found = []
-        for fact, template in chunk:
-            labels = candidates[fact.relation]
-            sentences = [sentence_ids(lm, template, fact.subject, label) for label in labels]
-            scores = candidate_scores(lm, sentences, batch_size)
-            found.append(ranked(labels, scores, fact.object, [len(s) for s in sentences]))
-        if on_batch is not None:
-            _gold_pass(lm, chunk, found, on_batch)
-        rows += [(fact, r) for (fact, _), r in zip(chunk, found, strict=True)]
-        if on_progress is not None:
-            on_progress(len(chunk))
+    with flushed(checkpoints):
+        for lo in range(0, len(usable), batch_size):
+            chunk = usable[lo : lo + batch_size]
+            found = [
+                saved[lo + i]
+                if lo + i in saved
+                else _ranked_fact(lm, fact, template, candidates, batch_size)
+                for i, (fact, template) in enumerate(chunk)
+            ]
+            if checkpoints is not None:
+                fresh = [lo + i for i in range(len(chunk)) if lo + i not in saved]
+                checkpoints.add(fresh, [found[i - lo] for i in fresh])
+            if on_batch is not None:
+                _gold_pass(lm, chunk, found, on_batch)
+            rows += [(fact, r) for (fact, _), r in zip(chunk, found, strict=True)]
+            if on_progress is not None:
+                on_progress(len(chunk))
     return prediction_table(lm, rows), skipped
+
+
+def _ranked_fact(
+    lm: CausalLM, fact: Fact, template: str, candidates: dict[str, list[str]], batch_size: int
+) -> Ranked:
+    labels = candidates[fact.relation]
+    sentences = [sentence_ids(lm, template, fact.subject, label) for label in labels]
+    scores = candidate_scores(lm, sentences, batch_size)
+    return ranked(labels, scores, fact.object, [len(s) for s in sentences])
 
 
 def prediction_table(lm: CausalLM, rows: Sequence[tuple[Fact, Ranked]]) -> pa.Table:

@@ -15,11 +15,9 @@ language of such a run starts again from its first batch.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import shutil
-import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import cast
@@ -32,21 +30,20 @@ from factroots.atomic import atomic_output, write_text
 from factroots.defaults import DEFAULT_BATCH_SIZE
 from factroots.errors import FactrootsError
 from factroots.mlama import load_language
-from factroots.probing.causal import CausalLM, probe_causal_language
+from factroots.probing.causal import RANKED_CODEC, CausalLM, probe_causal_language
+from factroots.probing.checkpoints import Checkpoints, Codec, flushed
 from factroots.probing.model import MaskedLM
 from factroots.probing.prompts import EncodedPrompt, build_prompts
 from factroots.tables import PREDICTIONS, is_correct
 
 TOP = 5
 SCHEMA = PREDICTIONS.schema
-CHECKPOINT_PROMPTS = 4096
-CHECKPOINT_SECONDS = 60.0
-_CHECKPOINT_SCHEMA = pa.schema(
-    [
-        ("prompt", pa.int64()),
-        ("predicted_ids", pa.list_(pa.int64())),
-        ("top_ids", pa.list_(pa.list_(pa.int64()))),
-    ]
+PREDICTION_CODEC: Codec[Prediction] = Codec(
+    pa.schema(
+        [("predicted_ids", pa.list_(pa.int64())), ("top_ids", pa.list_(pa.list_(pa.int64())))]
+    ),
+    lambda p: {"predicted_ids": list(p.predicted_ids), "top_ids": [list(t) for t in p.top_ids]},
+    lambda row: Prediction(tuple(row["predicted_ids"]), tuple(map(tuple, row["top_ids"]))),
 )
 
 
@@ -169,68 +166,13 @@ def pad_id(lm: MaskedLM) -> int:
     return int(pad) if pad is not None else 0
 
 
-class Checkpoints:
-    """Finished batches' predictions of one language, saved as numbered parquet files (each
-    written atomically) in `folder`, and read back on resume."""
-
-    def __init__(self, folder: Path):
-        self.folder = folder
-        self._pending: dict[int, Prediction] = {}
-        self._since = time.monotonic()
-
-    def saved(self) -> dict[int, Prediction]:
-        """Prompt index → prediction, from every checkpoint written so far."""
-        found: dict[int, Prediction] = {}
-        for path in sorted(self.folder.glob("*.parquet")):
-            rows = pq.read_table(path, schema=_CHECKPOINT_SCHEMA).to_pylist()
-            for row in rows:
-                top = tuple(tuple(ids) for ids in row["top_ids"])
-                found[row["prompt"]] = Prediction(tuple(row["predicted_ids"]), top)
-        return found
-
-    def add(self, indices: Sequence[int], predictions: Sequence[Prediction]) -> None:
-        """Keep a finished batch; save what is kept once it is due."""
-        self._pending.update(zip(indices, predictions, strict=True))
-        if (
-            len(self._pending) >= CHECKPOINT_PROMPTS
-            or time.monotonic() - self._since >= CHECKPOINT_SECONDS
-        ):
-            self.flush()
-
-    def flush(self) -> None:
-        if self._pending:
-            self.folder.mkdir(parents=True, exist_ok=True)
-            number = len(list(self.folder.glob("*.parquet")))
-            table = pa.table(
-                {
-                    "prompt": list(self._pending),
-                    "predicted_ids": [list(p.predicted_ids) for p in self._pending.values()],
-                    "top_ids": [[list(t) for t in p.top_ids] for p in self._pending.values()],
-                },
-                schema=_CHECKPOINT_SCHEMA,
-            )
-            write_parquet_atomic(table, self.folder / f"{number:06d}.parquet")
-            self._pending.clear()
-        self._since = time.monotonic()
-
-
-@contextlib.contextmanager
-def _flushed(checkpoints: Checkpoints | None) -> Iterator[None]:
-    """Save what `checkpoints` keeps when the block ends, interrupted or not."""
-    try:
-        yield
-    finally:
-        if checkpoints is not None:
-            checkpoints.flush()
-
-
 def predict_prompts(
     lm: MaskedLM,
     prompts: Sequence[EncodedPrompt],
     batch_size: int = DEFAULT_BATCH_SIZE,
     on_batch: OnBatch | None = None,
     on_progress: Callable[[int], None] | None = None,
-    checkpoints: Checkpoints | None = None,
+    checkpoints: Checkpoints[Prediction] | None = None,
 ) -> list[Prediction]:
     """Predictions for `prompts`, in their order; `on_progress(n)` after each batch of n
     (batches a checkpoint already holds count as done without a forward pass)."""
@@ -238,7 +180,7 @@ def predict_prompts(
 
     saved = checkpoints.saved() if checkpoints is not None else {}
     predictions: list[Prediction | None] = [saved.get(i) for i in range(len(prompts))]
-    with torch.inference_mode(), _flushed(checkpoints):
+    with torch.inference_mode(), flushed(checkpoints):
         for indices in length_batches(prompts, batch_size):
             if all(predictions[i] is not None for i in indices):
                 if on_progress is not None:
@@ -336,7 +278,7 @@ def probe_language(
     on_batch: OnBatch | None = None,
     on_progress: Callable[[int], None] | None = None,
     on_start: Callable[[str, int], None] | None = None,
-    checkpoints: Checkpoints | None = None,
+    checkpoints: Checkpoints[Prediction] | None = None,
 ) -> tuple[pa.Table, dict[str, int]]:
     """One language's prediction table and its skipped facts by reason."""
     language = load_language(mlama_dir, lang)
@@ -375,22 +317,31 @@ def probe(
         if part.is_file():
             result.resumed.append(lang)
             continue
-        if isinstance(lm, CausalLM):
-            table, skipped = probe_causal_language(
-                lm, mlama_dir, lang, batch_size, on_progress, on_start, on_batch
-            )
-            write_parquet_atomic(table, part)
-            result.computed.append(lang)
-            if skipped:
-                result.skipped[lang] = skipped
-            continue
         folder = parts / f"{lang}.batch-{batch_size}"
         if on_batch is not None:  # every batch's forward pass is needed: start it again
             shutil.rmtree(folder, ignore_errors=True)
-        checkpoints = Checkpoints(folder) if on_batch is None else None
-        table, skipped = probe_language(
-            lm, mlama_dir, lang, batch_size, on_batch, on_progress, on_start, checkpoints
-        )
+        if isinstance(lm, CausalLM):
+            table, skipped = probe_causal_language(
+                lm,
+                mlama_dir,
+                lang,
+                batch_size,
+                on_progress,
+                on_start,
+                on_batch,
+                Checkpoints(folder, RANKED_CODEC) if on_batch is None else None,
+            )
+        else:
+            table, skipped = probe_language(
+                lm,
+                mlama_dir,
+                lang,
+                batch_size,
+                on_batch,
+                on_progress,
+                on_start,
+                Checkpoints(folder, PREDICTION_CODEC) if on_batch is None else None,
+            )
         write_parquet_atomic(table, part)
         shutil.rmtree(folder, ignore_errors=True)
         result.computed.append(lang)
