@@ -33,6 +33,15 @@ from factroots.extras import missing_message, require
 from factroots.progress import progress_bar
 
 MODE = click.Choice(MODES)
+
+
+def paths_option(flag: str, help: str, *names: str, required: bool = False):
+    """A repeatable path option (several tables or folders of one kind)."""
+    return click.option(
+        flag, *names, multiple=True, required=required, type=click.Path(path_type=Path), help=help
+    )
+
+
 MODE_HELP = "words (word units) or tokens (the model's own token ids)."
 TOKENIZER_HELP = "'mbert' or a tokenizer.json path or model directory."
 ENGINE = click.Choice(ENGINES)
@@ -337,21 +346,9 @@ def demo(workdir: Path, no_model: bool) -> None:
 @cli.command()
 @click.option("--root", required=True, type=click.Path(path_type=Path), help="Index root.")
 @click.option("--tokenizer", default=DEFAULT_TOKENIZER, show_default=True, help=TOKENIZER_HELP)
-@click.option(
-    "--trace", multiple=True, type=click.Path(path_type=Path), help="trace.parquet, repeatable."
-)
-@click.option(
-    "--predictions",
-    multiple=True,
-    type=click.Path(path_type=Path),
-    help="predictions.parquet, repeatable (one per model).",
-)
-@click.option(
-    "--neurons",
-    multiple=True,
-    type=click.Path(path_type=Path),
-    help="neurons.parquet, repeatable (one per model).",
-)
+@paths_option("--trace", "trace.parquet, repeatable.")
+@paths_option("--predictions", "predictions.parquet, repeatable (one per model).")
+@paths_option("--neurons", "neurons.parquet, repeatable (one per model).")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=8765, show_default=True, type=click.IntRange(1, 65535))
 def serve(
@@ -518,33 +515,21 @@ def trace(
 
 
 @cli.command()
-@click.option(
+@paths_option(
     "--trace",
+    "trace.parquet from `factroots trace`; repeatable (e.g. one per mode).",
     "trace_path",
     required=True,
-    multiple=True,
-    type=click.Path(path_type=Path),
-    help="trace.parquet from `factroots trace`; repeatable (e.g. one per mode).",
 )
-@click.option(
+@paths_option(
     "--predictions",
-    multiple=True,
-    type=click.Path(path_type=Path),
-    help="predictions.parquet from `factroots probe`; repeatable (one per model); without it, "
+    "predictions.parquet from `factroots probe`; repeatable (one per model); without it, "
     "a report of the trace alone.",
 )
-@click.option(
-    "--neurons",
-    multiple=True,
-    type=click.Path(path_type=Path),
-    help="neurons.parquet from attribution, repeatable (one per model) [Figure 5].",
+@paths_option(
+    "--neurons", "neurons.parquet from attribution, repeatable (one per model) [Figure 5]."
 )
-@click.option(
-    "--activations",
-    multiple=True,
-    type=click.Path(path_type=Path),
-    help="Saved activations folder, repeatable, one model each [Figure 4].",
-)
+@paths_option("--activations", "Saved activations folder, repeatable, one model each [Figure 4].")
 @click.option(
     "--fact",
     default=None,

@@ -24,11 +24,8 @@ NO_SPACE_SCRIPTS = ("Han", "Hiragana", "Katakana", "Thai", "Lao", "Khmer", "Myan
 _NO_SPACE = "".join(rf"\p{{Script={s}}}" for s in NO_SPACE_SCRIPTS)
 _WORD = rf"[\p{{L}}\p{{M}}\p{{N}}\p{{Pc}}--[{_NO_SPACE}]]"
 _CF = regex.compile(r"\p{Cf}+")
-# With Cf removed first: a run of word characters (tried first where it starts in ASCII, the
-# common case, 20 % faster) | one no-space character | any other mark.
-_UNIT = regex.compile(
-    rf"[A-Za-z0-9_]++(?:{_WORD}++)?|{_WORD}++|[{_NO_SPACE}]|[^\p{{White_Space}}]", regex.V1
-)
+# With Cf removed first: one no-space character | a run of word characters | any other mark.
+_UNIT = regex.compile(rf"[{_NO_SPACE}]|{_WORD}+|[^\p{{White_Space}}]", regex.V1)
 # The same on raw text, Cf allowed inside and after a run, for spans into the original text.
 _UNIT_SPAN = regex.compile(
     rf"[{_NO_SPACE}]|{_WORD}(?:{_WORD}|\p{{Cf}})*|[^\p{{White_Space}}\p{{Cf}}]", regex.V1
@@ -81,8 +78,6 @@ def index_units(text: str) -> tuple[list[str], int]:
 # word characters run together, any other character is a unit of its own.
 _FORMAT, _SPACE, _NO_SPACE_CHAR, _WORD_CHAR, _OTHER = 0, 1, 2, 3, 4
 _SEPARATOR, _END = ord(" "), ord("\n")
-
-
 _UNKNOWN = 255
 _CLASS_PATTERNS = (  # by precedence: the first that matches gives a character's class
     (_FORMAT, regex.compile(r"\p{Cf}")),
@@ -123,12 +118,13 @@ def _unit_text(points: np.ndarray, ends: np.ndarray, table: np.ndarray, safe: in
         run = 0  # characters of the word run being written, 0 outside one
         for i in range(start, ends[k]):
             cls = table[points[i]]
-            if cls == _FORMAT or (cls == _WORD_CHAR and run > 0):
-                if cls == _WORD_CHAR:
-                    out[o] = points[i]
-                    o += 1
-                    run += 1
-                    risky[k] |= run > safe
+            if cls == _FORMAT:  # dropped, never breaking a run
+                continue
+            if cls == _WORD_CHAR and run > 0:  # the run goes on
+                out[o] = points[i]
+                o += 1
+                run += 1
+                risky[k] |= run > safe
                 continue
             run = 0
             if cls == _SPACE:

@@ -72,8 +72,7 @@ def write_rigged_model(target: str | Path, prompts: Sequence, seed: int = 0) -> 
     cues = _template_cues(prompts)
     rows: list[tuple[int, list[int]]] = []
     for p in prompts:
-        first = min(p.mask_positions)
-        subject = [t for i, t in enumerate(p.input_ids[1:first], 1) if i < first][0]
+        subject = p.input_ids[1]  # after [CLS]: every demo template starts with [X]
         fact_codes = [code("token", subject)]
         cue = cues.get((p.prompt.fact.lang, p.prompt.fact.relation))
         if cue is not None:

@@ -140,12 +140,13 @@ def _write_lines(
             counts.documents += 1
             counts.text_bytes += len(doc.text.encode("utf-8"))
             counts.first_paragraph_bytes += len(doc.first_paragraph.encode("utf-8"))
-        batch_tokens = token_term_lines([line.ids for line in lines])
+        batch_ids = [line.ids for line in lines]
+        batch_tokens = token_term_lines(batch_ids)
         for line, words, tokens in zip(lines, batch_words, batch_tokens, strict=True):
             writer.add_document(_line_document(counts.lines, line, words, tokens))
             counts.lines += 1
             counts.tokens += int(line.ids.size)
-        postings.add_lines(batch_words, [line.ids for line in lines])
+        postings.add_lines(batch_words, batch_ids)
         if on_progress:
             on_progress(
                 BuildProgress(

@@ -181,6 +181,7 @@ def candidate_scores(
         return sentence_scores(lm, sentences, batch_size)
     scores = np.zeros(len(sentences))
     head = torch.tensor([list(sentences[0][:prefix])], device=lm.device)
+    cache_argument = _cache_argument(lm.model)
     with torch.inference_mode():
         out = lm.model(input_ids=head, use_cache=True)
         shared = float(_token_log_probs(out.logits[:, :-1], head[:, 1:], 1.0)[0])
@@ -189,9 +190,6 @@ def candidate_scores(
         for lo in range(0, len(order), batch_size):
             chosen = order[lo : lo + batch_size]
             rest, keep = _padded([sentences[i][prefix:] for i in chosen], lm.bos_id)
-            if rest.shape[1] == 0:
-                scores[chosen] = shared
-                continue
             rest_t = torch.from_numpy(rest).to(lm.device)
             keep_t = torch.from_numpy(keep).to(lm.device)
             cache = _repeated_cache(_output_cache(out), len(chosen))
@@ -202,7 +200,7 @@ def candidate_scores(
                 attention_mask=attention.long(),
                 position_ids=positions.expand(len(chosen), -1),
                 use_cache=True,
-                **{_cache_argument(lm.model): cache},
+                **{cache_argument: cache},
             ).logits
             every = torch.cat([last.expand(len(chosen), -1, -1), logits[:, :-1]], 1)
             scores[chosen] = shared + _token_log_probs(every, rest_t, keep_t).cpu().numpy()
@@ -338,9 +336,9 @@ def probe_causal_language(
     mlama_dir: Path,
     lang: str,
     batch_size: int = DEFAULT_BATCH_SIZE,
+    on_batch: Callable | None = None,
     on_progress: Callable[[int], None] | None = None,
     on_start: Callable[[str, int], None] | None = None,
-    on_batch: Callable | None = None,
     checkpoints: Checkpoints[Ranked] | None = None,
 ) -> tuple[pa.Table, dict[str, int]]:
     """One language's prediction table (PREDICTIONS, causal columns filled) and its skipped
@@ -357,7 +355,8 @@ def probe_causal_language(
         template = language.templates.get(fact.relation, "")
         reason = template_error(template) if template else "no template"
         if reason:
-            skipped[reason.split(":")[0]] = skipped.get(reason.split(":")[0], 0) + 1
+            kind = reason.split(":")[0]
+            skipped[kind] = skipped.get(kind, 0) + 1
         else:
             usable.append((fact, template))
     if on_start is not None:

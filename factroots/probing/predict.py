@@ -38,13 +38,6 @@ from factroots.tables import PREDICTIONS, is_correct
 
 TOP = 5
 SCHEMA = PREDICTIONS.schema
-PREDICTION_CODEC: Codec[Prediction] = Codec(
-    pa.schema(
-        [("predicted_ids", pa.list_(pa.int64())), ("top_ids", pa.list_(pa.list_(pa.int64())))]
-    ),
-    lambda p: {"predicted_ids": list(p.predicted_ids), "top_ids": [list(t) for t in p.top_ids]},
-    lambda row: Prediction(tuple(row["predicted_ids"]), tuple(map(tuple, row["top_ids"]))),
-)
 
 
 @dataclass
@@ -82,6 +75,16 @@ class PromptBatch:
 class Prediction:
     predicted_ids: tuple[int, ...]
     top_ids: tuple[tuple[int, ...], ...]
+
+
+#: A Prediction as a checkpoint row.
+PREDICTION_CODEC: Codec[Prediction] = Codec(
+    pa.schema(
+        [("predicted_ids", pa.list_(pa.int64())), ("top_ids", pa.list_(pa.list_(pa.int64())))]
+    ),
+    lambda p: {"predicted_ids": list(p.predicted_ids), "top_ids": [list(t) for t in p.top_ids]},
+    lambda row: Prediction(tuple(row["predicted_ids"]), tuple(map(tuple, row["top_ids"]))),
+)
 
 
 #: Called after each batch's forward pass, inside `torch.inference_mode()`, with the batch and
@@ -320,28 +323,14 @@ def probe(
         folder = parts / f"{lang}.batch-{batch_size}"
         if on_batch is not None:  # every batch's forward pass is needed: start it again
             shutil.rmtree(folder, ignore_errors=True)
+        args = (mlama_dir, lang, batch_size, on_batch, on_progress, on_start)
+        keep = on_batch is None  # checkpoints, unless every forward pass is needed
         if isinstance(lm, CausalLM):
-            table, skipped = probe_causal_language(
-                lm,
-                mlama_dir,
-                lang,
-                batch_size,
-                on_progress,
-                on_start,
-                on_batch,
-                Checkpoints(folder, RANKED_CODEC) if on_batch is None else None,
-            )
+            ranked = Checkpoints(folder, RANKED_CODEC) if keep else None
+            table, skipped = probe_causal_language(lm, *args, ranked)
         else:
-            table, skipped = probe_language(
-                lm,
-                mlama_dir,
-                lang,
-                batch_size,
-                on_batch,
-                on_progress,
-                on_start,
-                Checkpoints(folder, PREDICTION_CODEC) if on_batch is None else None,
-            )
+            predicted = Checkpoints(folder, PREDICTION_CODEC) if keep else None
+            table, skipped = probe_language(lm, *args, predicted)
         write_parquet_atomic(table, part)
         shutil.rmtree(folder, ignore_errors=True)
         result.computed.append(lang)

@@ -65,9 +65,7 @@ def _joinable(texts: list[str]) -> np.ndarray:
     """Whether each label tokenizes alone exactly as it does between single spaces: nothing
     but printable characters and inner spaces (the tokenizers split at whitespace and
     treat every other character the same wherever it stands)."""
-    return np.array(
-        [t.isprintable() and t == t.strip() and t != "" for t in texts], dtype=bool
-    ).reshape(-1)
+    return np.array([t.isprintable() and t == t.strip() and t != "" for t in texts], dtype=bool)
 
 
 def _encoded(texts: list[str], tokenizer: ModelTokenizer) -> tuple[np.ndarray, np.ndarray]:

@@ -7,6 +7,7 @@ under the root at start, and files are only those given when the explorer was ma
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -188,7 +189,7 @@ class Explorer:
         """A page of facts (one row per fact and language), filtered."""
         if page < 1:
             raise RequestError(422, "page must be 1 or more")
-        frame = self._fact_list()
+        frame = self._fact_list
         for column, value in (("lang", lang), ("relation", relation)):
             if value is not None:
                 frame = frame[frame[column] == value]
@@ -213,6 +214,7 @@ class Explorer:
             "facts": [{k: _plain(v) for k, v in r.items()} for r in rows.to_dict("records")],
         }
 
+    @functools.cached_property
     def _fact_list(self) -> pd.DataFrame:
         """One row per fact and language: labels, presence (the first trace mode given) and
         whether any model predicts it correctly."""
@@ -234,7 +236,7 @@ def _rows_by_uuid(frame: pd.DataFrame | None) -> dict:
     """Row positions of each uuid (none for an absent table)."""
     if frame is None:
         return {}
-    return {uuid: rows for uuid, rows in frame.groupby("uuid", sort=False).indices.items()}
+    return dict(frame.groupby("uuid", sort=False).indices)
 
 
 def _plain(value):
