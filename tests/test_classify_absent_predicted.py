@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -27,14 +26,7 @@ NEUTRAL = "P279"  # not a naming-cue relation
 
 
 def _model_tokenizer(tokenizer: Tokenizer) -> ModelTokenizer:
-    return ModelTokenizer(
-        name="crafted",
-        path=Path("crafted"),
-        sha256="",
-        tokenizer=tokenizer,
-        unk_id=0,
-        boundary_id=None,
-    )
+    return ModelTokenizer.of(tokenizer, name="crafted", unk_id=0, boundary_id=None)
 
 
 @pytest.fixture(scope="module")

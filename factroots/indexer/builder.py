@@ -262,7 +262,7 @@ def build_index(
     factroots.indexer.shards)."""
     started = time.perf_counter()
     lang = check_lang(lang)
-    tok = as_tokenizer(tokenizer)
+    tok = as_tokenizer(tokenizer).parsed()
     workers = max(1, workers or os.cpu_count() or 1)
     if engine not in ENGINES:
         raise FactrootsError(f"unknown engine {engine!r} (use {' or '.join(ENGINES)})")

@@ -301,8 +301,9 @@ def _phrases(
         )
     packed = np.empty(count.sum(), dtype=np.uint32)
     at = 0
-    for i in range(n):
-        packed[at : at + count[i]] = scratch[start[i] : start[i] + count[i]]
+    for i in range(n):  # element by element: numba's slice assignment costs µs per call
+        for k in range(count[i]):
+            packed[at + k] = scratch[start[i] + k]
         at += count[i]
     return packed, count
 
