@@ -149,6 +149,14 @@ def _token_log_probs(logits, targets, mask):
     return (picked * mask).sum(-1)
 
 
+def _all_but_last(length: int, device):
+    """`logits_to_keep` for the positions that predict a next token of the same row (the LM
+    head, vocabulary-wide, is most of a small model's work: none for the last position)."""
+    import torch
+
+    return torch.arange(length - 1, device=device)
+
+
 def sentence_scores(
     lm: CausalLM, sentences: Sequence[Sequence[int]], batch_size: int = DEFAULT_BATCH_SIZE
 ) -> np.ndarray:
@@ -163,8 +171,12 @@ def sentence_scores(
             ids, keep = _padded([sentences[i] for i in chosen], lm.bos_id)
             ids_t = torch.from_numpy(ids).to(lm.device)
             keep_t = torch.from_numpy(keep).to(lm.device)
-            logits = lm.model(input_ids=ids_t, attention_mask=keep_t.long()).logits
-            found = _token_log_probs(logits[:, :-1], ids_t[:, 1:], keep_t[:, 1:])
+            logits = lm.model(
+                input_ids=ids_t,
+                attention_mask=keep_t.long(),
+                logits_to_keep=_all_but_last(ids.shape[1], lm.device),
+            ).logits
+            found = _token_log_probs(logits, ids_t[:, 1:], keep_t[:, 1:])
             scores[chosen] = found.cpu().numpy()
     return scores
 
@@ -173,7 +185,9 @@ def candidate_scores(
     lm: CausalLM, sentences: Sequence[Sequence[int]], batch_size: int = DEFAULT_BATCH_SIZE
 ) -> np.ndarray:
     """The same as `sentence_scores` for the sentences of one fact's candidates: the prefix
-    they all share is run once, and each batch of continuations reuses its key-value cache."""
+    they all share is run once, and each batch of continuations reuses its key-value cache
+    (a batch of one-token continuations needs no pass of its own: the prefix's last
+    position predicts them all)."""
     import torch
 
     prefix = _common_prefix(sentences)
@@ -181,30 +195,40 @@ def candidate_scores(
         return sentence_scores(lm, sentences, batch_size)
     scores = np.zeros(len(sentences))
     head = torch.tensor([list(sentences[0][:prefix])], device=lm.device)
-    cache_argument = _cache_argument(lm.model)
     with torch.inference_mode():
         out = lm.model(input_ids=head, use_cache=True)
         shared = float(_token_log_probs(out.logits[:, :-1], head[:, 1:], 1.0)[0])
-        last = out.logits[:, -1:]
+        first = torch.log_softmax(out.logits[0, -1].float(), dim=-1)  # each own first token
         order = sorted(range(len(sentences)), key=lambda i: -len(sentences[i]))
         for lo in range(0, len(order), batch_size):
             chosen = order[lo : lo + batch_size]
             rest, keep = _padded([sentences[i][prefix:] for i in chosen], lm.bos_id)
             rest_t = torch.from_numpy(rest).to(lm.device)
             keep_t = torch.from_numpy(keep).to(lm.device)
-            cache = _repeated_cache(_output_cache(out), len(chosen))
-            attention = torch.cat([torch.ones(len(chosen), prefix, device=lm.device), keep_t], 1)
-            positions = torch.arange(prefix, prefix + rest.shape[1], device=lm.device)
-            logits = lm.model(
-                input_ids=rest_t,
-                attention_mask=attention.long(),
-                position_ids=positions.expand(len(chosen), -1),
-                use_cache=True,
-                **{cache_argument: cache},
-            ).logits
-            every = torch.cat([last.expand(len(chosen), -1, -1), logits[:, :-1]], 1)
-            scores[chosen] = shared + _token_log_probs(every, rest_t, keep_t).cpu().numpy()
+            found = first[rest_t[:, 0]]
+            if rest.shape[1] > 1:
+                logits = _continued(lm, out, rest_t, keep_t, prefix)
+                found = found + _token_log_probs(logits, rest_t[:, 1:], keep_t[:, 1:])
+            scores[chosen] = shared + found.cpu().numpy()
     return scores
+
+
+def _continued(lm: CausalLM, out, rest, keep, prefix: int):
+    """Logits of a batch of continuations after a shared prefix (`out`, its forward pass),
+    at every position but their last."""
+    import torch
+
+    n, length = rest.shape
+    attention = torch.cat([torch.ones(n, prefix, device=lm.device), keep], 1)
+    positions = torch.arange(prefix, prefix + length, device=lm.device)
+    return lm.model(
+        input_ids=rest,
+        attention_mask=attention.long(),
+        position_ids=positions.expand(n, -1),
+        use_cache=True,
+        logits_to_keep=_all_but_last(length, lm.device),
+        **{_cache_argument(lm.model): _repeated_cache(_output_cache(out), n)},
+    ).logits
 
 
 def _common_prefix(sentences: Sequence[Sequence[int]]) -> int:

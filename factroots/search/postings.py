@@ -136,6 +136,21 @@ def _common_bits(slots: np.ndarray, bitsets: np.ndarray, buf: np.ndarray) -> int
 
 
 @numba.njit(cache=True, nogil=True)
+def _ascending(values: np.ndarray) -> np.ndarray:
+    """Indices that sort the few `values` of an entity's terms, ties in order (an insertion
+    sort: numba's argsort takes seconds to compile)."""
+    order = np.arange(values.shape[0])
+    for i in range(1, values.shape[0]):
+        k = order[i]
+        j = i
+        while j > 0 and values[order[j - 1]] > values[k]:
+            order[j] = order[j - 1]
+            j -= 1
+        order[j] = k
+    return order
+
+
+@numba.njit(cache=True, nogil=True)
 def _phrase_in_line(
     terms: np.ndarray,
     anchor: int,
@@ -188,7 +203,7 @@ def _entity_lines(
     line_counts = np.empty(n, dtype=np.int64)
     for i in range(n):
         line_counts[i] = line_offsets[terms[i] + 1] - line_offsets[terms[i]]
-    order = np.argsort(line_counts, kind="mergesort")
+    order = _ascending(line_counts)
     dense = slots[order[0]] >= 0 and line_counts[order[0]] >= AND_DENSITY * bitsets.shape[1]
     if dense:  # every term is on many lines: AND their bitsets a word at a time
         m = _common_bits(slots, bitsets, buf)
