@@ -11,6 +11,14 @@ from pathlib import Path
 
 import pytest
 
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    # `make test` runs two pytest workers on two cores: one torch thread each, and OpenMP
+    # threads that sleep when idle instead of spinning (numba's parallel loops run on OpenMP
+    # and keep their two threads: they are what is tested), so that neither worker starves
+    # the other
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 IN_CI = os.environ.get("CI", "").lower() == "true"
 #: The shared sample's languages (one WikiExtractor folder each).
