@@ -249,13 +249,18 @@ class TraceFigures:
         return self.facts / self.cold_s
 
 
+WARM_UP_FACTS = 200  # enough for every numba function of the trace to be called once
+
+
 def measure_trace(
     root: str | Path, lang: str, facts: Sequence[Fact], mode: str
 ) -> tuple[TraceFigures, object]:
     """Cold: a freshly opened index; warm: the same index traced again (frequent entities
-    cached). Numba functions are compiled beforehand, outside the timing."""
-    trace_language(FactIndex.open(root, lang), facts[:10], mode)
-    index = FactIndex.open(root, lang)
+    cached). Numba functions are compiled, and the tokenizer loaded and parsed, beforehand,
+    outside the timing (both once per process)."""
+    tok = load_tokenizer("mbert").parsed()
+    trace_language(FactIndex.open(root, lang, tok), facts[:WARM_UP_FACTS], mode)
+    index = FactIndex.open(root, lang, tok)
     cold, trace = timed(trace_language, index, facts, mode)
     warm, _ = timed(trace_language, index, facts, mode)
     present = int((trace.present == True).sum())  # noqa: E712 - nullable booleans

@@ -93,15 +93,18 @@ BOUNDS = """## What bounds these figures
   a bitset AND where all do, else galloping) and verifies the phrase by galloping through
   positions in the lines left. A fact's count is the intersection of its two entities' lines in
   each shard (a bit test against a frequent object), summed over shards: no line list is merged
-  or copied across shards. What remains is the phrase verification of multi-term entities (a few
-  cache misses per candidate line in positions arrays of hundreds of MB): in tokens mode ≈ 3 M
-  candidate lines per 460 k-line shard for 21 k multi-token labels, ≈ 0.5 s. It grows linearly
-  with the corpus at a fixed density, like the scan, with a constant 25–60× smaller; on small
-  indexes the fixed cost dominates (label analysis, ≈ 0.05 s in words mode and ≈ 0.2 s in tokens
-  mode, and a process's first calls of each numba function, 0.3–0.5 s in all to load them from
-  numba's cache, which the 10-fact warm-up before "cold" does not cover entirely), which is why
-  the side-by-side ratio on 119 k lines is lower than at 931 k; "warm" is the same index traced
-  again.
+  or copied across shards. What remains, measured on one 460 k-line tokens shard: ≈ 40 M
+  candidate lines (the rarest term's) for 21 k multi-token labels, cut to ≈ 3 M by the other
+  terms' bitsets and line lists (≈ 45 % of the time), then verified as phrases by galloping
+  through positions arrays of hundreds of MB, a few cache misses per line (≈ 55 %). A skip
+  list per frequent term (where its positions of each 64-line block begin) was tried and saved
+  8 % of the phrase pass for more than it cost to build: not kept. The trace grows linearly with
+  the corpus at a fixed density, like the scan, with a constant 35–90× smaller; on small indexes
+  the fixed cost dominates (label analysis, ≈ 0.03 s in words mode and ≈ 0.2 s in tokens mode;
+  the first call of each numba function in a process, ≈ 0.4 s for the first and ≈ 0.01 s for
+  each other, is paid by the warm-up; the cold trace still pays the first touch of the index's
+  mapped pages), which is why the side-by-side ratio on 119 k lines is lower than at 931 k;
+  "warm" is the same index traced again.
 - **Trace memory.** The trace's anonymous memory peaks at 0.3–0.45 GiB (one shard's entity
   lines of several terms, bitsets, scratch of at most 2^24 candidate lines); its whole RSS
   also counts every page of the memory-mapped sidecar it touched (positions of frequent terms),
@@ -389,8 +392,9 @@ this is a projection of the measured rate, not a measurement; `--scan-lines 0` m
     )
     return f"""## Batch trace of all English mLAMA facts against the paper's scan ({lines:,} lines)
 
-factroots = `trace_language` on a freshly opened index (cold; numba compiled beforehand on
-another index object), then again on the same object (warm), in a child process whose peak RSS
+factroots = `trace_language` on a freshly opened index (cold; numba compiled and loaded, and the
+tokenizer parsed, beforehand: once per process, by a trace of 200 facts on another index
+object), then again on the same object (warm), in a child process whose peak RSS
 is shown: all of it (which counts the pages of the memory-mapped index the trace touched, page
 cache shared with the system) and its anonymous part alone (sampled every 5 ms from
 `/proc/<pid>/status`; both modes run in the one child, so the second row's figures are peaks
