@@ -137,6 +137,16 @@ def test_the_page_and_the_api_reference_are_served(client):
     assert client.get("/docs").status_code == 200
 
 
+def test_the_api_reference_loads_swagger_ui_from_the_app_itself(client):
+    docs = client.get("/docs").text
+    assert "http" not in docs  # no CDN: every script and style is the app's own
+    for asset in ("swagger-ui-bundle.js", "swagger-ui.css"):
+        assert f"/docs-static/{asset}" in docs
+        served = client.get(f"/docs-static/{asset}")
+        assert served.status_code == 200 and len(served.content) > 10_000
+    assert client.get("/openapi.json").json()["info"]["title"] == "factroots explorer"
+
+
 def test_concurrent_clients_get_the_same_answers(client):
     params = {"lang": "en", "subject": "Paris", "object": "France", "show": 1}
 

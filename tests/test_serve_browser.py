@@ -119,3 +119,17 @@ def test_the_page_lists_facts_found_by_a_search(browser, served):
         lambda b: [r for r in b.find_elements(By.CSS_SELECTOR, "#results tr") if subject in r.text]
     )
     assert rows
+
+
+def test_the_api_reference_renders_from_the_apps_own_files(browser, served):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    url, _ = served
+    browser.get(f"{url}/docs")
+    title = WebDriverWait(browser, 20).until(
+        lambda b: b.find_elements(By.CSS_SELECTOR, ".swagger-ui .info .title")
+    )
+    assert "factroots explorer" in title[0].text
+    operations = browser.find_elements(By.CSS_SELECTOR, ".opblock-summary-path")
+    assert "/api/cooccur" in {o.get_attribute("data-path") for o in operations}

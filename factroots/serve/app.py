@@ -1,12 +1,15 @@
 """The explorer's ASGI app (FastAPI): a JSON API over `Explorer` and one page that uses it.
 
 Every error is JSON, `{"error": "<one line>"}`, with a 4xx status; the OpenAPI page is at
-`/docs`. The page and its script are served by the app itself (no external network).
+`/docs`. The page, the OpenAPI page and their scripts and styles are served by the app itself
+(no external network): Swagger UI's files come from the `swagger-ui-py` package.
 """
 
 from __future__ import annotations
 
+import importlib.util
 from importlib import resources
+from pathlib import Path
 
 from factroots.defaults import DEFAULT_MODE
 from factroots.errors import FactrootsError
@@ -22,7 +25,10 @@ def create_app(explorer: Explorer):
     app = FastAPI(
         title="factroots explorer",
         description="Facts across languages: presence in the indexes, evidence, predictions.",
+        docs_url=None,  # served below from local files, not from a CDN
+        redoc_url=None,
     )
+    _add_docs(app)
 
     @app.exception_handler(RequestError)
     async def request_error(_request: Request, exc: RequestError):
@@ -82,6 +88,38 @@ def create_app(explorer: Explorer):
         return resources.files("factroots.serve").joinpath("page.html").read_text("utf-8")
 
     return app
+
+
+DOCS_STATIC = "/docs-static"
+
+
+def swagger_ui_files() -> Path:
+    """The folder of Swagger UI's bundle and style in the `swagger-ui-py` package (found
+    without importing it: its own import pulls in web-framework glue factroots never uses)."""
+    spec = importlib.util.find_spec("swagger_ui")
+    if spec is None or not spec.submodule_search_locations:
+        raise FactrootsError(
+            "factroots serve needs the 'serve' extra: pip install 'factroots[serve]'"
+        )
+    return Path(next(iter(spec.submodule_search_locations))) / "static"
+
+
+def _add_docs(app) -> None:
+    """`/docs`: Swagger UI on the app's OpenAPI schema, its files served by the app."""
+    from fastapi.openapi.docs import get_swagger_ui_html
+    from fastapi.staticfiles import StaticFiles
+
+    app.mount(DOCS_STATIC, StaticFiles(directory=swagger_ui_files()), name="docs-static")
+
+    @app.get("/docs", include_in_schema=False)
+    def docs():
+        return get_swagger_ui_html(
+            openapi_url=app.openapi_url,
+            title=f"{app.title}: API",
+            swagger_js_url=f"{DOCS_STATIC}/swagger-ui-bundle.js",
+            swagger_css_url=f"{DOCS_STATIC}/swagger-ui.css",
+            swagger_favicon_url=f"{DOCS_STATIC}/favicon-32x32.png",
+        )
 
 
 def serve(explorer: Explorer, host: str = "127.0.0.1", port: int = 8765) -> None:
