@@ -6,6 +6,9 @@ The public API, one import away::
     from factroots import probe_and_attribute, attribute_saved, language_similarity
     from factroots import build_report
 
+`attribute` and `similarity` are `attribute_saved` and `language_similarity` under the names of
+the commands they back (`factroots attribute`, `factroots similarity`).
+
 Each name is imported from its module on first use: `import factroots` imports neither torch
 nor tantivy, and the core (index, query, trace) works without the `probe` and `report` extras.
 """
@@ -54,8 +57,10 @@ _EXPORTS = {
     "probe_and_attribute": "factroots.attribution.capture",
     "ProbeRun": "factroots.attribution.capture",
     "attribute_saved": "factroots.attribution.attribute",
+    "attribute": "factroots.attribution.attribute:attribute_saved",
     "NeuronRows": "factroots.attribution.attribute",
     "language_similarity": "factroots.attribution.similarity",
+    "similarity": "factroots.attribution.similarity:language_similarity",
     "Similarity": "factroots.attribution.similarity",
     "SimilarityRun": "factroots.attribution.similarity",
     "build_report": "factroots.report.build",
@@ -74,12 +79,14 @@ __getattr__, __dir__ = lazy_exports(globals(), _EXPORTS)
 
 if TYPE_CHECKING:  # the same names, for type checkers and editors
     from factroots.attribution.attribute import NeuronRows as NeuronRows
+    from factroots.attribution.attribute import attribute_saved as attribute  # noqa: F401
     from factroots.attribution.attribute import attribute_saved as attribute_saved
     from factroots.attribution.capture import ProbeRun as ProbeRun
     from factroots.attribution.capture import probe_and_attribute as probe_and_attribute
     from factroots.attribution.similarity import Similarity as Similarity
     from factroots.attribution.similarity import SimilarityRun as SimilarityRun
     from factroots.attribution.similarity import language_similarity as language_similarity
+    from factroots.attribution.similarity import language_similarity as similarity  # noqa: F401
     from factroots.export.lucene import ExportSummary as ExportSummary
     from factroots.export.lucene import export_lucene as export_lucene
     from factroots.indexer.builder import build_index as build_index

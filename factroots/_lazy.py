@@ -15,14 +15,16 @@ def lazy_exports(
     namespace: dict[str, Any], exports: Mapping[str, str]
 ) -> tuple[Callable[[str], Any], Callable[[], list[str]]]:
     """`__getattr__` and `__dir__` for the package whose globals are `namespace`: a name of
-    `exports` is imported from its module on first access and kept in the package."""
+    `exports` is imported from its module on first access and kept in the package (a module
+    given as "module:attribute" exports that attribute under the name)."""
     package = namespace["__name__"]
 
     def __getattr__(name: str) -> Any:
         module = exports.get(name)
         if module is None:
             raise AttributeError(f"module {package!r} has no attribute {name!r}")
-        value = getattr(importlib.import_module(module), name)
+        module, _, attribute = module.partition(":")
+        value = getattr(importlib.import_module(module), attribute or name)
         namespace[name] = value
         return value
 

@@ -178,3 +178,10 @@ def test_cli_defaults_are_the_library_functions_defaults(command, function, name
     cli_defaults, library = _cli_defaults(*command), _defaults(target)
     for name in names:
         assert cli_defaults[name] == library[name], (command, name)
+
+
+def test_attribute_and_similarity_are_the_functions_behind_their_commands():
+    from factroots import attribute, attribute_saved, language_similarity, similarity
+
+    assert attribute is attribute_saved
+    assert similarity is language_similarity
