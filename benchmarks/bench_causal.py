@@ -146,10 +146,12 @@ most of the work. Whole sentences run them at every position but the last
 ({plain_rows:.1f} per sentence here); the prefix path runs the shared prefix once per fact and
 then only each continuation's positions after its first token (the prefix's last position
 predicts every candidate's first token, once), {prefix_rows:.1f} per sentence: a ratio of
-{plain_rows / prefix_rows:.1f}, which bounds the gain; what remains is the model's layers over
-the continuations and the copy of the prefix's cache for each batch. No GPU was lent to this
-session: the GPU figures the issue asks for (all English facts in bf16 with a ≈0.5 B model;
-masked probing of mBERT-base by dtype and batch) are not measured.
+{plain_rows / prefix_rows:.1f}, which bounds the gain where neither path pads. The whole-sentence
+scorer batches sentences sorted by length (padded to the longest of each batch); the prefix path
+batches continuations of one length, so no padded position reaches the head. What remains is
+the model's layers over the continuations and the copy of the prefix's cache for each batch.
+No GPU was lent to this session: the GPU figures the issue asks for (all English facts in bf16
+with a ≈0.5 B model; masked probing of mBERT-base by dtype and batch) are not measured.
 """
     args.out.write_text(text)
     print(text)

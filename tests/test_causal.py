@@ -247,3 +247,12 @@ def test_causal_probe_interrupted_inside_a_language_resumes_from_its_checkpoints
     assert result.resumed == LANGS[:1]
     assert len(ranked_here) == facts[1] - 2  # checkpoints hold the facts of whole batches of 2
     pd.testing.assert_frame_equal(result.predictions, full.predictions)
+
+
+def test_continuation_batches_hold_one_length_each_and_every_sentence_once():
+    from factroots.probing.causal import _same_length_batches
+
+    sentences = [[1] * n for n in (3, 5, 3, 4, 5, 5, 3, 2)]
+    batches = _same_length_batches(sentences, 2)
+    assert sorted(i for b in batches for i in b) == list(range(len(sentences)))
+    assert all(len({len(sentences[i]) for i in b}) == 1 and len(b) <= 2 for b in batches)

@@ -185,8 +185,9 @@ def candidate_scores(
     lm: CausalLM, sentences: Sequence[Sequence[int]], batch_size: int = DEFAULT_BATCH_SIZE
 ) -> np.ndarray:
     """The same as `sentence_scores` for the sentences of one fact's candidates: the prefix
-    they all share is run once, and each batch of continuations reuses its key-value cache
-    (a batch of one-token continuations needs no pass of its own: the prefix's last
+    they all share is run once, and each batch of continuations reuses its key-value cache.
+    A batch holds continuations of one length, so that no padded position goes through the
+    LM head; a batch of one-token continuations needs no pass of its own (the prefix's last
     position predicts them all)."""
     import torch
 
@@ -199,9 +200,7 @@ def candidate_scores(
         out = lm.model(input_ids=head, use_cache=True)
         shared = float(_token_log_probs(out.logits[:, :-1], head[:, 1:], 1.0)[0])
         first = torch.log_softmax(out.logits[0, -1].float(), dim=-1)  # each own first token
-        order = sorted(range(len(sentences)), key=lambda i: -len(sentences[i]))
-        for lo in range(0, len(order), batch_size):
-            chosen = order[lo : lo + batch_size]
+        for chosen in _same_length_batches(sentences, batch_size):
             rest, keep = _padded([sentences[i][prefix:] for i in chosen], lm.bos_id)
             rest_t = torch.from_numpy(rest).to(lm.device)
             keep_t = torch.from_numpy(keep).to(lm.device)
@@ -211,6 +210,18 @@ def candidate_scores(
                 found = found + _token_log_probs(logits, rest_t[:, 1:], keep_t[:, 1:])
             scores[chosen] = shared + found.cpu().numpy()
     return scores
+
+
+def _same_length_batches(sentences: Sequence[Sequence[int]], batch_size: int) -> list[list[int]]:
+    """Indices of the sentences in batches of at most `batch_size`, each of one length."""
+    by_length: dict[int, list[int]] = {}
+    for i, sentence in enumerate(sentences):
+        by_length.setdefault(len(sentence), []).append(i)
+    return [
+        same[lo : lo + batch_size]
+        for _, same in sorted(by_length.items(), reverse=True)
+        for lo in range(0, len(same), batch_size)
+    ]
 
 
 def _continued(lm: CausalLM, out, rest, keep, prefix: int):
