@@ -256,3 +256,92 @@ def test_continuation_batches_hold_one_length_each_and_every_sentence_once():
     batches = _same_length_batches(sentences, 2)
     assert sorted(i for b in batches for i in b) == list(range(len(sentences)))
     assert all(len({len(sentences[i]) for i in b}) == 1 and len(b) <= 2 for b in batches)
+
+
+# -- a rigged decoder: the same next-token distribution at every position, favouring one id ------
+
+RIG_LOGIT = 10.0
+
+
+def rig_gpt2(model, favourite: int) -> None:
+    """GPT-2 (head tied to the embeddings): the final LayerNorm outputs the constant e_0, and
+    only the favourite's embedding has a 0th component, so its logit is RIG_LOGIT and every
+    other is 0, whatever the text."""
+    with torch.no_grad():
+        model.transformer.ln_f.weight.zero_()
+        model.transformer.ln_f.bias.zero_()
+        model.transformer.ln_f.bias[0] = RIG_LOGIT
+        model.transformer.wte.weight[:, 0] = 0.0
+        model.transformer.wte.weight[favourite, 0] = 1.0
+
+
+def rig_llama(model, favourite: int) -> None:
+    """Llama (untied head): every token embeds alike, so every position's final hidden state
+    h is the same whatever the text; the head's only non-zero row is the favourite's, h
+    scaled so that its logit is RIG_LOGIT."""
+    with torch.no_grad():
+        embed = model.model.embed_tokens.weight
+        embed[:] = embed[101].clone()  # row 0 is the padding row: zeros
+        hidden = model.model(input_ids=torch.tensor([[101, 102, 103]])).last_hidden_state[0, 0]
+        model.lm_head.weight.zero_()
+        model.lm_head.weight[favourite] = hidden * (RIG_LOGIT / float(hidden @ hidden))
+
+
+def expected_correct(mlama, lang: str, tokenizer_json, favourite: int) -> set[str]:
+    """Facts whose gold sentence holds the favourite token strictly more often than every
+    other candidate's: under a context-free distribution a sentence's log-likelihood is
+    count(favourite) · RIG_LOGIT plus what every candidate sentence of equal length shares,
+    and each token costs the same log-sum-exp. Sentences tokenized here, by the tokenizer
+    itself, from the template with [X] and [Y] replaced."""
+    from tokenizers import Tokenizer
+
+    tokenizer = Tokenizer.from_file(str(tokenizer_json))
+    language = load_language(mlama, lang)
+    candidates = relation_candidates(language.facts)
+    log_z = float(np.log(np.exp(RIG_LOGIT) + MBERT_VOCAB - 1))
+
+    def score(template: str, subject: str, label: str) -> float:
+        text = template.replace("[X]", subject).replace("[Y]", label)
+        ids = tokenizer.encode(text, add_special_tokens=False).ids
+        return sum(RIG_LOGIT * (i == favourite) - log_z for i in ids)
+
+    correct = set()
+    for fact in language.facts:
+        template = language.templates[fact.relation]
+        gold = score(template, fact.subject, fact.object)
+        others = [
+            score(template, fact.subject, c) for c in candidates[fact.relation] if c != fact.object
+        ]
+        if all(gold > other for other in others):
+            correct.add(fact.uuid)
+    return correct
+
+
+@pytest.mark.parametrize(
+    "architecture, rig", [("GPT2LMHeadModel", rig_gpt2), ("LlamaForCausalLM", rig_llama)]
+)
+def test_a_rigged_decoder_marks_correct_exactly_the_facts_whose_gold_it_favours(
+    architecture, rig, mlama, mbert_tokenizer_dir, tmp_path, factroots_cli
+):
+    tokenizer_json = mbert_tokenizer_dir / "tokenizer.json"
+    english = load_language(mlama, "en")
+    from tokenizers import Tokenizer
+
+    tokenizer = Tokenizer.from_file(str(tokenizer_json))
+    single = [
+        f for f in english.facts if len(tokenizer.encode(f.object, add_special_tokens=False)) == 1
+    ]
+    favourite = tokenizer.encode(single[0].object, add_special_tokens=False).ids[0]
+    torch.manual_seed(0)
+    model = transformers.AutoModelForCausalLM.from_config(tiny_causal_config(architecture))
+    rig(model.eval(), favourite)
+    model_dir = save_model(model, mbert_tokenizer_dir, tmp_path / "rigged")
+    out = tmp_path / "p.parquet"
+    done = factroots_cli(
+        "probe", "--mlama", mlama, "--model", model_dir, "--langs", "en", "--out", out
+    )
+    assert done.code == 0, done.stderr
+    rows = pd.read_parquet(out)
+    expected = expected_correct(mlama, "en", tokenizer_json, favourite)
+    assert single[0].uuid in expected and len(expected) < len(rows)
+    assert set(rows.loc[rows["correct"], "uuid"]) == expected
