@@ -345,3 +345,31 @@ def test_a_rigged_decoder_marks_correct_exactly_the_facts_whose_gold_it_favours(
     expected = expected_correct(mlama, "en", tokenizer_json, favourite)
     assert single[0].uuid in expected and len(expected) < len(rows)
     assert set(rows.loc[rows["correct"], "uuid"]) == expected
+
+
+def test_a_decoder_with_the_xlmr_vocabulary_probes_like_one_at_a_time(
+    xlmr_tokenizer_dir, mlama, tmp_path
+):
+    xlmr = json.loads((xlmr_tokenizer_dir / "tokenizer.json").read_text(encoding="utf-8"))
+    config = transformers.Qwen2Config(
+        vocab_size=len(xlmr["model"]["vocab"]),
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        num_key_value_heads=2,
+        max_position_embeddings=128,
+        bos_token_id=0,  # <s>
+        eos_token_id=2,
+        pad_token_id=1,
+    )
+    torch.manual_seed(0)
+    model = transformers.AutoModelForCausalLM.from_config(config).eval()
+    lm = load_causal_lm(save_model(model, xlmr_tokenizer_dir, tmp_path / "qwen2-xlmr"), "cpu")
+    for lang in LANGS:
+        sentences = candidate_sentences(lm, mlama, lang)
+        assert all(s[0] == 0 and len(s) > 2 for s in sentences)
+        alone = sentence_scores(lm, sentences, batch_size=1)
+        np.testing.assert_allclose(candidate_scores(lm, sentences, 3), alone, rtol=1e-4)
+    result = probe(lm, mlama, LANGS, tmp_path / "p.parquet", 8)
+    assert list(result.summary["lang"]) == LANGS
