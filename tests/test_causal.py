@@ -373,3 +373,15 @@ def test_a_decoder_with_the_xlmr_vocabulary_probes_like_one_at_a_time(
         np.testing.assert_allclose(candidate_scores(lm, sentences, 3), alone, rtol=1e-4)
     result = probe(lm, mlama, LANGS, tmp_path / "p.parquet", 8)
     assert list(result.summary["lang"]) == LANGS
+
+
+def test_models_without_logits_to_keep_score_the_same(gpt2_dir, mlama, monkeypatch):
+    from factroots.probing import causal as causal_module
+
+    lm = load_causal_lm(gpt2_dir, "cpu")
+    sentences = candidate_sentences(lm, mlama)
+    kept = candidate_scores(lm, sentences, 3), sentence_scores(lm, sentences, 4)
+    monkeypatch.setattr(causal_module, "_all_but_last", lambda *_: {})  # Bloom, XGLM before 5.0
+    full = candidate_scores(lm, sentences, 3), sentence_scores(lm, sentences, 4)
+    for a, b in zip(kept, full, strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-5)

@@ -149,12 +149,18 @@ def _token_log_probs(logits, targets, mask):
     return (picked * mask).sum(-1)
 
 
-def _all_but_last(length: int, device):
-    """`logits_to_keep` for the positions that predict a next token of the same row (the LM
-    head, vocabulary-wide, is most of a small model's work: none for the last position)."""
+def _all_but_last(model, length: int, device) -> dict:
+    """Forward arguments that keep the logits of the positions that predict a next token of
+    the same row (the LM head, vocabulary-wide, is most of a small model's work: none for the
+    last position), where the model takes `logits_to_keep` (Bloom and XGLM do not before
+    transformers 5); the caller slices `[:, :length - 1]` either way."""
+    import inspect
+
     import torch
 
-    return torch.arange(length - 1, device=device)
+    if "logits_to_keep" not in inspect.signature(model.forward).parameters:
+        return {}
+    return {"logits_to_keep": torch.arange(length - 1, device=device)}
 
 
 def sentence_scores(
@@ -174,9 +180,9 @@ def sentence_scores(
             logits = lm.model(
                 input_ids=ids_t,
                 attention_mask=keep_t.long(),
-                logits_to_keep=_all_but_last(ids.shape[1], lm.device),
+                **_all_but_last(lm.model, ids.shape[1], lm.device),
             ).logits
-            found = _token_log_probs(logits, ids_t[:, 1:], keep_t[:, 1:])
+            found = _token_log_probs(logits[:, : ids.shape[1] - 1], ids_t[:, 1:], keep_t[:, 1:])
             scores[chosen] = found.cpu().numpy()
     return scores
 
@@ -237,9 +243,9 @@ def _continued(lm: CausalLM, out, rest, keep, prefix: int):
         attention_mask=attention.long(),
         position_ids=positions.expand(n, -1),
         use_cache=True,
-        logits_to_keep=_all_but_last(length, lm.device),
+        **_all_but_last(lm.model, length, lm.device),
         **{_cache_argument(lm.model): _repeated_cache(_output_cache(out), n)},
-    ).logits
+    ).logits[:, : length - 1]
 
 
 def _common_prefix(sentences: Sequence[Sequence[int]]) -> int:
