@@ -13,7 +13,7 @@ from factroots.errors import FactrootsError
 EXTRAS: dict[str, tuple[str, ...]] = {
     "probe": ("torch", "transformers"),
     "report": ("matplotlib", "scipy", "opencc"),
-    "serve": ("fastapi", "uvicorn"),
+    "serve": ("fastapi", "uvicorn", "swagger_ui"),
 }
 NEEDED: dict[str, tuple[str, ...]] = {  # imported up front; opencc only when a language is zh
     "probe": ("torch", "transformers"),

@@ -148,7 +148,7 @@ def read_templates(lang_dir: Path, skipped: list[SkippedRecord]) -> dict[str, st
 
 
 def _fact(lang: str, relation: str, record: dict) -> Fact | None:
-    uuid, subject, obj = record.get("uuid"), record.get("sub_label"), record.get("obj_label")
+    uuid, subject, obj = (record.get(key) for key in FACT_KEYS)
     if not (_text(uuid) and _text(subject) and _text(obj)):
         return None
     return Fact(

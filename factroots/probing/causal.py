@@ -154,11 +154,9 @@ def _all_but_last(model, length: int, device) -> dict:
     the same row (the LM head, vocabulary-wide, is most of a small model's work: none for the
     last position), where the model takes `logits_to_keep` (Bloom and XGLM do not before
     transformers 5); the caller slices `[:, :length - 1]` either way."""
-    import inspect
-
     import torch
 
-    if "logits_to_keep" not in inspect.signature(model.forward).parameters:
+    if not _forward_takes(model, "logits_to_keep"):
         return {}
     return {"logits_to_keep": torch.arange(length - 1, device=device)}
 
@@ -260,9 +258,21 @@ def _common_prefix(sentences: Sequence[Sequence[int]]) -> int:
 def _cache_argument(model) -> str:
     """The forward argument that takes a key-value cache: `cache` in recent transformers,
     `past_key_values` before."""
-    import inspect
+    return "cache" if _forward_takes(model, "cache") else "past_key_values"
 
-    return "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
+
+_FORWARD_PARAMETERS: dict[type, frozenset[str]] = {}
+
+
+def _forward_takes(model, argument: str) -> bool:
+    """Whether the model's forward takes `argument` (its signature read once per model class:
+    scoring asks per batch)."""
+    kind = type(model)
+    if kind not in _FORWARD_PARAMETERS:
+        import inspect
+
+        _FORWARD_PARAMETERS[kind] = frozenset(inspect.signature(model.forward).parameters)
+    return argument in _FORWARD_PARAMETERS[kind]
 
 
 def _output_cache(output):

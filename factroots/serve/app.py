@@ -13,6 +13,7 @@ from pathlib import Path
 
 from factroots.defaults import DEFAULT_MODE
 from factroots.errors import FactrootsError
+from factroots.extras import missing_message
 from factroots.serve.explorer import MAX_SHOW, Explorer, RequestError
 
 
@@ -98,9 +99,7 @@ def swagger_ui_files() -> Path:
     without importing it: its own import pulls in web-framework glue factroots never uses)."""
     spec = importlib.util.find_spec("swagger_ui")
     if spec is None or not spec.submodule_search_locations:
-        raise FactrootsError(
-            "factroots serve needs the 'serve' extra: pip install 'factroots[serve]'"
-        )
+        raise FactrootsError(str(missing_message("swagger_ui", "factroots serve")))
     return Path(next(iter(spec.submodule_search_locations))) / "static"
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from factroots.attribution.jaccard import jaccard_sets
 from factroots.defaults import DEFAULT_TOKENIZER, MODES
 from factroots.errors import FactrootsError
 from factroots.indexer.catalog import built_languages
@@ -172,8 +173,7 @@ class Explorer:
             langs = sorted(sets)
             for i, a in enumerate(langs):
                 for b in langs[i + 1 :]:
-                    union = sets[a] | sets[b]
-                    jaccard = len(sets[a] & sets[b]) / len(union) if union else 1.0
+                    jaccard = jaccard_sets(sets[a], sets[b])
                     out.append({"model": model, "a": a, "b": b, "jaccard": jaccard})
         return out
 
