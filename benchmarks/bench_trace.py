@@ -149,6 +149,10 @@ class QueryFigures:
     raw_p99_ms: float
     raw_qps_1: float
     raw_qps_2: float
+    counts_p50_ms: float
+    counts_p99_ms: float
+    counts_qps_1: float
+    counts_qps_2: float
 
 
 def query_pairs(facts: Sequence[Fact], n: int, seed: int = 0) -> list[tuple[str, str]]:
@@ -196,15 +200,27 @@ def cooccur_calls(
     return [lambda s=s.label, o=o.label: index.cooccur(s, o, mode) for s, o in pairs]
 
 
+def count_calls(
+    index: FactIndex, pairs: list[tuple[EntityTerms, EntityTerms]]
+) -> list[Callable[[], object]]:
+    """factroots' three counts of entities analysed beforehand (`FactIndex.pair_lines`)."""
+    return [lambda s=s, o=o: index.pair_lines(s, o) for s, o in pairs]
+
+
 def measure_queries(
     index: FactIndex, facts: Sequence[Fact], n: int = 2000, mode: str = "words"
 ) -> QueryFigures:
-    """factroots' `cooccur` against raw tantivy counts, on the same traceable fact pairs. The
-    index's entity cache is emptied before each factroots run (repeats within a run hit it)."""
+    """factroots' `cooccur`, and its counts of entities analysed beforehand, against raw
+    tantivy counts, on the same traceable fact pairs. The index's entity cache is emptied
+    before each `cooccur` run (repeats within a run hit it)."""
     pairs = traceable_pairs(index, query_pairs(facts, n), mode)
     raw, ours = raw_count_calls(index, pairs), cooccur_calls(index, pairs, mode)
+    counts = count_calls(index, pairs)
     latencies(raw)  # warm tantivy's caches for both
     raw_lat = latencies(raw)
+    latencies(counts)  # the sidecar's pages, as for tantivy
+    counts_lat = latencies(counts)
+    counts_qps = throughput(counts, 1), throughput(counts, 2)
 
     def forget() -> None:
         for cache in [index, *getattr(index, "shards", [])]:
@@ -226,6 +242,9 @@ def measure_queries(
         percentile_ms(raw_lat, 50),
         percentile_ms(raw_lat, 99),
         *raw_qps,
+        percentile_ms(counts_lat, 50),
+        percentile_ms(counts_lat, 99),
+        *counts_qps,
     )
 
 

@@ -91,9 +91,7 @@ _classes = np.full(0x110000, _UNKNOWN, dtype=np.uint8)  # filled in as character
 def _class_table(points: np.ndarray) -> np.ndarray:
     """Each code point's class, known at least for `points`: a character is classified the
     first time it is seen, by the very patterns `word_units` uses."""
-    seen = np.zeros(0x110000, dtype=bool)
-    seen[points] = True
-    for point in np.flatnonzero(seen & (_classes == _UNKNOWN)).tolist():
+    for point in np.unique(points[_classes[points] == _UNKNOWN]).tolist():
         char = chr(point)
         _classes[point] = next(
             (cls for cls, pattern in _CLASS_PATTERNS if pattern.match(char)), _OTHER

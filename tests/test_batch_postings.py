@@ -89,6 +89,18 @@ def test_index_without_sidecar_answers_the_same_through_tantivy(small_root, mber
     assert a.traceable.tolist() == b.traceable.tolist()
 
 
+@pytest.mark.parametrize("mode", MODES)
+def test_single_queries_count_the_same_on_the_sidecar_and_through_tantivy(
+    small_root, mbert, mode, tmp_path
+):
+    new = FactIndex.open(small_root, "xx", mbert)
+    old = FactIndex.open(without_sidecar(small_root, tmp_path), "xx", mbert)
+    for subject, obj in PAIRS:
+        a, b = new.cooccur(subject, obj, mode, show=3), old.cooccur(subject, obj, mode, show=3)
+        assert a == b, (subject, obj)
+        assert new.count(subject, mode) == old.count(subject, mode)
+
+
 def test_entities_split_across_numba_chunks_give_the_same_lines(small_root, mbert, monkeypatch):
     index = FactIndex.open(small_root, "xx", mbert)
     labels = [s for pair in PAIRS for s in pair] * 3

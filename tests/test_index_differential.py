@@ -46,6 +46,7 @@ def assert_index_matches_brute_force(index: FactIndex, brute: BruteForceMatcher,
         assert entity.traceable == bool(ref), (label, mode)
         got = set(index.line_ids(entity).tolist())
         assert got == expected[ref], (label, mode, sorted(got ^ expected[ref])[:5])
+        assert index.count(label, mode).lines == len(expected[ref]), (label, mode)
     assert_batch_matches_brute_force(index, refs, expected, mode)
     return refs, expected
 
@@ -198,4 +199,8 @@ def check_generated_corpus(docs, max_tokens, mbert, tmp_path_factory):
         for k, (subject, obj) in enumerate(pairs):
             got = index.cooccur(subject, obj, mode)
             assert got.lines == len(lines[refs[subject]] & lines[refs[obj]])
+            assert (got.subject_lines, got.object_lines) == (
+                len(lines[refs[subject]]),
+                len(lines[refs[obj]]),
+            )
             assert batch.cooccur_lines[k] == got.lines

@@ -5,6 +5,7 @@ from __future__ import annotations
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -13,6 +14,8 @@ from factroots.indexer.postings import unit_keys
 from factroots.indexer.schema import TOKENS, WORDS
 from factroots.tokenizer import ModelTokenizer
 from factroots.units import index_unit_lines, index_units
+
+_NO_KEYS = np.empty(0, dtype=np.uint64)
 
 
 @dataclass(frozen=True)
@@ -28,6 +31,13 @@ class EntityTerms:
     @property
     def traceable(self) -> bool:
         return bool(self.terms)
+
+    @cached_property
+    def keys(self) -> np.ndarray:
+        """The terms' keys in the postings sidecar (factroots/indexer/postings.py)."""
+        if self.field == WORDS:
+            return unit_keys([" ".join(self.terms)])[0] if self.terms else _NO_KEYS
+        return np.array([int(t) for t in self.terms], dtype=np.uint64)
 
 
 def entity_terms(label: str, mode: str, tokenizer: ModelTokenizer) -> EntityTerms:

@@ -176,6 +176,15 @@ def _term_query(schema: tantivy.Schema, entity: EntityTerms) -> tantivy.Query:
     return tantivy.Query.phrase_query(schema, entity.field, list(entity.terms))
 
 
+def _both_query(schema: tantivy.Schema, subj: EntityTerms, obj: EntityTerms) -> tantivy.Query:
+    return tantivy.Query.boolean_query(
+        [
+            (tantivy.Occur.Must, _term_query(schema, subj)),
+            (tantivy.Occur.Must, _term_query(schema, obj)),
+        ]
+    )
+
+
 class FactIndex:
     """A read-only view of one (tokenizer, language) index."""
 
@@ -352,8 +361,11 @@ class FactIndex:
         return self._search(query, 1, count=True).count
 
     def _entity_count(self, entity: EntityTerms) -> int:
-        """Lines holding a traceable entity: a one-term entity's document frequency (a term
-        lookup), else a counted phrase search."""
+        """Lines holding a traceable entity: on the postings sidecar where there is one, else
+        a one-term entity's document frequency (a term lookup) or a counted phrase search."""
+        postings = self._postings and self._postings.get(entity.mode)
+        if postings:
+            return postings.entity_count(entity.keys)
         if len(entity.terms) == 1:
             return self._tantivy(self._searcher.doc_freq, entity.field, entity.terms[0])
         return self._count(_term_query(self._schema, entity))
@@ -534,13 +546,8 @@ class FactIndex:
         if untraceable:
             reason = "; ".join(f"{e.label!r}: {e.reason}" for e in untraceable)
             return Cooccurrence(subject, object, mode, UNTRACEABLE, None, 0, 0, 0, reason)
-        q_subj, q_obj = _term_query(self._schema, subj), _term_query(self._schema, obj)
-        subject_lines, object_lines = self._entity_count(subj), self._entity_count(obj)
-        both = tantivy.Query.boolean_query(
-            [(tantivy.Occur.Must, q_subj), (tantivy.Occur.Must, q_obj)]
-        )
-        lines = self._count(both) if subject_lines and object_lines else 0
-        evidence = self._evidence(both, lines, show, subj, obj) if show > 0 else []
+        subject_lines, object_lines, lines = self.pair_lines(subj, obj)
+        evidence = self._evidence(subj, obj, show) if show > 0 and lines else []
         return Cooccurrence(
             subject,
             object,
@@ -553,14 +560,26 @@ class FactIndex:
             evidence=evidence,
         )
 
-    def _evidence(
-        self, query: tantivy.Query, matches: int, show: int, subj: EntityTerms, obj: EntityTerms
-    ) -> list[Evidence]:
+    def pair_lines(self, subj: EntityTerms, obj: EntityTerms) -> tuple[int, int, int]:
+        """Lines holding the subject, the object, and both: one numba call on the postings
+        sidecar where there is one (built from the very same lines), else tantivy's counts."""
+        postings = self._postings and self._postings.get(subj.mode)
+        if postings:
+            return postings.pair_lines(subj.keys, obj.keys)
+        subject_lines, object_lines = self._entity_count(subj), self._entity_count(obj)
+        if not (subject_lines and object_lines):
+            return subject_lines, object_lines, 0
+        return subject_lines, object_lines, self._count(_both_query(self._schema, subj, obj))
+
+    def _evidence(self, subj: EntityTerms, obj: EntityTerms, show: int) -> list[Evidence]:
+        """The first `show` lines holding both, in line order, from tantivy's stored lines."""
         found: list[Evidence] = []
-        if matches == 0:
-            return found
         hits = self._search(
-            query, min(show, matches), count=False, order_by_field=LINE, order=tantivy.Order.Asc
+            _both_query(self._schema, subj, obj),
+            show,
+            count=False,
+            order_by_field=LINE,
+            order=tantivy.Order.Asc,
         ).hits
         for line_id, address in hits:
             doc = self._doc(address)

@@ -243,6 +243,58 @@ def _entity_lines(
     return kept
 
 
+@numba.njit(cache=True, nogil=True)
+def _lines_of_one(
+    keys: np.ndarray,
+    offsets: np.ndarray,
+    positions: np.ndarray,
+    line_offsets: np.ndarray,
+    lines: np.ndarray,
+    line_starts: np.ndarray,
+    entity_keys: np.ndarray,
+) -> np.ndarray:
+    """Sorted lines of one entity given by its term keys: a one-term entity's line list as
+    the sidecar maps it, else the lines `_entity_lines` keeps (no bitsets: one entity alone)."""
+    n = entity_keys.shape[0]
+    terms = np.empty(n, dtype=np.int64)
+    fewest = np.int64(-1)
+    for i in range(n):
+        t = _term_index(keys, entity_keys[i])
+        if t < 0:
+            return lines[:0]
+        terms[i] = t
+        size = line_offsets[t + 1] - line_offsets[t]
+        if fewest < 0 or size < fewest:
+            fewest = size
+    if n <= 1:
+        return lines[line_offsets[terms[0]] : line_offsets[terms[0] + 1]] if n else lines[:0]
+    buf = np.empty(int(fewest), dtype=lines.dtype)
+    slots = np.full(n, -1, dtype=np.int64)
+    no_bitsets = np.zeros((0, 1), dtype=np.uint64)
+    m = _entity_lines(
+        terms, slots, no_bitsets, offsets, positions, line_offsets, lines, line_starts, buf
+    )
+    return buf[:m]
+
+
+@numba.njit(cache=True, nogil=True)
+def _pair_lines(
+    keys: np.ndarray,
+    offsets: np.ndarray,
+    positions: np.ndarray,
+    line_offsets: np.ndarray,
+    lines: np.ndarray,
+    line_starts: np.ndarray,
+    subject_keys: np.ndarray,
+    object_keys: np.ndarray,
+) -> tuple[int, int, int]:
+    """Lines holding the subject, the object, and both (entities given by their term keys)."""
+    a = _lines_of_one(keys, offsets, positions, line_offsets, lines, line_starts, subject_keys)
+    b = _lines_of_one(keys, offsets, positions, line_offsets, lines, line_starts, object_keys)
+    both = common_count(a, b) if a.shape[0] > 0 and b.shape[0] > 0 else 0
+    return a.shape[0], b.shape[0], both
+
+
 @numba.njit(cache=True, parallel=True)
 def _query_terms(
     keys: np.ndarray, line_offsets: np.ndarray, query_keys: np.ndarray, query_offsets: np.ndarray
@@ -567,6 +619,14 @@ class ModePostings:
         self.line_offsets = load("line_offsets")
         self.lines_of_terms = load("lines")
         self.line_starts = load("line_starts")
+        self._single = (  # what a single query's numba call takes, in its order
+            self.keys,
+            self.offsets,
+            self.positions,
+            self.line_offsets,
+            self.lines_of_terms,
+            self.line_starts,
+        )
 
     @property
     def num_lines(self) -> int:
@@ -620,6 +680,15 @@ class ModePostings:
         return ShardLines(
             self.num_lines, self.lines_of_terms, _readonly(flat), shared, start, count
         )
+
+    def entity_count(self, entity_keys: np.ndarray) -> int:
+        """Lines holding one entity given by its term keys."""
+        return _lines_of_one(*self._single, entity_keys).shape[0]
+
+    def pair_lines(self, subject_keys: np.ndarray, object_keys: np.ndarray) -> tuple[int, int, int]:
+        """Lines holding one entity, the other, and both (each given by its term keys), in
+        one numba call."""
+        return _pair_lines(*self._single, subject_keys, object_keys)
 
     def _term_bitsets(
         self, terms: np.ndarray, query_offsets: np.ndarray, several: np.ndarray

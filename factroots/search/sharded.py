@@ -20,10 +20,6 @@ from factroots.errors import FactrootsError
 from factroots.indexer.manifest import Manifest, read_manifest
 from factroots.search.entity import EntityTerms, label_keys
 from factroots.search.index import (
-    OK,
-    UNTRACEABLE,
-    Cooccurrence,
-    EntityCount,
     Evidence,
     FactIndex,
 )
@@ -120,13 +116,8 @@ class ShardedIndex(FactIndex):
             for line_id, text in shard.stored_texts(page):
                 yield base + line_id, text
 
-    def count(self, label: str, mode: str = "words") -> EntityCount:
-        entity = self.entity(label, mode)
-        if not entity.traceable:
-            return EntityCount(label, mode, UNTRACEABLE, 0, entity.reason)
-        return EntityCount(
-            label, mode, OK, sum(shard.count(label, mode).lines for shard in self.shards)
-        )
+    def _entity_count(self, entity: EntityTerms) -> int:
+        return sum(shard._entity_count(entity) for shard in self.shards)
 
     def line_ids(self, entity: EntityTerms) -> np.ndarray:
         parts = [
@@ -188,27 +179,19 @@ class ShardedIndex(FactIndex):
         parts = self.shard_entity_lines(keys.keys, keys.offsets, mode, on_done)
         return merged_shards(parts, self.bases), keys.traceable
 
-    def cooccur(
-        self, subject: str, object: str, mode: str = "words", show: int = 0
-    ) -> Cooccurrence:
-        lines = subject_lines = object_lines = 0
+    def pair_lines(self, subj: EntityTerms, obj: EntityTerms) -> tuple[int, int, int]:
+        subject_lines = object_lines = both = 0
+        for shard in self.shards:
+            s, o, b = shard.pair_lines(subj, obj)
+            subject_lines, object_lines, both = subject_lines + s, object_lines + o, both + b
+        return subject_lines, object_lines, both
+
+    def _evidence(self, subj: EntityTerms, obj: EntityTerms, show: int) -> list[Evidence]:
+        """The first `show` lines holding both, shard after shard (line order)."""
         evidence: list[Evidence] = []
         for shard, base in zip(self.shards, self.bases, strict=True):
-            found = shard.cooccur(subject, object, mode, show=show - len(evidence))
-            if found.present is None:
-                return replace(found, subject=subject, object=object)
-            lines += found.lines
-            subject_lines += found.subject_lines
-            object_lines += found.object_lines
-            evidence += [replace(ev, line=ev.line + base) for ev in found.evidence]
-        return Cooccurrence(
-            subject,
-            object,
-            mode,
-            OK,
-            lines > 0,
-            lines,
-            subject_lines,
-            object_lines,
-            evidence=evidence,
-        )
+            if len(evidence) >= show:
+                break
+            found = shard._evidence(subj, obj, show - len(evidence))
+            evidence += [replace(ev, line=ev.line + base) for ev in found]
+        return evidence
