@@ -45,6 +45,10 @@ def paths_option(flag: str, help: str, *names: str, required: bool = False):
 MODE_HELP = "words (word units) or tokens (the model's own token ids)."
 TOKENIZER_HELP = "'mbert' or a tokenizer.json path or model directory."
 ENGINE = click.Choice(ENGINES)
+FIRST_TRACE_NOTE = (
+    "first trace on this machine: numba compiles the trace's functions (about 20 s, once; "
+    "later runs load them from its cache)"
+)
 
 
 @click.group()
@@ -473,8 +477,11 @@ def trace(
 ) -> None:
     """Trace every mLAMA fact of LANGS: present or absent in that language's index."""
     check_writable(out)
+    from factroots.search.postings import compiled
     from factroots.search.trace import summary_table, trace_languages
 
+    if not compiled():
+        click.echo(FIRST_TRACE_NOTE, err=True)
     bars = []
 
     def on_language(lang: str, facts: int):

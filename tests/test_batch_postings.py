@@ -203,3 +203,8 @@ def test_unit_keys_split_units_and_lines_exactly(lines):
 def test_a_label_with_a_lone_surrogate_is_counted_not_crashed_on(small_root, mbert):
     index = FactIndex.open(small_root, "xx", mbert)
     assert index.count_many(["\ud800", "New"], "words").lines.tolist()[0] == 0
+
+
+def test_a_batch_call_leaves_the_trace_functions_compiled_in_numbas_cache(small_root, mbert):
+    FactIndex.open(small_root, "xx", mbert).cooccur_many(PAIRS, "tokens")
+    assert postings_module.compiled()

@@ -284,6 +284,17 @@ def test_a_short_trace_off_a_terminal_prints_no_progress(built, factroots_cli, m
     assert result.code == 0 and "trace zh" not in result.stderr
 
 
+@pytest.mark.parametrize("cached", [False, True])
+def test_trace_says_so_when_it_must_compile_numba_functions_first(
+    built, factroots_cli, mlama_dir, monkeypatch, cached
+):
+    monkeypatch.setattr("factroots.search.postings.compiled", lambda: cached)
+    tmp, _ = built
+    result = trace_zh(factroots_cli, mlama_dir, tmp, f"compiled-{cached}.parquet")
+    assert result.code == 0
+    assert ("numba compiles" in result.stderr) is not cached
+
+
 def test_trace_json_prints_the_summary_as_json_lines(built, factroots_cli, mlama_dir):
     tmp, _ = built
     result = trace_zh(factroots_cli, mlama_dir, tmp, "json.parquet", "--json")

@@ -1,10 +1,11 @@
 """Positional postings for batch work, written beside the tantivy index from the very same lines.
 
-tantivy stays the index of record (single queries, evidence, stored lines), but tantivy-py cannot
-hand over posting lists, so a batch trace would cost one Python search per entity and one Python
-object per line. This sidecar holds, per matching mode, every term's positions as one sorted,
-memory-mapped numpy array, so that phrase matching for thousands of entities runs in one numba
-call (factroots/search/postings.py).
+tantivy stays the index of record (evidence, stored lines), but tantivy-py cannot hand over
+posting lists, so a batch trace would cost one Python search per entity and one Python object per
+line, and a single query three Python searches. This sidecar holds, per matching mode, every
+term's positions as one sorted, memory-mapped numpy array, so that phrase matching for thousands
+of entities runs in one numba call, and a single query's counts in one more
+(factroots/search/postings.py).
 
 Layout of `<index>/postings/` (PostingsLayout):
 - `<mode>.keys.npy`       uint64, sorted: each distinct term's key;

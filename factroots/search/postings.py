@@ -8,7 +8,8 @@ share (a bit test for terms on many lines, else galloping through their line lis
 those where the terms occur in a row (positions, anchored on the term with the fewest).
 A fact's co-occurrence count in a shard is the size of the intersection of its subject's and
 object's lines there (a bit test against the larger where it is frequent); counts of a sharded
-index are sums over shards, so no line list is ever merged across shards.
+index are sums over shards, so no line list is ever merged across shards. A single query's
+three counts (subject, object, both) are one numba call per shard.
 """
 
 from __future__ import annotations
@@ -317,17 +318,6 @@ def _query_terms(
                 least = size
         fewest[e] = max(least, 0)
     return terms, fewest
-
-
-@numba.njit(cache=True, parallel=True)
-def _bitsets(lists: np.ndarray, start: np.ndarray, count: np.ndarray, words: int) -> np.ndarray:
-    """One bitset of `words` 64-bit words per line list lists[start[i]:start[i] + count[i]]."""
-    out = np.zeros((start.shape[0], words), dtype=np.uint64)
-    for i in numba.prange(start.shape[0]):
-        for k in range(start[i], start[i] + count[i]):
-            line = np.int64(lists[k])
-            out[i, line >> 6] |= np.uint64(1) << np.uint64(line & 63)
-    return out
 
 
 @numba.njit(cache=True, parallel=True)
@@ -740,6 +730,16 @@ def _scratch_batches(entities: np.ndarray, fewest: np.ndarray) -> list[np.ndarra
         batches.append(np.concatenate([run[0::2], run[1::2]]))
         lo = hi
     return batches
+
+
+def compiled() -> bool:
+    """Whether numba's on-disk cache holds the batch trace's compiled functions (else the first
+    trace on this machine compiles them, ≈ 20 s, and caches them for every later process)."""
+    functions = (_query_terms, _phrases, _list_bitsets, _shard_pair_counts)
+    try:
+        return all(f._cache._cache_file._load_index() for f in functions)
+    except Exception:  # numba's cache layout is not public API: assume compiled
+        return True
 
 
 def open_postings(index_dir: Path) -> dict[str, ModePostings] | None:
