@@ -33,7 +33,8 @@ from factroots.indexer.shards import (
     build_shard,
     shard_failure,
 )
-from factroots.search.index import FactIndex
+from factroots.search.entity import EntityTerms
+from factroots.search.index import Evidence, FactIndex
 from factroots.search.postings import CHUNK, EntityLines, _joined
 from factroots.search.sharded import ShardedIndex, summed_counts
 from factroots.tokenizer import ModelTokenizer
@@ -128,7 +129,8 @@ class ShardActor:
         return self.index.sidecar_counts(keys, offsets, mode, left, right)
 
     def call(self, method: str, *args):
-        """Any other FactIndex call on the shard (count, cooccur, line_ids, lines_of)."""
+        """Any other FactIndex call on the shard (entity and pair counts, evidence, line_ids,
+        lines_of)."""
         return getattr(self.index, method)(*args)
 
 
@@ -142,11 +144,14 @@ class _ActorShard:
     def has_postings(self) -> bool:
         return ray.get(self.actor.has_postings.remote())
 
-    def count(self, label: str, mode: str = "words"):
-        return ray.get(self.actor.call.remote("count", label, mode))
+    def _entity_count(self, entity: EntityTerms) -> int:
+        return ray.get(self.actor.call.remote("_entity_count", entity))
 
-    def cooccur(self, subject: str, object: str, mode: str = "words", show: int = 0):
-        return ray.get(self.actor.call.remote("cooccur", subject, object, mode, show))
+    def pair_lines(self, subj: EntityTerms, obj: EntityTerms) -> tuple[int, int, int]:
+        return ray.get(self.actor.call.remote("pair_lines", subj, obj))
+
+    def _evidence(self, subj: EntityTerms, obj: EntityTerms, show: int) -> list[Evidence]:
+        return ray.get(self.actor.call.remote("_evidence", subj, obj, show))
 
     def line_ids(self, entity):
         return ray.get(self.actor.call.remote("line_ids", entity))
