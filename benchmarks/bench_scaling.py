@@ -358,15 +358,16 @@ def markdown(points: list[SizePoint]) -> str:
     )
 
 
-WHY = """Reading. factroots' trace and both baselines grow about linearly with the corpus at a
-fixed density (slopes above), so the ratios settle to the ratio of their constants rather than
-grow without bound: per corpus line, factroots resolves the lines of each entity's rarest term
-in numba, while the scan turns every match into Python objects and Lucene's batch paths cross
-pyjnius per fact or per matching document. The fixed part of factroots' trace (label analysis,
-≈ 0.2 s words, ≈ 0.4–0.6 s tokens for 34,299 labels) dominates at the small sizes. A single
-query's counts come from the postings sidecar in one numba call per shard (tantivy, the index of
-record, gives the evidence lines); `cooccur` adds the labels' analysis, which Lucene's count of a
-prebuilt query leaves out, hence the like-for-like column of counts of analysed entities."""
+WHY = """Reading. Over these sizes the scan grows linearly with the corpus (slope ≈ 1) and
+factroots' trace far slower (slope ≈ 0.4): its fixed part (label analysis, ≈ 0.03 s in words mode
+and ≈ 0.2 s in tokens mode for 34,299 labels; opening the index and the first touch of its mapped
+pages) is still much of it, and its part per corpus line is 35–90× smaller than the scan's, whose
+every match becomes a Python object. So the ratio grows with the corpus and settles where the
+per-line parts dominate (RESULTS.md: words 75×, tokens 39.5× at 931,750 lines). Lucene's batch
+paths cross pyjnius per fact or per matching document. A single query's counts come from the
+postings sidecar in one numba call per shard (tantivy, the index of record, gives the evidence
+lines); `cooccur` adds the labels' analysis, which Lucene's count of a prebuilt query leaves out,
+hence the like-for-like column: counts of analysed entities (`FactIndex.pair_lines`)."""
 
 
 def targets(points: list[SizePoint]) -> str:
