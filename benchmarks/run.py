@@ -69,15 +69,17 @@ commit and date: [results_probe.md](results_probe.md),
 [results_serve.md](results_serve.md) (the explorer under load),
 [results_peers.md](results_peers.md) (its scaling sweep is of the earlier, sparse benchmark
 corpus), and
-[results_scaling.md](results_scaling.md): the sweep on the realistic corpus at 28k, 56k and 110k
-lines, factroots against Lucene's two batch paths and the scan (`python -m
-benchmarks.bench_scaling --sizes 0.03,0.06,0.12 --out benchmarks/results_scaling.md`; the 125k–1M
-sweep did not fit this session). Lucene's fastest batch path there is 11–20× slower than the
-trace (target ≥ 10×: met); the scan ÷ trace ratio grows with the corpus (8× → 13× in words
-mode) as the fixed cost of label analysis fades, and a single query's p50 (0.08–0.11 ms,
-analysis included) does not beat Lucene's count of a prebuilt query (0.012 ms: missed). The
-scan's per-line rate there and in this file's side-by-side run differ by about a third (8.3 s vs
-11.8 s for ≈ 110–120k lines): run-to-run variance of the pass itself, which is why each ratio is
+[results_scaling.md](results_scaling.md): the sweep on the realistic corpus at 115k, 231k and
+464k lines, factroots against Lucene's two batch paths and the scan, all from one run (`python -m
+benchmarks.bench_scaling --sizes 0.125,0.25,0.5 --out benchmarks/results_scaling.md`, 58 minutes;
+the 1M point, with its build, Lucene export and segmenting, did not fit this session: the
+931,750-line figures above stand for it). There Lucene's fastest batch path is 16–25× slower than
+the trace (target ≥ 10×: met); the scan ÷ trace ratio grows with the corpus (words 31× → 74×,
+tokens 11.6× → 25.5×; fitted slopes: scan ≈ 1.0, trace ≈ 0.4) as the trace's fixed part fades;
+a single query's counts of analysed entities take 6–9 µs at p50 against Lucene's count of a
+prebuilt query, 12–28 µs (met at every size), and `cooccur` with its label analysis 41–102 µs
+against Lucene's 130–275 µs through pyjnius. The scan's per-line rate differs between runs by up
+to a third (run-to-run variance of the pass itself), which is why each ratio is
 taken within one run.
 """
 
@@ -115,8 +117,9 @@ BOUNDS = """## What bounds these figures
   most of its time.
 - **Index size.** The sidecar stores 4 bytes per term position and per distinct (term, line),
   uncompressed in both modes, so that galloping needs no decoding; tantivy keeps its own
-  compressed postings for single queries and evidence. Block compression (delta + bit packing)
-  would shrink the sidecar ≈ 3×, at a decoding cost in the trace; not done.
+  compressed postings for evidence (and for every query of an index built without a sidecar).
+  Block compression (delta + bit packing) would shrink the sidecar ≈ 3×, at a decoding cost in
+  the trace; not done.
 - **Build.** The 931,750-line index above is reused from an earlier commit (its manifest's
   time, on a loaded machine). On a quiet machine the build now runs at about half of what the
   tokenizer alone does on both cores (results_scaleout.md: 0.55× with 2 workers): word units
