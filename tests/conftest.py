@@ -27,6 +27,19 @@ SAMPLE_LANGS = sorted(
 ) or ["en"]
 
 
+#: Modules whose tests are heavy and independent (one per sample language, no module fixture):
+#: pytest-xdist spreads them over its workers. Every other module runs on one worker, so that
+#: its module fixtures are built once (`make test` runs `--dist loadgroup`).
+SPREAD_MODULES = {"test_index_differential"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        module = item.path.stem
+        if module not in SPREAD_MODULES:
+            item.add_marker(pytest.mark.xdist_group(module))
+
+
 def cannot_set_up(reason: str) -> None:
     """A test that cannot set up what it tests: skipped here, failed under CI=true (where the
     machine allows it), so that it never passes without testing anything."""
@@ -76,7 +89,9 @@ def mbert():
 
 class SampleIndexes:
     """The shared sample's languages indexed with mBERT under one root, each built the first
-    time a test asks for it and then shared by every test of the run (tests only read them)."""
+    time a test asks for it and then shared by every test of the run (tests only read them):
+    pytest-xdist's workers share the root, and a lock per language lets one of them build it
+    while the others wait (a build appears in the root only when complete)."""
 
     def __init__(self, root: Path, wiki_dir: Path, tokenizer):
         self.root, self.wiki_dir, self.tokenizer = root, wiki_dir, tokenizer
@@ -85,13 +100,19 @@ class SampleIndexes:
 
     def root_with(self, *langs: str) -> Path:
         """The root, with `ROOT/mbert/<lang>` built for each of `langs` (all when none given)."""
+        from filelock import FileLock
+
         from factroots.indexer.builder import build_index
+        from factroots.search import FactIndex
 
         with self._lock:
             for lang in langs or SAMPLE_LANGS:
-                if lang not in self._built:
-                    build_index(self.wiki_dir / lang, lang, self.root, self.tokenizer)
-                    self._built.add(lang)
+                if lang in self._built:
+                    continue
+                with FileLock(self.root / f".{lang}.lock"):
+                    if not FactIndex.exists(self.root, lang, "mbert"):
+                        build_index(self.wiki_dir / lang, lang, self.root, self.tokenizer)
+                self._built.add(lang)
         return self.root
 
     def open(self, lang: str):
@@ -102,7 +123,13 @@ class SampleIndexes:
 
 @pytest.fixture(scope="session")
 def sample_indexes(tmp_path_factory, wiki_dir, mbert) -> SampleIndexes:
-    return SampleIndexes(tmp_path_factory.mktemp("sample-indexes"), wiki_dir, mbert)
+    """One root for the whole run: under pytest-xdist, in the base folder all workers share."""
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        root = tmp_path_factory.getbasetemp().parent / "sample-indexes"
+        root.mkdir(exist_ok=True)
+    else:
+        root = tmp_path_factory.mktemp("sample-indexes")
+    return SampleIndexes(root, wiki_dir, mbert)
 
 
 @dataclass

@@ -93,17 +93,14 @@ def assert_trace_matches_brute_force(index: FactIndex, facts, refs: dict, lines:
         assert (row.subject_lines, row.object_lines) == (len(lines[subj]), len(lines[obj]))
 
 
-@pytest.mark.parametrize("lang", SAMPLE_LANGS)
-def test_shared_sample_matches_brute_force_on_all_mlama_facts(
-    lang, wiki_dir, mlama_dir, mbert, sample_indexes
-):
-    index = sample_indexes.open(lang)
-    brute = BruteForceMatcher(segmented_lines(wiki_dir / lang, mbert, 512))
-    facts = load_language(mlama_dir, lang).facts
+def assert_every_fact_matches_brute_force(index: FactIndex, brute, facts, seed: str) -> None:
+    """Every label (one at a time and in batch), the trace of every fact, and single
+    `cooccur` on up to 400 facts (the present first), both modes, against the brute force."""
     labels = {f.subject for f in facts} | {f.object for f in facts}
-    rng = random.Random(lang)
+    rng = random.Random(seed)
     for mode in MODES:
         refs, lines = assert_index_matches_brute_force(index, brute, labels, mode)
+        assert_batch_cooccur_matches_brute_force(index, facts, refs, lines, mode)
         assert_trace_matches_brute_force(index, facts, refs, lines, mode)
         present = [f for f in facts if lines[refs[f.subject]] & lines[refs[f.object]]]
         sample = present[:200] + rng.sample(facts, min(200, len(facts)))
@@ -117,19 +114,26 @@ def test_shared_sample_matches_brute_force_on_all_mlama_facts(
             assert got.present == bool(lines[subj] & lines[obj])
 
 
-def test_xlmr_index_matches_brute_force_in_both_modes(
-    wiki_dir, mlama_dir, xlmr_tokenizer_dir, tmp_path
+@pytest.mark.parametrize("lang", SAMPLE_LANGS)
+def test_shared_sample_matches_brute_force_on_all_mlama_facts(
+    lang, wiki_dir, mlama_dir, mbert, sample_indexes
+):
+    index = sample_indexes.open(lang)
+    brute = BruteForceMatcher(segmented_lines(wiki_dir / lang, mbert, 512))
+    facts = load_language(mlama_dir, lang).facts
+    assert_every_fact_matches_brute_force(index, brute, facts, lang)
+
+
+@pytest.mark.parametrize("lang", SAMPLE_LANGS)
+def test_xlmr_index_matches_brute_force_on_all_mlama_facts(
+    lang, wiki_dir, mlama_dir, xlmr_tokenizer_dir, tmp_path
 ):
     xlmr = load_tokenizer(xlmr_tokenizer_dir)
-    for lang in ("zh", "th", "ru"):
-        build_index(wiki_dir / lang, lang, tmp_path, xlmr)
-        index = FactIndex.open(tmp_path, lang, xlmr)
-        brute = BruteForceMatcher(segmented_lines(wiki_dir / lang, xlmr, 512))
-        facts = load_language(mlama_dir, lang).facts
-        labels = {f.subject for f in facts} | {f.object for f in facts}
-        for mode in MODES:
-            refs, lines = assert_index_matches_brute_force(index, brute, labels, mode)
-            assert_batch_cooccur_matches_brute_force(index, facts, refs, lines, mode)
+    build_index(wiki_dir / lang, lang, tmp_path, xlmr)
+    index = FactIndex.open(tmp_path, lang, xlmr)
+    brute = BruteForceMatcher(segmented_lines(wiki_dir / lang, xlmr, 512))
+    facts = load_language(mlama_dir, lang).facts
+    assert_every_fact_matches_brute_force(index, brute, facts, lang)
 
 
 VOCAB = [
