@@ -28,6 +28,9 @@ BUNDLED = {"mbert": BUNDLED_DIR / "mbert" / "tokenizer.json"}
 WORD_BOUNDARY_PIECE = "\u2581"  # SentencePiece's "▁"
 
 
+_PARSED: dict[str, Tokenizer] = {}  # parsed tokenizers of this process, by file sha256
+
+
 @dataclass(frozen=True)
 class ModelTokenizer:
     """A fast (Rust) tokenizer with the facts factroots needs about it. The tokenizer.json is
@@ -50,12 +53,19 @@ class ModelTokenizer:
 
     @cached_property
     def tokenizer(self) -> Tokenizer:
+        """The parsed tokenizer: one per file content and process (every index opened with the
+        same tokenizer.json shares it; nothing in factroots changes it after parsing)."""
+        found = _PARSED.get(self.sha256)
+        if found is not None:
+            return found
         try:
             tokenizer = Tokenizer.from_str(self.config)
         except Exception as exc:  # noqa: BLE001 - any parse failure is the same user error
             raise FactrootsError(f"not a HF tokenizer.json: {self.path} ({exc})") from None
         tokenizer.no_truncation()
         tokenizer.no_padding()
+        if self.sha256:
+            _PARSED[self.sha256] = tokenizer
         return tokenizer
 
     @cached_property

@@ -47,3 +47,15 @@ def test_a_words_mode_trace_never_parses_the_tokenizer(sample_indexes, mlama_dir
     trace = trace_language(index, load_language(mlama_dir, "en").facts[:500], "words")
     assert trace["present"].fillna(False).any()
     assert "tokenizer" not in vars(tok)  # the cached property was never computed
+
+
+def test_a_tokenizer_file_is_parsed_once_per_process(xlmr_tokenizer_dir):
+    first, again = load_tokenizer("mbert"), load_tokenizer("mbert")
+    assert first is not again and first.tokenizer is again.tokenizer
+    assert load_tokenizer(xlmr_tokenizer_dir).tokenizer is not first.tokenizer
+
+
+def test_a_broken_tokenizer_is_not_remembered_as_parsed(bad_tokenizer):
+    for _ in range(2):
+        with pytest.raises(FactrootsError, match="not a HF tokenizer.json"):
+            load_tokenizer(bad_tokenizer).parsed()
