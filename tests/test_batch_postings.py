@@ -208,3 +208,36 @@ def test_a_label_with_a_lone_surrogate_is_counted_not_crashed_on(small_root, mbe
 def test_a_batch_call_leaves_the_trace_functions_compiled_in_numbas_cache(small_root, mbert):
     FactIndex.open(small_root, "xx", mbert).cooccur_many(PAIRS, "tokens")
     assert postings_module.compiled()
+
+
+def file_pages_resident_kib() -> int:
+    """This process's resident memory that maps files (RssFile), in KiB."""
+    from pathlib import Path
+
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("RssFile:"):
+            return int(line.split()[1])
+    raise AssertionError("no RssFile in /proc/self/status")
+
+
+def test_a_released_sidecar_leaves_resident_memory_and_still_answers(tmp_path):
+    from factroots.indexer.postings import PostingsLayout
+    from factroots.search.postings import ModePostings
+
+    layout = PostingsLayout(tmp_path)
+    arrays = {
+        "keys": np.arange(4, dtype=np.uint64),
+        "offsets": np.arange(5, dtype=np.int64),
+        "positions": np.arange(16 << 20, dtype=np.uint32),  # 64 MiB
+        "line_offsets": np.arange(5, dtype=np.int64),
+        "lines": np.arange(4, dtype=np.uint32),
+        "line_starts": np.arange(4, dtype=np.int64),
+    }
+    for name, values in arrays.items():
+        np.save(layout.array("tokens", name), values)
+    postings = ModePostings(layout, "tokens")
+    total = int(postings.positions.sum(dtype=np.int64))  # every page read
+    before = file_pages_resident_kib()
+    postings.release()
+    assert before - file_pages_resident_kib() >= 48 << 10
+    assert int(postings.positions.sum(dtype=np.int64)) == total

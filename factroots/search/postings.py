@@ -14,6 +14,7 @@ three counts (subject, object, both) are one numba call per shard.
 
 from __future__ import annotations
 
+import mmap
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -622,6 +623,13 @@ class ModePostings:
     def num_lines(self) -> int:
         return int(self.line_starts.size)
 
+    def release(self) -> None:
+        """Drop the pages of the mapped arrays from this process's resident memory (they stay
+        in the kernel's page cache, and the next read maps them again): a sharded trace
+        releases each shard once counted, so its resident memory is one shard's, not all."""
+        for values in self._single:
+            _release(values)
+
     def resolve(
         self,
         query_keys: np.ndarray,
@@ -714,6 +722,13 @@ class ModePostings:
 
 
 _EMPTY_LINES = _readonly(np.empty(0, dtype=np.uint32))
+
+
+def _release(values: np.ndarray) -> None:
+    """madvise(MADV_DONTNEED) on the memory map behind `values`, where there is one."""
+    mapped = getattr(values.base, "_mmap", None)
+    if isinstance(mapped, mmap.mmap) and hasattr(mmap, "MADV_DONTNEED"):
+        mapped.madvise(mmap.MADV_DONTNEED)
 
 
 def _scratch_batches(entities: np.ndarray, fewest: np.ndarray) -> list[np.ndarray]:

@@ -161,12 +161,17 @@ class ShardedIndex(FactIndex):
         right: np.ndarray,
         on_done: Callable[[int], None] | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Every shard's counts, added up (a line lies in exactly one shard)."""
+        """Every shard's counts, added up (a line lies in exactly one shard); each shard's
+        mapped pages are released once it is counted, so that resident memory holds one
+        shard's at a time."""
         progress = ShardProgress(len(self.shards), on_done)
-        return summed_counts(
-            shard.sidecar_counts(keys, offsets, mode, left, right, progress)
-            for shard in self.shards
-        )
+
+        def counted(shard: FactIndex) -> tuple[np.ndarray, np.ndarray]:
+            counts = shard.sidecar_counts(keys, offsets, mode, left, right, progress)
+            shard.postings(mode).release()
+            return counts
+
+        return summed_counts(counted(shard) for shard in self.shards)
 
     def _resolved(
         self, labels: Sequence[str], mode: str, on_done: Callable[[int], None] | None = None
