@@ -109,9 +109,11 @@ BOUNDS = """## What bounds these figures
   "warm" is the same index traced again.
 - **Trace memory.** The trace's anonymous memory peaks at 0.3–0.45 GiB (one shard's entity
   lines of several terms, bitsets, scratch of at most 2^24 candidate lines); its whole RSS
-  also counts every page of the memory-mapped sidecar it touched (positions of frequent terms),
-  which is page cache the kernel may drop at any time. The 2 GiB target is met by the first and
-  missed by the second.
+  also counts the pages of the memory-mapped sidecar it touched (positions of frequent terms),
+  page cache the kernel may drop at any time. A sharded trace releases each shard's mapped
+  pages once the shard is counted (madvise DONTNEED), so its RSS holds one shard's at a time
+  (it held every shard's: 2.5 GiB in tokens mode at this size); a warm trace maps them again
+  from the page cache. Both stay under the 2 GiB target.
 - **Aho–Corasick.** pyahocorasick's automaton runs in C, but every match becomes a Python tuple
   and every line a Python set of entities: at real density (13–15 entity-lines per line) this is
   most of its time.
