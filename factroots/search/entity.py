@@ -15,8 +15,6 @@ from factroots.indexer.schema import TOKENS, WORDS
 from factroots.tokenizer import ModelTokenizer
 from factroots.units import index_unit_lines, index_units
 
-_NO_KEYS = np.empty(0, dtype=np.uint64)
-
 
 @dataclass(frozen=True)
 class EntityTerms:
@@ -36,7 +34,7 @@ class EntityTerms:
     def keys(self) -> np.ndarray:
         """The terms' keys in the postings sidecar (factroots/indexer/postings.py)."""
         if self.field == WORDS:
-            return unit_keys([" ".join(self.terms)])[0] if self.terms else _NO_KEYS
+            return unit_keys([" ".join(self.terms)])[0]
         return np.array([int(t) for t in self.terms], dtype=np.uint64)
 
 

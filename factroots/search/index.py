@@ -363,8 +363,8 @@ class FactIndex:
     def _entity_count(self, entity: EntityTerms) -> int:
         """Lines holding a traceable entity: on the postings sidecar where there is one, else
         a one-term entity's document frequency (a term lookup) or a counted phrase search."""
-        postings = self._postings and self._postings.get(entity.mode)
-        if postings:
+        postings = self._sidecar(entity.mode)
+        if postings is not None:
             return postings.entity_count(entity.keys)
         if len(entity.terms) == 1:
             return self._tantivy(self._searcher.doc_freq, entity.field, entity.terms[0])
@@ -516,6 +516,10 @@ class FactIndex:
         found = self.postings(mode).resolve(keys, offsets, on_done)
         return found.count, found.pair_counts(left, right)
 
+    def _sidecar(self, mode: str) -> ModePostings | None:
+        """The sidecar's arrays of one mode, or None for an index built without one."""
+        return None if self._postings is None else self._postings.get(mode)
+
     def postings(self, mode: str) -> ModePostings:
         """The postings sidecar's arrays of one mode (see `has_postings`)."""
         if self._postings is None:
@@ -563,8 +567,8 @@ class FactIndex:
     def pair_lines(self, subj: EntityTerms, obj: EntityTerms) -> tuple[int, int, int]:
         """Lines holding the subject, the object, and both: one numba call on the postings
         sidecar where there is one (built from the very same lines), else tantivy's counts."""
-        postings = self._postings and self._postings.get(subj.mode)
-        if postings:
+        postings = self._sidecar(subj.mode)
+        if postings is not None:
             return postings.pair_lines(subj.keys, obj.keys)
         subject_lines, object_lines = self._entity_count(subj), self._entity_count(obj)
         if not (subject_lines and object_lines):
