@@ -55,6 +55,12 @@ def test_a_tokenizer_file_is_parsed_once_per_process(xlmr_tokenizer_dir):
     assert load_tokenizer(xlmr_tokenizer_dir).tokenizer is not first.tokenizer
 
 
+def test_the_unknown_id_is_read_once_per_tokenizer_file(xlmr_tokenizer_dir, monkeypatch):
+    first = load_tokenizer(xlmr_tokenizer_dir).unk_id
+    monkeypatch.setattr("factroots.tokenizer._unknown_id", lambda *_: pytest.fail("read again"))
+    assert load_tokenizer(xlmr_tokenizer_dir).unk_id == first == 3  # XLM-R's <unk>
+
+
 def test_a_broken_tokenizer_is_not_remembered_as_parsed(bad_tokenizer):
     for _ in range(2):
         with pytest.raises(FactrootsError, match="not a HF tokenizer.json"):
