@@ -77,6 +77,8 @@ class SizePoint:
     scan_disagreements: int
     factroots_counts_p50_ms: float = float("nan")  # measured since the single-query fast path
     factroots_counts_p99_ms: float = float("nan")
+    build_reused: bool = False  # index built before this run: its manifest's build time
+    run: str = ""  # commit and date of the run that measured this point
 
     @property
     def lucene_trace_s(self) -> float:
@@ -179,8 +181,20 @@ def _factroots_traces(root: Path, facts) -> tuple[dict[str, float], dict[str, np
     return seconds, counts
 
 
-def measure_size(million_lines: float, work: Path = WORK, mlama: Path = MLAMA) -> SizePoint:
-    """Generate (or reuse) the corpus of this size and measure the three systems on it."""
+def _reusable(root: Path, corpus: Path) -> bool:
+    """Whether `root` holds an English index built from `corpus`."""
+    from factroots.search import FactIndex
+
+    if not FactIndex.exists(root, "en"):
+        return False
+    return Path(FactIndex.open(root, "en").manifest.input_root) == corpus.resolve()
+
+
+def measure_size(
+    million_lines: float, work: Path = WORK, mlama: Path = MLAMA, reuse_build: bool = False
+) -> SizePoint:
+    """Generate (or reuse) the corpus of this size and measure the three systems on it; with
+    `reuse_build`, an index already built from that corpus is kept (its manifest's time)."""
     from benchmarks.bench_trace import aho_corasick_trace, segmented_lines
     from benchmarks.corpus import RealisticSpec, ensure_realistic_corpus
     from benchmarks.peers.lucene import LuceneLines, build_lucene_index
@@ -196,8 +210,12 @@ def measure_size(million_lines: float, work: Path = WORK, mlama: Path = MLAMA) -
     ensure_realistic_corpus(
         corpus, SHARED / "wikiextractor" / "en", RealisticSpec(documents=documents)
     )
-    manifest = build_index(corpus, "en", here / "factroots", "mbert")
     root = here / "factroots"
+    reused = reuse_build and _reusable(root, corpus)
+    if reused:
+        manifest = FactIndex.open(root, "en").manifest
+    else:
+        manifest = build_index(corpus, "en", root, "mbert")
     collection = here / "collection"
     for stale in collection.glob("docs*.jsonl"):
         stale.unlink()
@@ -247,7 +265,16 @@ def measure_size(million_lines: float, work: Path = WORK, mlama: Path = MLAMA) -
         traced=int(ok.sum()),
         lucene_disagreements=wrong,
         scan_disagreements=scan_wrong,
+        build_reused=reused,
+        run=_run_stamp(),
     )
+
+
+def _run_stamp() -> str:
+    from benchmarks.bench_trace import machine
+
+    m = machine()
+    return f"{m['commit']}, {m['date']}"
 
 
 def growth_exponent(lines: list[int], seconds: list[float]) -> float:
@@ -322,7 +349,8 @@ def markdown(points: list[SizePoint]) -> str:
     for p in points:
         f, sc = p.factroots_trace_s, p.scan_trace_s
         rows.append(
-            f"| {p.lines:,} | {p.tokens / 1e6:.1f}M | {p.factroots_build_s:.1f} / "
+            f"| {p.lines:,} | {p.tokens / 1e6:.1f}M | {p.factroots_build_s:.1f}"
+            f"{' (reused)' if p.build_reused else ''} / "
             f"{p.lucene_build_s:.1f} (+{p.export_s:.1f}) | {p.factroots_bytes / 1e6:.0f} / "
             f"{p.lucene_bytes / 1e6:.0f} | {f['words']:.2f} / {p.lucene_per_fact_s:.1f} / "
             f"{p.lucene_per_entity_s:.1f} / {sc['words']:.1f} | {f['tokens']:.2f} / "
@@ -347,6 +375,7 @@ def markdown(points: list[SizePoint]) -> str:
             *rows,
             "",
             f"Fitted growth exponent of trace time in corpus lines (log-log slope): {exponents}.",
+            *_runs(points),
             "",
             "Index bytes are not like for like: factroots stores each line's text, document id "
             "and title (its evidence) and the postings sidecar; the Lucene index stores only the "
@@ -356,6 +385,15 @@ def markdown(points: list[SizePoint]) -> str:
             "![scaling](scaling.png)",
         ]
     )
+
+
+def _runs(points: list[SizePoint]) -> list[str]:
+    """Which run measured which point, where the points come from more than one run."""
+    runs = {p.run for p in points}
+    if len(runs) < 2:
+        return []
+    each = "; ".join(f"{p.lines:,} lines: {p.run or 'an earlier run'}" for p in points)
+    return ["", f"Points from more than one run ({each}); each point's figures are from one run."]
 
 
 WHY = """Reading. Over these sizes the scan grows linearly with the corpus (slope ≈ 1) and
@@ -398,14 +436,22 @@ def points_from(path: Path) -> list[SizePoint]:
     return [SizePoint(**p) for p in json.loads(Path(path).read_text())]
 
 
-def run(scale: str = "default", work: Path = WORK) -> str:
+def run(
+    scale: str = "default",
+    work: Path = WORK,
+    reuse_build: bool = False,
+    earlier: list[SizePoint] | None = None,
+) -> str:
     """The scaling section for RESULTS.md: `scale` is 'default' (62.5k–250k lines), 'full'
-    (125k–1M) or comma-separated millions of lines."""
+    (125k–1M) or comma-separated millions of lines; `earlier` points (of another run) are
+    drawn with this run's."""
     sizes = {"default": DEFAULT_SIZES, "full": FULL_SIZES}.get(scale)
     if sizes is None:
         sizes = tuple(float(s) for s in scale.split(","))
-    points = [measure_size(size, work) for size in sizes]
-    (work / "points.json").write_text(json.dumps([asdict(p) for p in points], indent=2))
+    points = [*(earlier or [])]
+    for size in sizes:
+        points.append(measure_size(size, work, reuse_build=reuse_build))
+        (work / "points.json").write_text(json.dumps([asdict(p) for p in points], indent=2))
     return render(points)
 
 
@@ -429,9 +475,21 @@ def main() -> None:
         default=None,
         help="Also write the section here, with the machine, commit, date and load average.",
     )
+    parser.add_argument(
+        "--reuse-build",
+        action="store_true",
+        help="Keep a factroots index already built from a size's corpus (its manifest's time).",
+    )
+    parser.add_argument(
+        "--with-points",
+        type=Path,
+        default=None,
+        help="points.json of an earlier run, drawn with this run's points.",
+    )
     args = parser.parse_args()
     info = machine_header()
-    section = run(args.sizes)
+    earlier = points_from(args.with_points) if args.with_points else None
+    section = run(args.sizes, reuse_build=args.reuse_build, earlier=earlier)
     print(section)
     if args.out is not None:
         args.out.write_text(f"# Scaling sweep\n\n{info}\n\n{section}\n", encoding="utf-8")
