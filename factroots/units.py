@@ -41,7 +41,10 @@ def word_units(text: str) -> list[str]:
 
 def word_unit_spans(text: str) -> list[tuple[str, int, int]]:
     """The word units of `text` with their (start, end) character offsets in `text`."""
-    return [(_CF.sub("", m.group()), m.start(), m.end()) for m in _UNIT_SPAN.finditer(text)]
+    spans = [(m.group(), *m.span()) for m in _UNIT_SPAN.finditer(text)]
+    if _CF.search(text):  # format characters stay inside a unit's span, out of its text
+        return [(_CF.sub("", unit), start, end) for unit, start, end in spans]
+    return spans
 
 
 MAX_UNIT_BYTES = 65_530  # tantivy's MAX_TOKEN_LEN (u16::MAX - 5): longer terms are dropped

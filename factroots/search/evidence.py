@@ -10,24 +10,34 @@ SNIPPET_CHARS = 500  # an evidence snippet's length, about (whole windows are ke
 
 
 def _find_runs(haystack: list[str], needle: tuple[str, ...]) -> list[int]:
-    n = len(needle)
-    return [i for i in range(len(haystack) - n + 1) if tuple(haystack[i : i + n]) == needle]
+    """Where `needle` starts in `haystack`, each position whose term is its first checked."""
+    n, first = len(needle), needle[0]
+    if n == 1:
+        return [i for i, term in enumerate(haystack) if term == first]
+    return [
+        i
+        for i, term in enumerate(haystack)
+        if term == first and tuple(haystack[i : i + n]) == needle
+    ]
 
 
-def mention_spans(
-    text: str, entity: EntityTerms, tokenizer: ModelTokenizer
+def line_terms(
+    text: str, mode: str, tokenizer: ModelTokenizer
+) -> tuple[list[str], list[tuple[int, int]]]:
+    """A line's terms as the index holds them in `mode`, with each one's character span."""
+    if mode == "words":
+        units = word_unit_spans(text)
+        return [index_term(u) for u, _, _ in units], [(s, e) for _, s, e in units]
+    encoding = tokenizer.tokenizer.encode(text, add_special_tokens=False)
+    return [str(i) for i in encoding.ids], encoding.offsets
+
+
+def spans_in(
+    terms: list[str], bounds: list[tuple[int, int]], entity: EntityTerms
 ) -> list[tuple[int, int]]:
-    """Character spans of every mention of `entity` in `text`."""
+    """Character spans of every mention of `entity` in a line given as `line_terms`."""
     if not entity.traceable:
         return []
-    if entity.mode == "words":
-        units = word_unit_spans(text)
-        terms = [index_term(u) for u, _, _ in units]
-        bounds = [(s, e) for _, s, e in units]
-    else:
-        encoding = tokenizer.tokenizer.encode(text, add_special_tokens=False)
-        terms = [str(i) for i in encoding.ids]
-        bounds = encoding.offsets
     n = len(entity.terms)
     return [(bounds[i][0], bounds[i + n - 1][1]) for i in _find_runs(terms, entity.terms)]
 

@@ -21,7 +21,7 @@ from factroots.indexer.layout import check_lang, index_path, open_current
 from factroots.indexer.manifest import MANIFEST_NAME, Manifest, read_manifest
 from factroots.indexer.schema import DOC_ID, LINE, TEXT, TITLE, register_analyzers
 from factroots.search.entity import EntityTerms, entity_terms, label_keys
-from factroots.search.evidence import marked_text, mention_spans, snippet
+from factroots.search.evidence import line_terms, marked_text, snippet, spans_in
 from factroots.search.postings import (
     EntityLines,
     ModePostings,
@@ -588,9 +588,8 @@ class FactIndex:
         for line_id, address in hits:
             doc = self._doc(address)
             text = _stored(doc, TEXT)
-            spans = mention_spans(text, subj, self.tokenizer) + mention_spans(
-                text, obj, self.tokenizer
-            )
+            terms, bounds = line_terms(text, subj.mode, self.tokenizer)  # once for both
+            spans = spans_in(terms, bounds, subj) + spans_in(terms, bounds, obj)
             found.append(
                 Evidence(int(line_id), _stored(doc, DOC_ID), _stored(doc, TITLE), text, spans)
             )

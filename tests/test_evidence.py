@@ -1,0 +1,55 @@
+"""Evidence lines mark every mention of both entities, and nothing else, in the stored text."""
+
+from __future__ import annotations
+
+import unicodedata
+
+import pytest
+
+from factroots.mlama import load_language
+from tests.brute_force import occurs_in, reference_units
+
+MODES = ("words", "tokens")
+
+
+def occurrences(needle: list, haystack: list) -> int:
+    return sum(occurs_in(needle, haystack[i : i + len(needle)]) for i in range(len(haystack)))
+
+
+def reference_terms(text: str, mode: str, tokenizer) -> list:
+    if mode == "words":
+        return reference_units(unicodedata.normalize("NFC", text))
+    return tokenizer.tokenizer.encode(text, add_special_tokens=False).ids
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+@pytest.mark.parametrize("mode", MODES)
+def test_evidence_spans_are_the_mentions_of_subject_and_object(
+    lang, mode, sample_indexes, mlama_dir, mbert
+):
+    index = sample_indexes.open(lang)
+    facts = load_language(mlama_dir, lang).facts
+    shown = 0
+    for fact in facts:
+        found = index.cooccur(fact.subject, fact.object, mode, show=2)
+        if not found.present:
+            continue
+        for evidence in found.evidence:
+            line = reference_terms(evidence.text, mode, mbert)
+            expected = sum(
+                occurrences(reference_terms(label, mode, mbert), line)
+                if mode == "words"
+                else occurrences(mbert.encode_entity(label), line)
+                for label in (fact.subject, fact.object)
+            )
+            assert len(evidence.spans) == expected, (fact, evidence.line)
+            if mode == "words":
+                labels = {
+                    tuple(reference_terms(x, mode, mbert)) for x in (fact.subject, fact.object)
+                }
+                for start, end in evidence.spans:
+                    assert tuple(reference_terms(evidence.text[start:end], mode, mbert)) in labels
+            shown += 1
+        if shown >= 60:
+            break
+    assert shown >= 20
