@@ -28,9 +28,20 @@ _SCRIPT = {s: regex.compile(rf"\p{{Script={s}}}") for s in SCRIPTS_WITHOUT_SPACE
 _WHITE_SPACE = regex.compile(r"\p{White_Space}")
 
 
-@functools.cache  # a character's script never changes: look each one up once
-def _is_no_space_script(ch: str) -> bool:
-    return any(p.fullmatch(ch) for p in _SCRIPT.values())
+SKIP, ALONE, WORD, SPACE, OTHER = range(5)
+
+
+@functools.cache  # a character's class never changes: look each one up once
+def _char_class(ch: str) -> int:
+    """What a character does to word units (DESIGN.md, Matching)."""
+    category = unicodedata.category(ch)
+    if category == "Cf":
+        return SKIP
+    if any(p.fullmatch(ch) for p in _SCRIPT.values()):
+        return ALONE
+    if category[0] in "LMN" or category == "Pc":
+        return WORD
+    return SPACE if _WHITE_SPACE.fullmatch(ch) else OTHER
 
 
 def reference_units(text: str) -> list[str]:
@@ -38,21 +49,14 @@ def reference_units(text: str) -> list[str]:
     units: list[str] = []
     run: list[str] = []
     for ch in text:
-        category = unicodedata.category(ch)
-        if category == "Cf":
-            continue
-        if _is_no_space_script(ch):
-            if run:
-                units.append("".join(run))
-                run = []
-            units.append(ch)
-        elif category[0] in "LMN" or category == "Pc":
+        kind = _char_class(ch)
+        if kind == WORD:
             run.append(ch)
-        else:
+        elif kind != SKIP:
             if run:
                 units.append("".join(run))
                 run = []
-            if not _WHITE_SPACE.fullmatch(ch):
+            if kind != SPACE:
                 units.append(ch)
     if run:
         units.append("".join(run))
