@@ -61,8 +61,9 @@ class LabelKeys:
     keys: np.ndarray
     offsets: np.ndarray
 
-    @property
+    @cached_property
     def traceable(self) -> np.ndarray:
+        """Whether each label has terms (worked out once: it is indexed label by label)."""
         return np.diff(self.offsets) > 0
 
 

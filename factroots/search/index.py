@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -74,9 +75,10 @@ class CooccurCounts:
     cooccur_lines: np.ndarray
     traceable: np.ndarray
 
-    @property
+    @cached_property
     def present(self) -> np.ndarray:
-        """Whether the pair shares a line (False where untraceable: see `traceable`)."""
+        """Whether the pair shares a line (False where untraceable: see `traceable`); worked
+        out once, so that indexing it pair by pair stays linear."""
         return self.traceable & (self.cooccur_lines > 0)
 
 
