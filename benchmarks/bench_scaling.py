@@ -10,7 +10,8 @@ figure times:
   export (`factroots export lucene`: re-tokenizes the sources and checks every line against the
   factroots index) shown apart; the export is the Lucene path's tokenization.
 - factroots trace, each mode: `trace_language` on a freshly opened index (numba compiled
-  beforehand on another index object).
+  beforehand on another index object; the index's files read once beforehand, untimed, as the
+  scan's lines are read untimed: neither system's disk reads are timed).
 - Lucene trace (`words` mode), its two batch paths through pyjnius, after 2,000 untimed queries
   that let the JVM compile its hot paths: per fact, a Boolean query `phrase(s) AND phrase(o)`
   counted (each distinct entity's sub-query built once); per entity, its matching Lucene doc ids
@@ -165,11 +166,13 @@ def _latencies(index, lucene, facts) -> dict[str, tuple[float, float]]:
 
 
 def _factroots_traces(root: Path, facts) -> tuple[dict[str, float], dict[str, np.ndarray]]:
+    from benchmarks.bench_trace import read_through
     from factroots.search import FactIndex
     from factroots.search.trace import trace_language
 
     seconds, counts = {}, {}
     for mode in MODES:
+        read_through(root)
         trace_language(FactIndex.open(root, "en"), facts[:50], mode)  # numba compiles
         index = FactIndex.open(root, "en")
         started = time.perf_counter()
