@@ -399,16 +399,25 @@ def _runs(points: list[SizePoint]) -> list[str]:
     return ["", f"Points from more than one run ({each}); each point's figures are from one run."]
 
 
-WHY = """Reading. Over these sizes the scan grows linearly with the corpus (slope ≈ 1) and
-factroots' trace far slower (slope ≈ 0.4): its fixed part (label analysis, ≈ 0.03 s in words mode
-and ≈ 0.2 s in tokens mode for 34,299 labels; opening the index and the first touch of its mapped
-pages) is still much of it, and its part per corpus line is 35–90× smaller than the scan's, whose
-every match becomes a Python object. So the ratio grows with the corpus and settles where the
-per-line parts dominate (RESULTS.md: words 75×, tokens 39.5× at 931,750 lines). Lucene's batch
-paths cross pyjnius per fact or per matching document. A single query's counts come from the
-postings sidecar in one numba call per shard (tantivy, the index of record, gives the evidence
-lines); `cooccur` adds the labels' analysis, which Lucene's count of a prebuilt query leaves out,
-hence the like-for-like column: counts of analysed entities (`FactIndex.pair_lines`)."""
+WHY = """Reading. The scan grows linearly with the corpus (slope ≈ 1) and factroots' trace
+more slowly (slope 0.4–0.5): its fixed part (label analysis, ≈ 0.03 s in words mode and ≈ 0.2 s
+in tokens mode for 34,299 labels; opening the index and the first touch of its mapped pages)
+weighs at small sizes, and its part per corpus line is 35–90× smaller than the scan's, whose
+every match becomes a Python object. So the scan ÷ trace ratio grows with the corpus: at
+931,750 lines words 80× (met) and tokens 39× (missed by a fifth: phrase verification of
+multi-token labels, whose rarest token is still frequent, is most of the trace's per-line
+work). Lucene's per-fact path costs about the same at every size (slope ≈ 0.05): one Boolean
+query per fact, each bound by its pyjnius round trip (≈ 170 µs), not by Lucene's postings; so
+its lead over the trace shrinks as the trace's per-line part grows, and at 931,750 lines it is
+8.4× (target ≥ 10×: missed by 16 %); its per-entity path grows with the corpus like the scan.
+Both traces are timed with their index in memory, as the scan's lines are: a first attempt at
+the 931,750-line point, whose 7.5 GB index the Lucene export had pushed out of the page cache,
+traced in 4.4 / 6.4 s, reading the sidecar from disk (now each index is read through, untimed,
+before its timed trace). A single query's counts come from the postings sidecar in one numba
+call per shard (tantivy, the index of record, gives the evidence lines); `cooccur` adds the
+labels' analysis, which Lucene's count of a prebuilt query leaves out, hence the like-for-like
+column: counts of analysed entities (`FactIndex.pair_lines`), at or under Lucene's at every
+size."""
 
 
 def targets(points: list[SizePoint]) -> str:

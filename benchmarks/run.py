@@ -69,18 +69,21 @@ commit and date: [results_probe.md](results_probe.md),
 [results_serve.md](results_serve.md) (the explorer under load),
 [results_peers.md](results_peers.md) (its scaling sweep is of the earlier, sparse benchmark
 corpus), and
-[results_scaling.md](results_scaling.md): the sweep on the realistic corpus at 115k, 231k and
-464k lines, factroots against Lucene's two batch paths and the scan, all from one run (`python -m
-benchmarks.bench_scaling --sizes 0.125,0.25,0.5 --out benchmarks/results_scaling.md`, 58 minutes;
-the 1M point, with its build, Lucene export and segmenting, did not fit this session: the
-931,750-line figures above stand for it). There Lucene's fastest batch path is 16–25× slower than
-the trace (target ≥ 10×: met); the scan ÷ trace ratio grows with the corpus (words 31× → 74×,
-tokens 11.6× → 25.5×; fitted slopes: scan ≈ 1.0, trace ≈ 0.4) as the trace's fixed part fades;
-a single query's counts of analysed entities take 6–9 µs at p50 against Lucene's count of a
-prebuilt query, 12–28 µs (met at every size), and `cooccur` with its label analysis 41–102 µs
-against Lucene's 130–275 µs through pyjnius. The scan's per-line rate differs between runs by up
-to a third (run-to-run variance of the pass itself), which is why each ratio is
-taken within one run.
+[results_scaling.md](results_scaling.md): the sweep on the realistic corpus at 115k, 231k, 464k
+and 931,750 lines, factroots against Lucene's two batch paths and the scan (`python -m
+benchmarks.bench_scaling --sizes 0.125,0.25,0.5 --out benchmarks/results_scaling.md`, 58 minutes,
+at e1e298d; the 931,750-line point in its own run at ce02105, `--sizes 1 --reuse-build
+--with-points`, 30 minutes, reusing the index above: each point's figures come from one run).
+There, at 931,750 lines, the whole scan is measured (no projection): words 62.8 s against the
+trace's 0.79 s (80×, met), tokens 73.3 s against 1.88 s (39×, missed); the scan ÷ trace ratio
+grows with the corpus (words 31× → 80×, tokens 11.6× → 39×; fitted slopes: scan ≈ 1.0, trace
+0.4–0.5) as the trace's fixed part fades. Lucene's fastest batch path (a query per fact) costs
+about the same at every size, bound by its pyjnius round trips: 16–25× slower than the trace up
+to 464k lines, 8.4× at 931,750 (target ≥ 10×: missed by 16 %). A single query's counts of
+analysed entities take 6–9 µs at p50 against Lucene's count of a prebuilt query, 12–34 µs (met
+at every size), and `cooccur` with its label analysis 41–114 µs against Lucene's 130–295 µs
+through pyjnius. The scan's per-line rate differs between runs by up to a third (run-to-run
+variance of the pass itself), which is why each ratio is taken within one run.
 """
 
 BOUNDS = """## What bounds these figures
