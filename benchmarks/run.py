@@ -412,7 +412,8 @@ this is a projection of the measured rate, not a measurement; `--scan-lines 0` m
 
 factroots = `trace_language` on a freshly opened index (cold; numba compiled and loaded, and the
 tokenizer parsed, beforehand: once per process, by a trace of 200 facts on another index
-object), then again on the same object (warm), in a child process whose peak RSS
+object; the index's files read once beforehand, untimed, as the scan's lines are), then again
+on the same object (warm), in a child process whose peak RSS
 is shown: all of it (which counts the pages of the memory-mapped index the trace touched, page
 cache shared with the system) and its anonymous part alone (sampled every 5 ms from
 `/proc/<pid>/status`; both modes run in the one child, so the second row's figures are peaks
