@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import threading
 
 import numpy as np
 import pandas as pd
@@ -203,3 +204,28 @@ def test_a_trace_out_that_is_not_parquet_is_an_error_before_tracing(
     with pytest.raises(FactrootsError, match=r"name it \*\.parquet"):
         trace_languages(mlama_dir, generated / "root", "en", "words", mbert, out=tmp_path / "t.csv")
     assert not (tmp_path / "t.csv").exists()
+
+
+def test_the_next_languages_index_opens_while_one_is_traced(
+    sample_indexes, mlama_dir, mbert, monkeypatch
+):
+    root = sample_indexes.root_with("en", "zh")
+    zh_opening = threading.Event()
+    real_open = FactIndex.open.__func__
+
+    def recording_open(cls, root, lang, tokenizer="mbert"):
+        if lang == "zh":
+            zh_opening.set()
+        return real_open(cls, root, lang, tokenizer)
+
+    monkeypatch.setattr(FactIndex, "open", classmethod(recording_open))
+    waited = []
+
+    def on_language(lang, facts):
+        if lang == "en":  # en's trace starts only once zh's index is opening, or 10 s passed
+            waited.append(zh_opening.wait(timeout=10))
+
+    run = trace_languages(mlama_dir, root, "en,zh", "words", mbert, on_language=on_language)
+    assert waited == [True]
+    assert run.summary["lang"].tolist() == ["en", "zh"]
+    assert not run.skipped_languages

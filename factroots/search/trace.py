@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -153,26 +154,48 @@ def trace_languages(
 def _trace_each(
     mlama_dir, root, langs: list[str], mode: str, tok: ModelTokenizer, on_language, opener
 ) -> tuple[list, list, TraceRun]:
+    """Each language traced in turn, the next one's index opening meanwhile (a Ray index
+    starts its shards' actors then, so that their start-up hides behind this trace)."""
     run = TraceRun(pd.DataFrame(columns=TRACE_COLUMNS), pd.DataFrame(columns=SUMMARY_COLUMNS))
     traces, summaries = [], []
-    for lang in langs:
-        language = load_language(mlama_dir, lang)
-        run.skipped_records.extend(language.skipped)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        opening = [pool.submit(_opened, opener, root, lang, tok) for lang in langs[:1]]
         try:
-            index = opener(root, lang, tok)
-        except FactrootsError as exc:
-            run.skipped_languages[lang] = str(exc)
-            continue
-        try:
-            progress = on_language(lang, len(language.facts)) if on_language else None
-            trace = trace_language(index, language.facts, mode, progress)
+            for i, lang in enumerate(langs):
+                language = load_language(mlama_dir, lang)
+                run.skipped_records.extend(language.skipped)
+                index, reason = opening.pop().result()
+                if i + 1 < len(langs):
+                    opening.append(pool.submit(_opened, opener, root, langs[i + 1], tok))
+                if index is None:
+                    run.skipped_languages[lang] = reason
+                    continue
+                try:
+                    progress = on_language(lang, len(language.facts)) if on_language else None
+                    trace = trace_language(index, language.facts, mode, progress)
+                finally:
+                    _close(index)
+                traces.append(trace)
+                summaries.append(language_summary(trace, lang))
         finally:
-            close = getattr(index, "close", None)
-            if close:
-                close()
-        traces.append(trace)
-        summaries.append(language_summary(trace, lang))
+            for left in opening:  # opened for a language that an error left untraced
+                with contextlib.suppress(Exception):  # one that failed to open holds nothing
+                    _close(left.result()[0])
     return traces, summaries, run
+
+
+def _opened(opener, root, lang: str, tok: ModelTokenizer) -> tuple[FactIndex | None, str]:
+    """The language's index, or None and why it cannot be opened."""
+    try:
+        return opener(root, lang, tok), ""
+    except FactrootsError as exc:
+        return None, str(exc)
+
+
+def _close(index: FactIndex | None) -> None:
+    close = getattr(index, "close", None)
+    if close:
+        close()
 
 
 def summary_table(summary: pd.DataFrame) -> str:
