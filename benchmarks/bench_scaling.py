@@ -171,8 +171,8 @@ def _factroots_traces(root: Path, facts) -> tuple[dict[str, float], dict[str, np
     from factroots.search.trace import trace_language
 
     seconds, counts = {}, {}
+    read_through(root)
     for mode in MODES:
-        read_through(root)
         trace_language(FactIndex.open(root, "en"), facts[:50], mode)  # numba compiles
         index = FactIndex.open(root, "en")
         started = time.perf_counter()
@@ -184,13 +184,14 @@ def _factroots_traces(root: Path, facts) -> tuple[dict[str, float], dict[str, np
     return seconds, counts
 
 
-def _reusable(root: Path, corpus: Path) -> bool:
-    """Whether `root` holds an English index built from `corpus`."""
+def _reusable(root: Path, corpus: Path):
+    """The manifest of the English index in `root` when it was built from `corpus`, else None."""
     from factroots.search import FactIndex
 
     if not FactIndex.exists(root, "en"):
-        return False
-    return Path(FactIndex.open(root, "en").manifest.input_root) == corpus.resolve()
+        return None
+    manifest = FactIndex.open(root, "en").manifest
+    return manifest if Path(manifest.input_root) == corpus.resolve() else None
 
 
 def measure_size(
@@ -214,11 +215,9 @@ def measure_size(
         corpus, SHARED / "wikiextractor" / "en", RealisticSpec(documents=documents)
     )
     root = here / "factroots"
-    reused = reuse_build and _reusable(root, corpus)
-    if reused:
-        manifest = FactIndex.open(root, "en").manifest
-    else:
-        manifest = build_index(corpus, "en", root, "mbert")
+    kept = _reusable(root, corpus) if reuse_build else None
+    reused = kept is not None
+    manifest = kept if kept is not None else build_index(corpus, "en", root, "mbert")
     collection = here / "collection"
     for stale in collection.glob("docs*.jsonl"):
         stale.unlink()
