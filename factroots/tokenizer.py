@@ -5,9 +5,11 @@ from __future__ import annotations
 import hashlib
 import json
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
+from typing import TypeVar
 
 from tokenizers import Tokenizer
 
@@ -30,6 +32,20 @@ WORD_BOUNDARY_PIECE = "\u2581"  # SentencePiece's "▁"
 
 _PARSED: dict[str, Tokenizer] = {}  # parsed tokenizers of this process, by file sha256
 _UNKNOWN: dict[str, int | None] = {}  # their unknown-token ids, by file sha256
+
+
+_T = TypeVar("_T")
+
+
+def _once_per_file(found: dict[str, _T], sha256: str, make: Callable[[], _T]) -> _T:
+    """`found[sha256]`, made now where missing (and remembered, unless there is no file
+    content behind it, or making it failed)."""
+    if sha256 in found:
+        return found[sha256]
+    made = make()
+    if sha256:
+        found[sha256] = made
+    return made
 
 
 @dataclass(frozen=True)
@@ -56,29 +72,24 @@ class ModelTokenizer:
     def tokenizer(self) -> Tokenizer:
         """The parsed tokenizer: one per file content and process (every index opened with the
         same tokenizer.json shares it; nothing in factroots changes it after parsing)."""
-        found = _PARSED.get(self.sha256)
-        if found is not None:
-            return found
+        return _once_per_file(_PARSED, self.sha256, self._parsed_now)
+
+    def _parsed_now(self) -> Tokenizer:
         try:
             tokenizer = Tokenizer.from_str(self.config)
         except Exception as exc:  # noqa: BLE001 - any parse failure is the same user error
             raise FactrootsError(f"not a HF tokenizer.json: {self.path} ({exc})") from None
         tokenizer.no_truncation()
         tokenizer.no_padding()
-        if self.sha256:
-            _PARSED[self.sha256] = tokenizer
         return tokenizer
 
     @cached_property
     def unk_id(self) -> int | None:
         """The unknown token's id, read from the tokenizer.json once per file content and
         process (a JSON parse of the whole file: 0.06 s for mBERT's)."""
-        if self.sha256 in _UNKNOWN:
-            return _UNKNOWN[self.sha256]
-        found = _unknown_id(json.loads(self.config), self.tokenizer)
-        if self.sha256:
-            _UNKNOWN[self.sha256] = found
-        return found
+        return _once_per_file(
+            _UNKNOWN, self.sha256, lambda: _unknown_id(json.loads(self.config), self.tokenizer)
+        )
 
     @cached_property
     def boundary_id(self) -> int | None:
