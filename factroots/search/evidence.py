@@ -12,8 +12,6 @@ SNIPPET_CHARS = 500  # an evidence snippet's length, about (whole windows are ke
 def _find_runs(haystack: list[str], needle: tuple[str, ...]) -> list[int]:
     """Where `needle` starts in `haystack`, each position whose term is its first checked."""
     n, first = len(needle), needle[0]
-    if n == 1:
-        return [i for i, term in enumerate(haystack) if term == first]
     return [
         i
         for i, term in enumerate(haystack)

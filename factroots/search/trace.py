@@ -193,9 +193,8 @@ def _opened(opener, root, lang: str, tok: ModelTokenizer) -> tuple[FactIndex | N
 
 
 def _close(index: FactIndex | None) -> None:
-    close = getattr(index, "close", None)
-    if close:
-        close()
+    if index is not None:
+        index.close()
 
 
 def summary_table(summary: pd.DataFrame) -> str:
