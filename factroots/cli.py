@@ -177,6 +177,23 @@ def index_info(path: Path, as_json: bool) -> None:
         click.echo(index_summary(path))
 
 
+@index.command("upgrade")
+@click.argument("root", type=click.Path(path_type=Path))
+def index_upgrade(root: Path) -> None:
+    """Rewrite, in place, every index under ROOT whose postings sidecar is of an older format
+    (seconds per GB; no line is read or tokenized again)."""
+    from factroots.indexer.upgrade import upgrade_indexes
+
+    if not root.is_dir():
+        raise FactrootsError(f"index root {root} does not exist")
+
+    def shown(folder: Path, upgraded: bool) -> None:
+        if upgraded:
+            click.echo(f"upgraded {folder}")
+
+    click.echo(upgrade_indexes(root, shown).summary())
+
+
 @index.command("list")
 @click.argument("root", type=click.Path(path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per index.")

@@ -227,17 +227,17 @@ def test_a_released_sidecar_leaves_resident_memory_and_still_answers(tmp_path):
     layout = PostingsLayout(tmp_path)
     arrays = {
         "keys": np.arange(4, dtype=np.uint64),
-        "offsets": np.arange(5, dtype=np.int64),
-        "positions": np.arange(16 << 20, dtype=np.uint32),  # 64 MiB
         "line_offsets": np.arange(5, dtype=np.int64),
         "lines": np.arange(4, dtype=np.uint32),
+        "occurrence_offsets": np.arange(5, dtype=np.uint32),
+        "in_line": np.arange(32 << 20, dtype=np.uint16),  # 64 MiB
         "line_starts": np.arange(4, dtype=np.int64),
     }
     for name, values in arrays.items():
         np.save(layout.array("tokens", name), values)
     postings = ModePostings(layout, "tokens")
-    total = int(postings.positions.sum(dtype=np.int64))  # every page read
+    total = int(postings.in_line.sum(dtype=np.int64))  # every page read
     before = file_pages_resident_kib()
     postings.release()
     assert before - file_pages_resident_kib() >= 48 << 10
-    assert int(postings.positions.sum(dtype=np.int64)) == total
+    assert int(postings.in_line.sum(dtype=np.int64)) == total

@@ -8,25 +8,36 @@ of entities runs in one numba call, and a single query's counts in one more
 (factroots/search/postings.py).
 
 Layout of `<index>/postings/` (PostingsLayout):
-- `<mode>.keys.npy`       uint64, sorted: each distinct term's key;
-- `<mode>.offsets.npy`    int64, len(keys) + 1: term k's positions are positions[off[k]:off[k+1]];
-- `<mode>.positions.npy`  uint32 (uint64 past 2³² positions), ascending within each term;
-- `<mode>.line_starts.npy` int64, one per line: the position of the line's first term;
-- `<mode>.lines.npy`      uint32, the distinct lines of each term, ascending, term k's at
-                          lines[line_offsets[k]:line_offsets[k+1]] (`<mode>.line_offsets.npy`):
-                          a one-term entity is read off here, and a phrase is verified only in
-                          the lines all its terms share;
-- `meta.json`             format, key scheme and counts, written last.
+- `<mode>.keys.npy`        uint64, sorted: each distinct term's key;
+- `<mode>.line_offsets.npy` int64, len(keys) + 1: term k's postings (one per line it is on)
+                           are postings line_offsets[k]:line_offsets[k + 1] of the arrays below;
+- `<mode>.lines.npy`       uint32, each posting's line, ascending within a term: a one-term
+                           entity is read off here, and a phrase is verified only in the lines
+                           all its terms share;
+- `<mode>.occurrence_offsets.npy` uint32 (uint64 past 2³² occurrences), one per posting and one
+                           more: posting j's occurrences are in_line[occ[j]:occ[j + 1]];
+- `<mode>.in_line.npy`     uint16 (uint32 past 65,536 terms in a line): each occurrence's
+                           position within its line, ascending within a posting;
+- `<mode>.line_starts.npy` int64, one per line: the position of the line's first term (lines
+                           are numbered 0.. in build order);
+- `meta.json`              format, key scheme and counts, written last.
 
-Positions number a mode's terms across all lines, with one unused position between lines, so a
-phrase can never run across a line boundary. A term's key is its token id (tokens mode) or a
-64-bit hash of its UTF-8 bytes (words mode, `unit_keys`): two word units share a key only by a
-hash collision (odds about n²/2⁶⁵ for n distinct units: ~10⁻⁵ for 20 M).
+A phrase is verified in one line by reading each term's few positions in that line, found in
+O(1) (the posting's rank in a bitset) or by galloping through the term's line list: never by
+searching a term's positions over the whole corpus. Format 2 kept every term's global positions
+instead (`upgrade_postings` rewrites such a sidecar in place, as a build would now write it).
+
+While building, positions number a mode's terms across all lines, with one unused position
+between lines; a posting's positions are stored relative to its line's start. A term's key is
+its token id (tokens mode) or a 64-bit hash of its UTF-8 bytes (words mode, `unit_keys`): two
+word units share a key only by a hash collision (odds about n²/2⁶⁵ for n distinct units: ~10⁻⁵
+for 20 M).
 """
 
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
@@ -35,11 +46,13 @@ from pathlib import Path
 import numba
 import numpy as np
 
+from factroots.atomic import write_text
 from factroots.defaults import MODES
 
 POSTINGS_DIR = "postings"
 META_NAME = "meta.json"
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
+UPGRADABLE_VERSION = 2  # format 2 held global positions (`upgrade_postings`)
 KEY_SCHEME = "tokens: token id; words: fnv1a64+splitmix64 of the unit's UTF-8 bytes"
 RUN_POSTINGS = 8_000_000  # postings buffered per mode before a sorted run goes to disk
 _FNV_OFFSET = np.uint64(0xCBF29CE484222325)
@@ -94,10 +107,14 @@ def unit_keys(lines: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
 
 @dataclass
 class ModeCounts:
+    """What one mode's arrays hold: distinct terms, term occurrences (`postings`, as format 2
+    counted them), lines, and the dtypes of occurrence_offsets and in_line."""
+
     terms: int = 0
     postings: int = 0
     lines: int = 0
     dtype: str = "uint32"
+    in_line_dtype: str = "uint16"
 
 
 @dataclass
@@ -219,11 +236,19 @@ def _line_of(line_starts: np.ndarray, lo: int, p: int) -> int:
 
 @numba.njit(cache=True)
 def _term_lines(
-    positions: np.ndarray, offsets: np.ndarray, line_starts: np.ndarray, out: np.ndarray
+    positions: np.ndarray,
+    offsets: np.ndarray,
+    line_starts: np.ndarray,
+    lines: np.ndarray,
+    occurrence_offsets: np.ndarray,
+    in_line: np.ndarray,
 ) -> np.ndarray:
-    """Each term's distinct lines, written to `out` unless it is empty (then only counted);
-    returns the per-term offsets into `out`."""
+    """From each term's global positions: its postings' lines, where each posting's
+    occurrences start, and each occurrence's position within its line, written to the
+    arrays given unless `lines` is empty (then postings are only counted); returns the
+    per-term offsets of the postings."""
     line_offsets = np.zeros(offsets.shape[0], dtype=np.int64)
+    write = lines.shape[0] > 0
     at = 0
     for t in range(offsets.shape[0] - 1):
         line = 0
@@ -231,12 +256,67 @@ def _term_lines(
         for k in range(offsets[t], offsets[t + 1]):
             line = _line_of(line_starts, line, np.int64(positions[k]))
             if line != last:
-                if out.shape[0]:
-                    out[at] = line
+                if write:
+                    lines[at] = line
+                    occurrence_offsets[at] = k
                 at += 1
                 last = line
+            if write:
+                in_line[k] = np.int64(positions[k]) - line_starts[line]
         line_offsets[t + 1] = at
+    if write:
+        occurrence_offsets[at] = offsets[-1]
     return line_offsets
+
+
+def _in_line_dtype(line_starts: np.ndarray, end: int) -> type:
+    """uint16 unless a line holds more than 65,536 terms (`end`: one past the last line's
+    last position, plus the gap)."""
+    if not line_starts.size:
+        return np.uint16
+    longest = int(np.diff(line_starts, append=end).max()) - 1
+    return np.uint16 if longest <= 1 << 16 else np.uint32
+
+
+def write_line_postings(
+    layout: PostingsLayout, mode: str, line_starts: np.ndarray, end: int
+) -> ModeCounts:
+    """Write a mode's per-line arrays (lines, line_offsets, occurrence_offsets, in_line) from
+    its global positions (`positions`, `offsets`), then delete those two; `end` as in
+    `_in_line_dtype`."""
+    positions = np.load(layout.array(mode, "positions"), mmap_mode="r")
+    offsets = np.load(layout.array(mode, "offsets"))
+    none = np.empty(0, np.uint32)
+    line_offsets = _term_lines(positions, offsets, line_starts, none, none, none)
+    postings = int(line_offsets[-1])
+    occurrences = int(offsets[-1])
+    occ_dtype = np.uint32 if occurrences < 2**32 else np.uint64
+    in_line_dtype = _in_line_dtype(line_starts, end)
+    outputs = {
+        "lines": (np.uint32, postings),
+        "occurrence_offsets": (occ_dtype, postings + 1),
+        "in_line": (in_line_dtype, occurrences),
+    }
+    arrays = {
+        name: np.lib.format.open_memmap(
+            layout.array(mode, name), mode="w+", dtype=dtype, shape=(size,)
+        )
+        for name, (dtype, size) in outputs.items()
+    }
+    _term_lines(positions, offsets, line_starts, *arrays.values())
+    for values in arrays.values():
+        values.flush()
+    del arrays, positions
+    np.save(layout.array(mode, "line_offsets"), line_offsets)
+    layout.array(mode, "positions").unlink()
+    layout.array(mode, "offsets").unlink()
+    return ModeCounts(
+        int(line_offsets.size - 1),
+        occurrences,
+        int(line_starts.size),
+        np.dtype(occ_dtype).name,
+        np.dtype(in_line_dtype).name,
+    )
 
 
 @numba.njit(cache=True)
@@ -328,24 +408,7 @@ class _ModeWriter:
             np.concatenate(self.line_starts) if self.line_starts else np.empty(0, np.int64)
         )
         np.save(self.layout.array(self.mode, "line_starts"), line_starts)
-        self._write_term_lines(offsets, line_starts)
-        return ModeCounts(
-            int(vocab.size), int(offsets[-1]), int(line_starts.size), np.dtype(dtype).name
-        )
-
-    def _write_term_lines(self, offsets: np.ndarray, line_starts: np.ndarray) -> None:
-        positions = np.load(self.layout.array(self.mode, "positions"), mmap_mode="r")
-        line_offsets = _term_lines(positions, offsets, line_starts, np.empty(0, np.uint32))
-        lines = np.lib.format.open_memmap(
-            self.layout.array(self.mode, "lines"),
-            mode="w+",
-            dtype=np.uint32,
-            shape=(int(line_offsets[-1]),),
-        )
-        _term_lines(positions, offsets, line_starts, lines)
-        lines.flush()
-        del lines
-        np.save(self.layout.array(self.mode, "line_offsets"), line_offsets)
+        return write_line_postings(self.layout, self.mode, line_starts, self.next_position)
 
 
 class PostingsWriter:
@@ -372,14 +435,58 @@ class PostingsWriter:
         return meta
 
 
-def read_meta(directory: Path) -> PostingsMeta | None:
-    """The sidecar's meta, or None where the index has no (or an unfinished) sidecar."""
+def _meta_data(directory: Path) -> dict | None:
     path = PostingsLayout(directory / POSTINGS_DIR).meta
     if not path.is_file():
         return None
-    data = json.loads(path.read_text(encoding="utf-8"))
-    if data.get("format_version") != FORMAT_VERSION:
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def read_meta(directory: Path) -> PostingsMeta | None:
+    """The sidecar's meta, or None where the index has no (or an unfinished, or an older
+    format's) sidecar."""
+    data = _meta_data(directory)
+    if data is None or data.get("format_version") != FORMAT_VERSION:
         return None
     return PostingsMeta(
         FORMAT_VERSION, data["key_scheme"], {m: ModeCounts(**c) for m, c in data["modes"].items()}
     )
+
+
+def upgradable(directory: Path) -> bool:
+    """Whether the index at `directory` has a format-2 sidecar (`upgrade_postings`)."""
+    data = _meta_data(directory)
+    return data is not None and data.get("format_version") == UPGRADABLE_VERSION
+
+
+def upgrade_postings(directory: Path) -> bool:
+    """Rewrite a format-2 sidecar as the current format, in place, from its own arrays: the
+    arrays a build writes now, with no line read or tokenized again. Readers see the old
+    format (and take the tantivy path) until the new meta.json replaces the old one; the old
+    arrays are deleted only after that. Returns whether there was anything to upgrade."""
+    data = _meta_data(directory)
+    if data is None or data.get("format_version") != UPGRADABLE_VERSION:
+        return False
+    layout = PostingsLayout(directory / POSTINGS_DIR)
+    staged = PostingsLayout(layout.directory / "upgrade")
+    shutil.rmtree(staged.directory, ignore_errors=True)
+    staged.directory.mkdir()
+    modes = {}
+    for mode in data["modes"]:
+        for name in ("positions", "offsets"):
+            os.link(layout.array(mode, name), staged.array(mode, name))
+        line_starts = np.load(layout.array(mode, "line_starts"))
+        positions = np.load(layout.array(mode, "positions"), mmap_mode="r")
+        end = int(positions.max()) + 2 if positions.size else 0
+        del positions
+        modes[mode] = write_line_postings(staged, mode, line_starts, end)
+    for mode in modes:  # lines and line_offsets come out as format 2 had them
+        for name in ("occurrence_offsets", "in_line"):
+            os.replace(staged.array(mode, name), layout.array(mode, name))
+    meta = PostingsMeta(key_scheme=data["key_scheme"], modes=modes)
+    write_text(layout.meta, json.dumps(asdict(meta), indent=2) + "\n")
+    for mode in modes:
+        for name in ("positions", "offsets"):
+            layout.array(mode, name).unlink(missing_ok=True)
+    shutil.rmtree(staged.directory, ignore_errors=True)
+    return True

@@ -6,6 +6,7 @@ import os
 import sys
 import tempfile
 import threading
+import warnings
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -20,6 +21,7 @@ from factroots.defaults import DEFAULT_TOKENIZER
 from factroots.errors import FactrootsError
 from factroots.indexer.layout import check_lang, index_path, open_current
 from factroots.indexer.manifest import MANIFEST_NAME, Manifest, read_manifest
+from factroots.indexer.postings import upgradable
 from factroots.indexer.schema import DOC_ID, LINE, TEXT, TITLE, register_analyzers
 from factroots.search.entity import EntityTerms, entity_terms, label_keys
 from factroots.search.evidence import line_terms, marked_text, snippet, spans_in
@@ -202,6 +204,12 @@ class FactIndex:
         self._line_cache: dict[tuple[str, tuple[str, ...]], np.ndarray] = {}
         self._entities: dict[tuple[str, str], EntityTerms] = {}
         self._postings = open_postings(path)
+        if self._postings is None and upgradable(path):
+            warnings.warn(
+                f"{path}: its postings sidecar is of an older format, so batch calls take "
+                "tantivy's slower path: `factroots index upgrade ROOT` rewrites it in place",
+                stacklevel=2,
+            )
 
     def _damaged(self, exc: BaseException) -> FactrootsError:
         """The one-line error for tantivy failing on this index's files: which index, why, and

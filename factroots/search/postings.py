@@ -4,8 +4,10 @@ A batch of entities is resolved on one shard's sidecar in a few numba calls, in 
 nothing done per posting in Python: each entity's terms are looked up in the mode's sorted keys;
 an entity of one term is its term's line list, referenced where the sidecar maps it, not copied;
 an entity of several terms starts from its rarest term's lines, keeps those its other terms
-share (a bit test for terms on many lines, else galloping through their line lists) and then
-those where the terms occur in a row (positions, anchored on the term with the fewest).
+share (one branch-free pass of bit tests for the terms on many lines, then galloping through
+the others' line lists) and then those where the terms occur in a row: each term's posting for
+the line is found by its rank in the term's bitset (or by galloping), and its few positions in
+that line are read from the sidecar, so no term's positions are searched across the corpus.
 A fact's co-occurrence count in a shard is the size of the intersection of its subject's and
 object's lines there (a bit test against the larger where it is frequent); counts of a sharded
 index are sums over shards, so no line list is ever merged across shards. A single query's
@@ -28,7 +30,7 @@ GALLOP_RATIO = 16
 CHUNK = 16384  # entities per progress report (and per numba call, at most)
 SCRATCH_LINES = 1 << 24  # candidate lines (4 bytes each) per numba call, at most
 BITSET_SHARE = 64  # a term or entity on at least 1/64 of a shard's lines is tested by bitset
-BITSET_BYTES = 256 << 20  # bitsets per call, at most
+BITSET_BYTES = 256 << 20  # bitsets (with their ranks) per call, at most
 AND_DENSITY = 4  # an entity whose rarest term has 4 lines per 64-bit word of its shard's
 # bitsets is intersected by ANDing bitsets, not by testing its rarest term's lines
 
@@ -91,15 +93,44 @@ def _keep_common(buf: np.ndarray, m: int, lines: np.ndarray) -> int:
 
 
 @numba.njit(cache=True, nogil=True)
-def _keep_set(buf: np.ndarray, m: int, bits: np.ndarray) -> int:
-    """Keep, in place, the lines of buf[:m] whose bit is set in `bits`."""
+def _keep_all_set(
+    values: np.ndarray, bitsets: np.ndarray, tested: np.ndarray, buf: np.ndarray
+) -> int:
+    """Write to buf the lines of `values` whose bit is set in every bitset `tested` names;
+    how many (branch-free: whether a line is kept is not predictable)."""
     kept = 0
-    for k in range(m):
-        line = np.int64(buf[k])
-        if (bits[line >> 6] >> np.uint64(line & 63)) & np.uint64(1):
-            buf[kept] = buf[k]
-            kept += 1
+    for k in range(values.shape[0]):
+        line = np.int64(values[k])
+        word = line >> 6
+        bit = np.uint64(line & 63)
+        every = np.uint64(1)
+        for j in range(tested.shape[0]):
+            every &= bitsets[tested[j], word] >> bit
+        buf[kept] = values[k]
+        kept += np.int64(every & np.uint64(1))
     return kept
+
+
+@numba.njit(cache=True, nogil=True)
+def _popcount(x: np.uint64) -> np.int64:
+    """Set bits of x (SWAR)."""
+    x = x - ((x >> np.uint64(1)) & np.uint64(0x5555555555555555))
+    x = (x & np.uint64(0x3333333333333333)) + ((x >> np.uint64(2)) & np.uint64(0x3333333333333333))
+    x = (x + (x >> np.uint64(4))) & np.uint64(0x0F0F0F0F0F0F0F0F)
+    return np.int64((x * np.uint64(0x0101010101010101)) >> np.uint64(56))
+
+
+@numba.njit(cache=True, parallel=True)
+def _ranks(bitsets: np.ndarray) -> np.ndarray:
+    """For each bitset and word, the bits set in the words before it (a shard's lines are
+    numbered in uint32)."""
+    out = np.empty(bitsets.shape, dtype=np.uint32)
+    for s in numba.prange(bitsets.shape[0]):
+        total = 0
+        for w in range(bitsets.shape[1]):
+            out[s, w] = total
+            total += _popcount(bitsets[s, w])
+    return out
 
 
 @numba.njit(cache=True, nogil=True)
@@ -153,36 +184,93 @@ def _ascending(values: np.ndarray) -> np.ndarray:
 
 
 @numba.njit(cache=True, nogil=True)
-def _phrase_in_line(
-    terms: np.ndarray,
-    anchor: int,
-    offsets: np.ndarray,
-    positions: np.ndarray,
-    cursor: np.ndarray,
-    lo: int,
-    hi: int,
-) -> bool:
-    """Whether the terms occur in a row in positions [lo, hi) (one line); `cursor` holds each
-    term's search start in its positions and only moves forward."""
-    a_lo, a_hi = offsets[terms[anchor]], offsets[terms[anchor] + 1]
-    cursor[anchor] = a_lo + _first_at_least(
-        positions[a_lo:a_hi], cursor[anchor] - a_lo, lo + anchor
-    )
-    while cursor[anchor] < a_hi and np.int64(positions[cursor[anchor]]) < hi:
-        start = np.int64(positions[cursor[anchor]]) - anchor
+def _posting_of(
+    term: int,
+    slot: int,
+    line: int,
+    bitsets: np.ndarray,
+    ranks: np.ndarray,
+    line_offsets: np.ndarray,
+    lines: np.ndarray,
+    cursor: int,
+) -> int:
+    """Index of the posting of `term` (which is on `line`) for that line: its rank in the
+    term's bitset where `slot` gives one, else found galloping forward from `cursor`."""
+    lo = line_offsets[term]
+    if slot >= 0:
+        word = line >> 6
+        below = bitsets[slot, word] & ((np.uint64(1) << np.uint64(line & 63)) - np.uint64(1))
+        return lo + np.int64(ranks[slot, word]) + _popcount(below)
+    return lo + _first_at_least(lines[lo : line_offsets[term + 1]], cursor - lo, line)
+
+
+@numba.njit(cache=True, nogil=True)
+def _in_a_row(at: np.ndarray, end: np.ndarray, in_line: np.ndarray) -> bool:
+    """Whether terms 0..n-1 occur in a row in one line, term i's positions in it being
+    in_line[at[i]:end[i]] (ascending; `at` is advanced in place); anchored on the term with
+    the fewest positions there."""
+    n = at.shape[0]
+    anchor = 0
+    for i in range(1, n):
+        if end[i] - at[i] < end[anchor] - at[anchor]:
+            anchor = i
+    for q in range(at[anchor], end[anchor]):
+        first = np.int64(in_line[q]) - anchor
+        if first < 0:
+            continue
         matched = True
-        for i in range(terms.shape[0]):
+        for i in range(n):
             if i == anchor:
                 continue
-            t_lo, t_hi = offsets[terms[i]], offsets[terms[i] + 1]
-            cursor[i] = t_lo + _first_at_least(positions[t_lo:t_hi], cursor[i] - t_lo, start + i)
-            if cursor[i] == t_hi or np.int64(positions[cursor[i]]) != start + i:
+            while at[i] < end[i] and np.int64(in_line[at[i]]) < first + i:
+                at[i] += 1
+            if at[i] == end[i]:
+                return False
+            if np.int64(in_line[at[i]]) != first + i:
                 matched = False
                 break
         if matched:
             return True
-        cursor[anchor] += 1
     return False
+
+
+@numba.njit(cache=True, nogil=True)
+def _shared_lines(
+    terms: np.ndarray,
+    slots: np.ndarray,
+    bitsets: np.ndarray,
+    line_offsets: np.ndarray,
+    lines: np.ndarray,
+    buf: np.ndarray,
+) -> int:
+    """The lines all the terms share, written to buf: the rarest term's, tested against the
+    others' bitsets where `slots` gives one (all of them ANDed, a word at a time, where every
+    term is on many lines), then galloped through the others' line lists."""
+    n = terms.shape[0]
+    line_counts = np.empty(n, dtype=np.int64)
+    for i in range(n):
+        line_counts[i] = line_offsets[terms[i] + 1] - line_offsets[terms[i]]
+    order = _ascending(line_counts)
+    if slots[order[0]] >= 0 and line_counts[order[0]] >= AND_DENSITY * bitsets.shape[1]:
+        m = _common_bits(slots, bitsets, buf)
+    else:
+        tested = np.empty(n, dtype=np.int64)
+        nb = 0
+        for i in order[1:]:
+            if slots[i] >= 0:
+                tested[nb] = slots[i]
+                nb += 1
+        first = terms[order[0]]
+        m = _keep_all_set(
+            lines[line_offsets[first] : line_offsets[first + 1]], bitsets, tested[:nb], buf
+        )
+    for i in order[1:]:
+        if m == 0:
+            break
+        if slots[i] < 0:
+            t = terms[i]
+            m = _keep_common(buf, m, lines[line_offsets[t] : line_offsets[t + 1]])
+    return m
 
 
 @numba.njit(cache=True, nogil=True)
@@ -190,56 +278,32 @@ def _entity_lines(
     terms: np.ndarray,
     slots: np.ndarray,
     bitsets: np.ndarray,
-    offsets: np.ndarray,
-    positions: np.ndarray,
+    ranks: np.ndarray,
     line_offsets: np.ndarray,
     lines: np.ndarray,
-    line_starts: np.ndarray,
+    occurrence_offsets: np.ndarray,
+    in_line: np.ndarray,
     buf: np.ndarray,
 ) -> int:
     """Lines of one entity of several terms (their term indices), written to buf: the lines
-    all its terms share (the rarest term's, tested against the others' bitsets where `slots`
-    gives one, else galloped through their line lists), then those where they occur in a
-    row."""
+    all its terms share (`_shared_lines`), then those where they occur in a row."""
+    m = _shared_lines(terms, slots, bitsets, line_offsets, lines, buf)
     n = terms.shape[0]
-    line_counts = np.empty(n, dtype=np.int64)
-    for i in range(n):
-        line_counts[i] = line_offsets[terms[i] + 1] - line_offsets[terms[i]]
-    order = _ascending(line_counts)
-    dense = slots[order[0]] >= 0 and line_counts[order[0]] >= AND_DENSITY * bitsets.shape[1]
-    if dense:  # every term is on many lines: AND their bitsets a word at a time
-        m = _common_bits(slots, bitsets, buf)
-    else:
-        first = terms[order[0]]
-        m = line_counts[order[0]]
-        for k in range(m):
-            buf[k] = lines[line_offsets[first] + k]
-    for i in order[1:]:
-        if m == 0:
-            return 0
-        if slots[i] >= 0:
-            if not dense:
-                m = _keep_set(buf, m, bitsets[slots[i]])
-        else:
-            t = terms[i]
-            m = _keep_common(buf, m, lines[line_offsets[t] : line_offsets[t + 1]])
-    anchor = 0
-    for i in range(n):
-        if (
-            offsets[terms[i] + 1] - offsets[terms[i]]
-            < offsets[terms[anchor] + 1] - offsets[terms[anchor]]
-        ):
-            anchor = i
     cursor = np.empty(n, dtype=np.int64)
     for i in range(n):
-        cursor[i] = offsets[terms[i]]
-    end = np.int64(line_starts[-1]) + (1 << 40)
+        cursor[i] = line_offsets[terms[i]]
+    at = np.empty(n, dtype=np.int64)
+    end = np.empty(n, dtype=np.int64)
     kept = 0
     for k in range(m):
         line = np.int64(buf[k])
-        lo = np.int64(line_starts[line])
-        hi = np.int64(line_starts[line + 1]) if line + 1 < line_starts.shape[0] else end
-        if _phrase_in_line(terms, anchor, offsets, positions, cursor, lo, hi):
+        for i in range(n):
+            cursor[i] = _posting_of(
+                terms[i], slots[i], line, bitsets, ranks, line_offsets, lines, cursor[i]
+            )
+            at[i] = np.int64(occurrence_offsets[cursor[i]])
+            end[i] = np.int64(occurrence_offsets[cursor[i] + 1])
+        if _in_a_row(at, end, in_line):
             buf[kept] = buf[k]
             kept += 1
     return kept
@@ -248,11 +312,10 @@ def _entity_lines(
 @numba.njit(cache=True, nogil=True)
 def _lines_of_one(
     keys: np.ndarray,
-    offsets: np.ndarray,
-    positions: np.ndarray,
     line_offsets: np.ndarray,
     lines: np.ndarray,
-    line_starts: np.ndarray,
+    occurrence_offsets: np.ndarray,
+    in_line: np.ndarray,
     entity_keys: np.ndarray,
 ) -> np.ndarray:
     """Sorted lines of one entity given by its term keys: a one-term entity's line list as
@@ -273,8 +336,17 @@ def _lines_of_one(
     buf = np.empty(int(fewest), dtype=lines.dtype)
     slots = np.full(n, -1, dtype=np.int64)
     no_bitsets = np.zeros((0, 1), dtype=np.uint64)
+    no_ranks = np.zeros((0, 1), dtype=np.uint32)
     m = _entity_lines(
-        terms, slots, no_bitsets, offsets, positions, line_offsets, lines, line_starts, buf
+        terms,
+        slots,
+        no_bitsets,
+        no_ranks,
+        line_offsets,
+        lines,
+        occurrence_offsets,
+        in_line,
+        buf,
     )
     return buf[:m]
 
@@ -282,17 +354,17 @@ def _lines_of_one(
 @numba.njit(cache=True, nogil=True)
 def _pair_lines(
     keys: np.ndarray,
-    offsets: np.ndarray,
-    positions: np.ndarray,
     line_offsets: np.ndarray,
     lines: np.ndarray,
-    line_starts: np.ndarray,
+    occurrence_offsets: np.ndarray,
+    in_line: np.ndarray,
     subject_keys: np.ndarray,
     object_keys: np.ndarray,
 ) -> tuple[int, int, int]:
     """Lines holding the subject, the object, and both (entities given by their term keys)."""
-    a = _lines_of_one(keys, offsets, positions, line_offsets, lines, line_starts, subject_keys)
-    b = _lines_of_one(keys, offsets, positions, line_offsets, lines, line_starts, object_keys)
+    arrays = (keys, line_offsets, lines, occurrence_offsets, in_line)
+    a = _lines_of_one(*arrays, subject_keys)
+    b = _lines_of_one(*arrays, object_keys)
     both = common_count(a, b) if a.shape[0] > 0 and b.shape[0] > 0 else 0
     return a.shape[0], b.shape[0], both
 
@@ -326,14 +398,14 @@ def _phrases(
     terms: np.ndarray,
     slots: np.ndarray,
     bitsets: np.ndarray,
+    ranks: np.ndarray,
     query_offsets: np.ndarray,
     entities: np.ndarray,
     fewest: np.ndarray,
-    offsets: np.ndarray,
-    positions: np.ndarray,
     line_offsets: np.ndarray,
     lines: np.ndarray,
-    line_starts: np.ndarray,
+    occurrence_offsets: np.ndarray,
+    in_line: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Lines of the given entities (each of several terms, all present), packed one entity
     after the other, and how many each has."""
@@ -350,11 +422,11 @@ def _phrases(
             terms[lo:hi],
             slots[lo:hi],
             bitsets,
-            offsets,
-            positions,
+            ranks,
             line_offsets,
             lines,
-            line_starts,
+            occurrence_offsets,
+            in_line,
             scratch[start[i] : start[i + 1]],
         )
     packed = np.empty(count.sum(), dtype=np.uint32)
@@ -552,8 +624,9 @@ def _readonly(values: np.ndarray) -> np.ndarray:
 
 
 def _budgeted(candidates: np.ndarray, sizes: np.ndarray, words: int) -> np.ndarray:
-    """The candidates given a bitset, largest first, as many as BITSET_BYTES allows."""
-    most = BITSET_BYTES // max(8 * words, 1)
+    """The candidates given a bitset, largest first, as many as BITSET_BYTES allows (a bitset
+    and its ranks: 12 bytes a word)."""
+    most = BITSET_BYTES // max(12 * words, 1)
     return candidates[np.argsort(-sizes[candidates], kind="stable")][:most]
 
 
@@ -605,18 +678,17 @@ class ModePostings:
             return _readonly(np.load(layout.array(mode, name), mmap_mode="r").view(np.ndarray))
 
         self.keys = load("keys")
-        self.offsets = load("offsets")
-        self.positions = load("positions")
         self.line_offsets = load("line_offsets")
         self.lines_of_terms = load("lines")
+        self.occurrence_offsets = load("occurrence_offsets")
+        self.in_line = load("in_line")
         self.line_starts = load("line_starts")
         self._single = (  # what a single query's numba call takes, in its order
             self.keys,
-            self.offsets,
-            self.positions,
             self.line_offsets,
             self.lines_of_terms,
-            self.line_starts,
+            self.occurrence_offsets,
+            self.in_line,
         )
 
     @property
@@ -627,7 +699,7 @@ class ModePostings:
         """Drop the pages of the mapped arrays from this process's resident memory (they stay
         in the kernel's page cache, and the next read maps them again): a sharded trace
         releases each shard once counted, so its resident memory is one shard's, not all."""
-        for values in self._single:
+        for values in (*self._single, self.line_starts):
             _release(values)
 
     def resolve(
@@ -650,6 +722,7 @@ class ModePostings:
         start[single] = self.line_offsets[terms[query_offsets[single]]]
         several = np.flatnonzero((sizes > 1) & (fewest > 0))
         slots, bitsets = self._term_bitsets(terms, query_offsets, several)
+        ranks = _ranks(bitsets)
         found, at = [], 0
         for lo in range(0, n, CHUNK):
             hi = min(lo + CHUNK, n)
@@ -659,14 +732,11 @@ class ModePostings:
                     terms,
                     slots,
                     bitsets,
+                    ranks,
                     query_offsets,
                     batch,
                     fewest,
-                    self.offsets,
-                    self.positions,
-                    self.line_offsets,
-                    self.lines_of_terms,
-                    self.line_starts,
+                    *self._single[1:],
                 )
                 count[batch] = lines
                 start[batch] = at + np.cumsum(lines) - lines
@@ -750,7 +820,7 @@ def _scratch_batches(entities: np.ndarray, fewest: np.ndarray) -> list[np.ndarra
 def compiled() -> bool:
     """Whether numba's on-disk cache holds the batch trace's compiled functions (else the first
     trace on this machine compiles them, ≈ 20 s, and caches them for every later process)."""
-    functions = (_query_terms, _phrases, _list_bitsets, _shard_pair_counts)
+    functions = (_query_terms, _ranks, _phrases, _list_bitsets, _shard_pair_counts)
     try:
         return all(f._cache._cache_file._load_index() for f in functions)
     except Exception:  # numba's cache layout is not public API: assume compiled
