@@ -98,7 +98,7 @@ def _keep_all_set(
 ) -> int:
     """Write to buf the lines of `values` whose bit is set in every bitset `tested` names;
     how many (branch-free: whether a line is kept is not predictable)."""
-    kept = 0
+    kept = np.int64(0)
     for k in range(values.shape[0]):
         line = np.int64(values[k])
         word = line >> 6
