@@ -98,7 +98,7 @@ def _keep_all_set(
 ) -> int:
     """Write to buf the lines of `values` whose bit is set in every bitset `tested` names;
     how many (branch-free: whether a line is kept is not predictable)."""
-    kept = np.int64(0)
+    kept = 0
     for k in range(values.shape[0]):
         line = np.int64(values[k])
         word = line >> 6
@@ -107,7 +107,7 @@ def _keep_all_set(
         for j in range(tested.shape[0]):
             every &= bitsets[tested[j], word] >> bit
         buf[kept] = values[k]
-        kept += np.int64(every & np.uint64(1))
+        kept += int(every & np.uint64(1))
     return kept
 
 
