@@ -399,24 +399,31 @@ def _runs(points: list[SizePoint]) -> list[str]:
 
 
 WHY = """Reading. The scan grows linearly with the corpus (slope ≈ 1) and factroots' trace
-more slowly (slope 0.4–0.5): its fixed part (label analysis, ≈ 0.03 s in words mode and ≈ 0.2 s
+more slowly (slope 0.3–0.5): its fixed part (label analysis, ≈ 0.03 s in words mode and ≈ 0.2 s
 in tokens mode for 34,299 labels; opening the index and the first touch of its mapped pages)
-weighs at small sizes, and its part per corpus line is 35–90× smaller than the scan's, whose
+weighs at small sizes, and its part per corpus line is 50–100× smaller than the scan's, whose
 every match becomes a Python object. So the scan ÷ trace ratio grows with the corpus: at
-931,750 lines words 80× (met) and tokens 39× (missed by a fifth: phrase verification of
-multi-token labels, whose rarest token is still frequent, is most of the trace's per-line
-work). Lucene's per-fact path costs about the same at every size (slope ≈ 0.05): one Boolean
-query per fact, each bound by its pyjnius round trip (≈ 170 µs), not by Lucene's postings; so
-its lead over the trace shrinks as the trace's per-line part grows, and at 931,750 lines it is
-8.4× (target ≥ 10×: missed by 16 %); its per-entity path grows with the corpus like the scan.
-Both traces are timed with their index in memory, as the scan's lines are: a first attempt at
-the 931,750-line point, whose 7.5 GB index the Lucene export had pushed out of the page cache,
-traced in 4.4 / 6.4 s, reading the sidecar from disk (now each index is read through, untimed,
-before its timed trace). A single query's counts come from the postings sidecar in one numba
-call per shard (tantivy, the index of record, gives the evidence lines); `cooccur` adds the
-labels' analysis, which Lucene's count of a prebuilt query leaves out, hence the like-for-like
-column: counts of analysed entities (`FactIndex.pair_lines`), at or under Lucene's at every
-size."""
+931,750 lines words 102× (met) and tokens 49.3× (missed by 1.4 %). That point was measured at
+1ad6e8d, after the sidecar's positions became per line (postings format 3: a phrase is verified
+in a line by reading each term's few positions there, its posting found by its rank in a bitset,
+instead of galloping through whole-corpus positions arrays); the points below it are of e1e298d,
+the older format. At ce02105 the same 931,750-line point traced in 0.79 / 1.88 s against a scan
+of 62.8 / 73.3 s; here 0.76 / 1.71 s against 77.7 / 84.2 s: the machine ran slower in this run,
+which is why each ratio is taken within one run. What is left in tokens mode: label analysis
+(≈ 0.2 s, the tokenizer itself) and, per shard, the candidate filter: ≈ 40 M candidate lines
+(each multi-token label's rarest token's) cut to ≈ 3 M by the other tokens' bitsets and line
+lists, then ≈ 1.2 M verified phrases. Lucene's per-fact path costs about the same at every size
+(slope ≈ 0.1): one Boolean query per fact, each bound by its pyjnius round trip (≈ 200 µs), not
+by Lucene's postings; so its lead over the trace shrinks as the trace's per-line part grows: at
+931,750 lines 10.2× (met, narrowly; 8.4× at ce02105); its per-entity path grows with the corpus
+like the scan. Both traces are timed with their index in memory, as the scan's lines are: a
+first attempt at the 931,750-line point, whose 7.5 GB index the Lucene export had pushed out of
+the page cache, traced in 4.4 / 6.4 s, reading the sidecar from disk (now each index is read
+through, untimed, before its timed trace). A single query's counts come from the postings
+sidecar in one numba call per shard (tantivy, the index of record, gives the evidence lines);
+`cooccur` adds the labels' analysis, which Lucene's count of a prebuilt query leaves out, hence
+the like-for-like column: counts of analysed entities (`FactIndex.pair_lines`), at or under
+Lucene's at every size."""
 
 
 def targets(points: list[SizePoint]) -> str:

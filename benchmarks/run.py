@@ -72,18 +72,21 @@ corpus), and
 [results_scaling.md](results_scaling.md): the sweep on the realistic corpus at 115k, 231k, 464k
 and 931,750 lines, factroots against Lucene's two batch paths and the scan (`python -m
 benchmarks.bench_scaling --sizes 0.125,0.25,0.5 --out benchmarks/results_scaling.md`, 58 minutes,
-at e1e298d; the 931,750-line point in its own run at ce02105, `--sizes 1 --reuse-build
---with-points`, 30 minutes, reusing the index above: each point's figures come from one run).
-There, at 931,750 lines, the whole scan is measured (no projection): words 62.8 s against the
-trace's 0.79 s (80×, met), tokens 73.3 s against 1.88 s (39×, missed); the scan ÷ trace ratio
-grows with the corpus (words 31× → 80×, tokens 11.6× → 39×; fitted slopes: scan ≈ 1.0, trace
-0.4–0.5) as the trace's fixed part fades. Lucene's fastest batch path (a query per fact) costs
-about the same at every size, bound by its pyjnius round trips: 16–25× slower than the trace up
-to 464k lines, 8.4× at 931,750 (target ≥ 10×: missed by 16 %). A single query's counts of
-analysed entities take 6–9 µs at p50 against Lucene's count of a prebuilt query, 12–34 µs (met
-at every size), and `cooccur` with its label analysis 41–114 µs against Lucene's 130–295 µs
-through pyjnius. The scan's per-line rate differs between runs by up to a third (run-to-run
-variance of the pass itself), which is why each ratio is taken within one run.
+at e1e298d; the 931,750-line point in its own run at 1ad6e8d, postings format 3, `--sizes 1
+--reuse-build --with-points`, 36 minutes, reusing the index above upgraded in place by `index
+upgrade`: each point's figures come from one run).
+There, at 931,750 lines, the whole scan is measured (no projection): words 77.7 s against the
+trace's 0.76 s (102×, met), tokens 84.2 s against 1.71 s (49.3×, missed by 1.4 %); the scan ÷
+trace ratio grows with the corpus (words 31× → 102×, tokens 11.6× → 49×; fitted slopes: scan
+≈ 1.0, trace 0.3–0.5) as the trace's fixed part fades. Lucene's fastest batch path (a query per
+fact) costs about the same at every size, bound by its pyjnius round trips: 16–25× slower than
+the trace up to 464k lines, 10.2× at 931,750 (target ≥ 10×: met, narrowly). The previous run of
+that point (ce02105, postings format 2) gave 80× / 39× and 8.4×, with a scan of 62.8 / 73.3 s:
+this run's machine was slower, and the trace faster. A single query's counts of analysed
+entities take 6–9 µs at p50 against Lucene's count of a prebuilt query, 12–28 µs (met at every
+size), and `cooccur` with its label analysis 41–102 µs against Lucene's 130–275 µs through
+pyjnius. The scan's per-line rate differs between runs by up to a third (run-to-run variance of
+the pass itself), which is why each ratio is taken within one run.
 """
 
 BOUNDS = """## What bounds these figures
@@ -94,17 +97,25 @@ BOUNDS = """## What bounds these figures
   about as much per string as per token, so one string per label cost twice that), then resolved
   per shard in a few parallel numba calls on the postings sidecar: a one-term entity is its
   term's line list, referenced in the mapped file; a longer one starts from its rarest term's
-  lines, keeps those its other terms share (a bit test where a term lies on ≥ 1/64 of the lines,
-  a bitset AND where all do, else galloping) and verifies the phrase by galloping through
-  positions in the lines left. A fact's count is the intersection of its two entities' lines in
-  each shard (a bit test against a frequent object), summed over shards: no line list is merged
-  or copied across shards. What remains, measured on one 460 k-line tokens shard: ≈ 40 M
-  candidate lines (the rarest term's) for 21 k multi-token labels, cut to ≈ 3 M by the other
-  terms' bitsets and line lists (≈ 45 % of the time), then verified as phrases by galloping
-  through positions arrays of hundreds of MB, a few cache misses per line (≈ 55 %). A skip
-  list per frequent term (where its positions of each 64-line block begin) was tried and saved
-  8 % of the phrase pass for more than it cost to build: not kept. The trace grows linearly with
-  the corpus at a fixed density, like the scan, with a constant 35–90× smaller; on small indexes
+  lines, keeps those its other terms share (one branch-free pass of bit tests where terms lie on
+  ≥ 1/64 of the lines, a bitset AND where all do, else galloping) and verifies the phrase in
+  each line left by reading each term's few positions in that line (postings format 3: a
+  posting's positions are stored within its line, and the posting is found by its rank in the
+  term's bitset, else by galloping through its line list). A fact's count is the intersection of
+  its two entities' lines in each shard (a bit test against a frequent object), summed over
+  shards: no line list is merged or copied across shards. What remains, measured on one 460 k-line
+  tokens shard: ≈ 40 M candidate lines (the rarest term's) for 21 k multi-token labels, cut to
+  ≈ 3 M by the other terms' bitsets and line lists (≈ 55 % of the time, most of it in the
+  16 k labels whose rarest token is on under ≈ 1,000 lines, where each test is a cache miss),
+  then ≈ 1.2 M phrases verified (≈ 30 %; format 2 galloped through whole-corpus positions arrays
+  there, a few cache misses per line: the phrase pass fell from 0.74 to 0.58 s in tokens mode
+  and 0.38 to 0.24 s in words mode on that shard, one A/B run), and the term bitsets built for
+  the call (≈ 15 %). Tried and not kept: a skip list over format 2's positions (8 %); storing the
+  frequent terms' bitsets in the sidecar instead of their line lists (a sidecar an eighth smaller,
+  but its memory-mapped bitsets and coarser ranks made the trace ≈ 30 % slower); hardware
+  popcount; linear merges in place of galloping; more bitsets (1/256, 1/1024 of the lines).
+  The trace grows linearly with the corpus at a fixed density, like the scan, with a constant
+  50–100× smaller; on small indexes
   the fixed cost dominates (label analysis, ≈ 0.03 s in words mode and ≈ 0.2 s in tokens mode;
   the first call of each numba function in a process, ≈ 0.4 s for the first and ≈ 0.01 s for
   each other, is paid by the warm-up; the cold trace still pays the first touch of the index's
@@ -120,13 +131,15 @@ BOUNDS = """## What bounds these figures
 - **Aho–Corasick.** pyahocorasick's automaton runs in C, but every match becomes a Python tuple
   and every line a Python set of entities: at real density (13–15 entity-lines per line) this is
   most of its time.
-- **Index size.** The sidecar stores 4 bytes per term position and per distinct (term, line),
+- **Index size.** The sidecar stores 2 bytes per term occurrence (its position within its line)
+  and 8 per distinct (term, line) (the line, and where its positions start),
   uncompressed in both modes, so that galloping needs no decoding; tantivy keeps its own
   compressed postings for evidence (and for every query of an index built without a sidecar).
   Block compression (delta + bit packing) would shrink the sidecar ≈ 3×, at a decoding cost in
   the trace; not done.
 - **Build.** The 931,750-line index above is reused from an earlier commit (its manifest's
-  time, on a loaded machine). On a quiet machine the build now runs at about half of what the
+  time, on a loaded machine; its sidecar upgraded in place to format 3 by `index upgrade`,
+  70 s). On a quiet machine the build now runs at about half of what the
   tokenizer alone does on both cores (results_scaleout.md: 0.55× with 2 workers): word units
   and the token-id strings of a batch's lines are written in one numba pass each (the regular
   expression and `str()` per id were 27 % of a build), but every line is still a tantivy
