@@ -18,16 +18,10 @@ from factroots.indexer.postings import (
     upgrade_postings,
 )
 from factroots.search import FactIndex
-from factroots.tokenizer import load_tokenizer
 
 MODES = ("words", "tokens")
 NEW_ARRAYS = ("occurrence_offsets", "in_line")
 PAIRS = [("New York", "Paris"), ("York", "a a"), ("北京市", "a"), ("Paris New", "York")]
-
-
-@pytest.fixture(scope="module")
-def mbert():
-    return load_tokenizer("mbert")
 
 
 @pytest.fixture(scope="module")
