@@ -100,6 +100,20 @@ def test_upgrade_rewrites_a_format_2_sidecar_into_what_a_build_writes(built, old
         assert sidecar_bytes(old) == sidecar_bytes(new)
 
 
+def test_an_upgrade_stopped_after_its_meta_leaves_nothing_behind_the_next(built, tmp_path):
+    copy = tmp_path / "root"
+    shutil.copytree(built, copy, symlinks=True)
+    folder = shard_folders(copy)[0]
+    before = sidecar_bytes(folder)
+    layout = PostingsLayout(folder / POSTINGS_DIR)
+    for mode in MODES:  # as an upgrade stopped after writing meta.json leaves them
+        np.save(layout.array(mode, "positions"), np.arange(3, dtype=np.uint32))
+        np.save(layout.array(mode, "offsets"), np.arange(2, dtype=np.int64))
+    (layout.directory / "upgrade").mkdir()
+    assert not upgrade_postings(folder)
+    assert sidecar_bytes(folder) == before
+
+
 def test_upgrade_leaves_a_current_sidecar_alone(built):
     folder = shard_folders(built)[0]
     before = sidecar_bytes(folder)

@@ -39,7 +39,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -463,12 +463,15 @@ def upgrade_postings(directory: Path) -> bool:
     """Rewrite a format-2 sidecar as the current format, in place, from its own arrays: the
     arrays a build writes now, with no line read or tokenized again. Readers see the old
     format (and take the tantivy path) until the new meta.json replaces the old one; the old
-    arrays are deleted only after that. Returns whether there was anything to upgrade."""
+    arrays are deleted only after that (what an upgrade stopped in between left behind is
+    deleted by the next). Returns whether there was anything to upgrade."""
     data = _meta_data(directory)
-    if data is None or data.get("format_version") != UPGRADABLE_VERSION:
-        return False
     layout = PostingsLayout(directory / POSTINGS_DIR)
     staged = PostingsLayout(layout.directory / "upgrade")
+    if data is not None and data.get("format_version") == FORMAT_VERSION:
+        _remove_leftovers(layout, staged, data["modes"])
+    if data is None or data.get("format_version") != UPGRADABLE_VERSION:
+        return False
     shutil.rmtree(staged.directory, ignore_errors=True)
     staged.directory.mkdir()
     modes = {}
@@ -485,8 +488,14 @@ def upgrade_postings(directory: Path) -> bool:
             os.replace(staged.array(mode, name), layout.array(mode, name))
     meta = PostingsMeta(key_scheme=data["key_scheme"], modes=modes)
     write_text(layout.meta, json.dumps(asdict(meta), indent=2) + "\n")
+    _remove_leftovers(layout, staged, modes)
+    return True
+
+
+def _remove_leftovers(layout: PostingsLayout, staged: PostingsLayout, modes: Iterable[str]) -> None:
+    """Format 2's global positions, and an upgrade's staging folder, once the sidecar is
+    current."""
     for mode in modes:
         for name in ("positions", "offsets"):
             layout.array(mode, name).unlink(missing_ok=True)
     shutil.rmtree(staged.directory, ignore_errors=True)
-    return True
