@@ -623,10 +623,10 @@ def _readonly(values: np.ndarray) -> np.ndarray:
     return values
 
 
-def _budgeted(candidates: np.ndarray, sizes: np.ndarray, words: int) -> np.ndarray:
-    """The candidates given a bitset, largest first, as many as BITSET_BYTES allows (a bitset
-    and its ranks: 12 bytes a word)."""
-    most = BITSET_BYTES // max(12 * words, 1)
+def _budgeted(candidates: np.ndarray, sizes: np.ndarray, bytes_each: int) -> np.ndarray:
+    """The candidates given a bitset, largest first, as many as BITSET_BYTES allows when each
+    takes `bytes_each`."""
+    most = BITSET_BYTES // max(bytes_each, 1)
     return candidates[np.argsort(-sizes[candidates], kind="stable")][:most]
 
 
@@ -656,7 +656,7 @@ class ShardLines:
         frequent = np.flatnonzero(
             (self.count * BITSET_SHARE >= max(self.num_lines, 1)) & (uses > 1)
         )
-        chosen = _budgeted(frequent, self.count, words)
+        chosen = _budgeted(frequent, self.count, 8 * words)
         slots = np.full(self.count.size, -1, dtype=np.int64)
         slots[chosen] = np.arange(chosen.size)
         bitsets = _list_bitsets(*self._arrays(), chosen, words)
@@ -736,7 +736,10 @@ class ModePostings:
                     query_offsets,
                     batch,
                     fewest,
-                    *self._single[1:],
+                    self.line_offsets,
+                    self.lines_of_terms,
+                    self.occurrence_offsets,
+                    self.in_line,
                 )
                 count[batch] = lines
                 start[batch] = at + np.cumsum(lines) - lines
@@ -771,7 +774,7 @@ class ModePostings:
         distinct = np.unique(terms[used])
         lines = np.diff(self.line_offsets)[distinct] if distinct.size else distinct
         frequent = np.flatnonzero(lines * BITSET_SHARE >= max(self.num_lines, 1))
-        chosen = distinct[_budgeted(frequent, lines, words)]
+        chosen = distinct[_budgeted(frequent, lines, 12 * words)]  # with its ranks
         chosen.sort()
         slots = np.full(terms.size, -1, dtype=np.int64)
         if chosen.size:
