@@ -453,10 +453,21 @@ def read_meta(directory: Path) -> PostingsMeta | None:
     )
 
 
+def _format_version(directory: Path) -> int | None:
+    data = _meta_data(directory)
+    return None if data is None else data.get("format_version")
+
+
 def upgradable(directory: Path) -> bool:
     """Whether the index at `directory` has a format-2 sidecar (`upgrade_postings`)."""
-    data = _meta_data(directory)
-    return data is not None and data.get("format_version") == UPGRADABLE_VERSION
+    return _format_version(directory) == UPGRADABLE_VERSION
+
+
+def _end_of_positions(positions: np.ndarray, offsets: np.ndarray) -> int:
+    """One past the last position of the last line, plus the gap (as `_in_line_dtype` takes
+    it): read off each term's last position, positions being ascending within a term."""
+    ends = offsets[1:][np.diff(offsets) > 0] - 1
+    return int(positions[ends].max()) + 2 if ends.size else 0
 
 
 def upgrade_postings(directory: Path) -> bool:
@@ -465,12 +476,13 @@ def upgrade_postings(directory: Path) -> bool:
     format (and take the tantivy path) until the new meta.json replaces the old one; the old
     arrays are deleted only after that (what an upgrade stopped in between left behind is
     deleted by the next). Returns whether there was anything to upgrade."""
-    data = _meta_data(directory)
+    data = _meta_data(directory) or {}
+    version = data.get("format_version")
     layout = PostingsLayout(directory / POSTINGS_DIR)
     staged = PostingsLayout(layout.directory / "upgrade")
-    if data is not None and data.get("format_version") == FORMAT_VERSION:
+    if version == FORMAT_VERSION:
         _remove_leftovers(layout, staged, data["modes"])
-    if data is None or data.get("format_version") != UPGRADABLE_VERSION:
+    if version != UPGRADABLE_VERSION:
         return False
     shutil.rmtree(staged.directory, ignore_errors=True)
     staged.directory.mkdir()
@@ -478,10 +490,11 @@ def upgrade_postings(directory: Path) -> bool:
     for mode in data["modes"]:
         for name in ("positions", "offsets"):
             os.link(layout.array(mode, name), staged.array(mode, name))
+        end = _end_of_positions(
+            np.load(layout.array(mode, "positions"), mmap_mode="r"),
+            np.load(layout.array(mode, "offsets")),
+        )
         line_starts = np.load(layout.array(mode, "line_starts"))
-        positions = np.load(layout.array(mode, "positions"), mmap_mode="r")
-        end = int(positions.max()) + 2 if positions.size else 0
-        del positions
         modes[mode] = write_line_postings(staged, mode, line_starts, end)
     for mode in modes:  # lines and line_offsets come out as format 2 had them
         for name in ("occurrence_offsets", "in_line"):
