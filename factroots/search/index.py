@@ -205,9 +205,10 @@ class FactIndex:
         self._entities: dict[tuple[str, str], EntityTerms] = {}
         self._postings = open_postings(path)
         if self._postings is None and upgradable(path):
-            warnings.warn(
-                f"{path}: its postings sidecar is of an older format, so batch calls take "
-                "tantivy's slower path: `factroots index upgrade ROOT` rewrites it in place",
+            warnings.warn(  # worded per index, not per shard: shown once for all its shards
+                f"the {manifest.tokenizer_name} {manifest.language!r} index's postings sidecar "
+                "is of an older format, so batch calls take tantivy's slower path: "
+                "`factroots index upgrade ROOT` rewrites it in place",
                 stacklevel=2,
             )
 
