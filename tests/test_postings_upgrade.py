@@ -130,6 +130,20 @@ def test_index_upgrade_command_upgrades_every_shard_once(old_root, factroots_cli
     assert again.stdout.splitlines()[-1] == "0 upgraded, 2 already current"
 
 
+def test_a_format_2_sidecar_missing_an_array_is_a_one_line_error_and_stays_as_it_was(
+    old_root, factroots_cli
+):
+    folder = shard_folders(old_root)[1]
+    layout = PostingsLayout(folder / POSTINGS_DIR)
+    layout.array("tokens", "positions").unlink()
+    before = sidecar_bytes(folder)
+    result = factroots_cli("index", "upgrade", old_root)
+    assert result.code != 0
+    [line] = result.stderr.strip().splitlines()
+    assert line.startswith(f"error: cannot upgrade {layout.directory} (") and "rebuild" in line
+    assert sidecar_bytes(folder) == before
+
+
 def test_index_upgrade_of_a_missing_root_is_a_one_line_error(tmp_path, factroots_cli):
     result = factroots_cli("index", "upgrade", tmp_path / "none")
     assert result.code != 0

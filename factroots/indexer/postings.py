@@ -48,6 +48,7 @@ import numpy as np
 
 from factroots.atomic import write_text
 from factroots.defaults import MODES
+from factroots.errors import FactrootsError
 
 POSTINGS_DIR = "postings"
 META_NAME = "meta.json"
@@ -484,18 +485,13 @@ def upgrade_postings(directory: Path) -> bool:
         _remove_leftovers(layout, staged, data["modes"])
     if version != UPGRADABLE_VERSION:
         return False
-    shutil.rmtree(staged.directory, ignore_errors=True)
-    staged.directory.mkdir()
-    modes = {}
-    for mode in data["modes"]:
-        for name in ("positions", "offsets"):
-            os.link(layout.array(mode, name), staged.array(mode, name))
-        end = _end_of_positions(
-            np.load(layout.array(mode, "positions"), mmap_mode="r"),
-            np.load(layout.array(mode, "offsets")),
-        )
-        line_starts = np.load(layout.array(mode, "line_starts"))
-        modes[mode] = write_line_postings(staged, mode, line_starts, end)
+    try:
+        modes = _staged_upgrade(layout, staged, data["modes"])
+    except (OSError, ValueError, KeyError) as exc:
+        shutil.rmtree(staged.directory, ignore_errors=True)
+        raise FactrootsError(
+            f"cannot upgrade {layout.directory} ({exc}): rebuild the index"
+        ) from None
     for mode in modes:  # lines and line_offsets come out as format 2 had them
         for name in ("occurrence_offsets", "in_line"):
             os.replace(staged.array(mode, name), layout.array(mode, name))
@@ -503,6 +499,25 @@ def upgrade_postings(directory: Path) -> bool:
     write_text(layout.meta, json.dumps(asdict(meta), indent=2) + "\n")
     _remove_leftovers(layout, staged, modes)
     return True
+
+
+def _staged_upgrade(
+    layout: PostingsLayout, staged: PostingsLayout, modes: Iterable[str]
+) -> dict[str, ModeCounts]:
+    """Every mode's current arrays written in `staged` from the format-2 ones in `layout`."""
+    shutil.rmtree(staged.directory, ignore_errors=True)
+    staged.directory.mkdir()
+    counts = {}
+    for mode in modes:
+        for name in ("positions", "offsets"):
+            os.link(layout.array(mode, name), staged.array(mode, name))
+        end = _end_of_positions(
+            np.load(layout.array(mode, "positions"), mmap_mode="r"),
+            np.load(layout.array(mode, "offsets")),
+        )
+        line_starts = np.load(layout.array(mode, "line_starts"))
+        counts[mode] = write_line_postings(staged, mode, line_starts, end)
+    return counts
 
 
 def _remove_leftovers(layout: PostingsLayout, staged: PostingsLayout, modes: Iterable[str]) -> None:
