@@ -116,8 +116,9 @@ def test_progress_reports_every_label_once(small_root, mbert, monkeypatch):
     index = FactIndex.open(small_root, "xx", mbert)
     monkeypatch.setattr(postings_module, "CHUNK", 2)
     seen = []
-    index.entity_lines(["New", "York", "Paris", "a", "市"], "tokens", on_done=seen.append)
-    assert seen == [2, 2, 1]
+    labels = ["New York", "Paris", "York New", "a", "New York Paris", "Lyon"]
+    index.entity_lines(labels, "tokens", on_done=seen.append)
+    assert seen == [3, 2, 1]  # the labels of one term or an absent one, then CHUNKs of 2
 
 
 @pytest.fixture(scope="module")

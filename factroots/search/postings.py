@@ -726,8 +726,9 @@ class ModePostings:
     ) -> ShardLines:
         """Sorted line ids of each entity given by its term keys (entity e's are
         query_keys[query_offsets[e]:query_offsets[e + 1]]; none: untraceable). Entities of
-        several terms are resolved in numba calls of at most CHUNK entities and SCRATCH_LINES
-        candidate lines, so that scratch memory stays bounded; `on_done(n)` after each CHUNK."""
+        several terms are resolved in the order of their densest terms, in numba calls of at
+        most CHUNK entities and SCRATCH_LINES candidate lines, so that scratch memory stays
+        bounded; `on_done(n)` once for the others, then after each CHUNK."""
         n = query_offsets.size - 1
         terms, fewest = _query_terms(self.keys, self.line_offsets, query_keys, query_offsets)
         sizes = np.diff(query_offsets)
@@ -741,10 +742,12 @@ class ModePostings:
         ranks = _ranks(bitsets)
         densest = np.zeros(n, dtype=np.int64)
         densest[several] = _densest_terms(terms, query_offsets, self.line_offsets, several)
+        several = several[np.argsort(densest[several], kind="stable")]
+        if on_done and n > several.size:
+            on_done(n - several.size)
         found, at = [], 0
-        for lo in range(0, n, CHUNK):
-            hi = min(lo + CHUNK, n)
-            chunk = several[np.searchsorted(several, lo) : np.searchsorted(several, hi)]
+        for lo in range(0, several.size, CHUNK):
+            chunk = several[lo : lo + CHUNK]
             for batch in _scratch_batches(chunk, fewest, densest):
                 packed, lines = _phrases(
                     terms,
@@ -764,7 +767,7 @@ class ModePostings:
                 at += packed.size
                 found.append(packed)
             if on_done:
-                on_done(hi - lo)
+                on_done(chunk.size)
         flat = np.concatenate(found) if found else np.empty(0, dtype=np.uint32)
         return ShardLines(
             self.num_lines, self.lines_of_terms, _readonly(flat), shared, start, count
