@@ -199,7 +199,7 @@ def measure_size(
 ) -> SizePoint:
     """Generate (or reuse) the corpus of this size and measure the three systems on it; with
     `reuse_build`, an index already built from that corpus is kept (its manifest's time)."""
-    from benchmarks.bench_trace import aho_corasick_trace, segmented_lines
+    from benchmarks.bench_trace import aho_corasick_trace, read_through, segmented_lines
     from benchmarks.corpus import RealisticSpec, ensure_realistic_corpus
     from benchmarks.peers.lucene import LuceneLines, build_lucene_index
     from benchmarks.run import documents_for
@@ -240,6 +240,8 @@ def measure_size(
         scan_s[mode] = scan.total_s
         scan_wrong += int(((counts != ours[mode]) & (ours[mode] >= 0)).sum())
     gc.collect()
+    read_through(root)  # the scan's files have pushed both indexes out of the page cache
+    read_through(built.index_dir)
     latency = _latencies(FactIndex.open(root, "en"), lucene, facts)
     lucene.close()
     wrong = int(((per_fact != ours[LUCENE_MODE]) | (per_entity != ours[LUCENE_MODE])).sum())
@@ -403,27 +405,31 @@ more slowly (slope 0.3–0.5): its fixed part (label analysis, ≈ 0.03 s in wor
 in tokens mode for 34,299 labels; opening the index and the first touch of its mapped pages)
 weighs at small sizes, and its part per corpus line is 50–100× smaller than the scan's, whose
 every match becomes a Python object. So the scan ÷ trace ratio grows with the corpus: at
-931,750 lines words 102× (met) and tokens 49.3× (missed by 1.4 %). That point was measured at
-1ad6e8d, after the sidecar's positions became per line (postings format 3: a phrase is verified
-in a line by reading each term's few positions there, its posting found by its rank in a bitset,
-instead of galloping through whole-corpus positions arrays); the points below it are of e1e298d,
-the older format. At ce02105 the same 931,750-line point traced in 0.79 / 1.88 s against a scan
-of 62.8 / 73.3 s; here 0.76 / 1.71 s against 77.7 / 84.2 s: the machine ran slower in this run,
-which is why each ratio is taken within one run. What is left in tokens mode: label analysis
-(≈ 0.2 s, the tokenizer itself) and, per shard, the candidate filter: ≈ 40 M candidate lines
-(each multi-token label's rarest token's) cut to ≈ 3 M by the other tokens' bitsets and line
-lists, then ≈ 1.2 M verified phrases. Lucene's per-fact path costs about the same at every size
-(slope ≈ 0.1): one Boolean query per fact, each bound by its pyjnius round trip (≈ 200 µs), not
-by Lucene's postings; so its lead over the trace shrinks as the trace's per-line part grows: at
-931,750 lines 10.2× (met, narrowly; 8.4× at ce02105); its per-entity path grows with the corpus
-like the scan. Both traces are timed with their index in memory, as the scan's lines are: a
-first attempt at the 931,750-line point, whose 7.5 GB index the Lucene export had pushed out of
-the page cache, traced in 4.4 / 6.4 s, reading the sidecar from disk (now each index is read
-through, untimed, before its timed trace). A single query's counts come from the postings
-sidecar in one numba call per shard (tantivy, the index of record, gives the evidence lines);
-`cooccur` adds the labels' analysis, which Lucene's count of a prebuilt query leaves out, hence
-the like-for-like column: counts of analysed entities (`FactIndex.pair_lines`), at or under
-Lucene's at every size."""
+931,750 lines words 100× (met) and tokens 49.2× (missed by 1.6 %). That point was measured at
+4d4fed7 (postings format 3, entities resolved in the order of their densest term); the points
+below it are of e1e298d, postings format 2. Three runs of the 931,750-line point, each ratio taken
+within its run: ce02105 (format 2) 0.79 / 1.88 s against a scan of 62.8 / 73.3 s (80× / 39×);
+1ad6e8d (format 3) 0.76 / 1.71 s against 77.7 / 84.2 s (102× / 49.3×); 4d4fed7 0.74 / 1.56 s
+against 73.9 / 76.6 s (100× / 49.2×): the trace got faster in each, the scan's own rate varied
+by a fifth. What is left in tokens mode: label analysis (≈ 0.3 s, two thirds of it the tokenizer
+itself) and, per shard, the candidate filter: ≈ 40 M candidate lines (each multi-token label's
+rarest token's) cut to ≈ 3 M by the other tokens' bitsets and line lists, then ≈ 1.2 M verified
+phrases, memory-latency bound (two threads resolve a shard 1.7–1.9× faster than one). Lucene's
+per-fact path costs about the same at every size (slope 0.1–0.25): one Boolean query per fact,
+each bound by its pyjnius round trip (≈ 200 µs), not by Lucene's postings; so its lead over the
+trace shrinks as the trace's per-line part grows: at 931,750 lines 14.4× in this run (10.2× and
+8.4× in the two before); its per-entity path grows with the corpus like the scan. Both traces
+are timed with their index in memory, as the scan's lines are: a first attempt at the
+931,750-line point, whose 7.5 GB index the Lucene export had pushed out of the page cache,
+traced in 4.4 / 6.4 s, reading the sidecar from disk (now each index is read through, untimed,
+before its timed trace). The single queries ran after the scan, whose files had pushed the
+index out of the page cache again: at 931,750 lines factroots' p99 of 28 ms (1.9 ms in the run
+before; 2.2–2.8 ms on this index in the page cache, measured apart, 1,000 queries three times)
+is reads from disk, and now both indexes are read through before the single queries too. A
+single query's counts come from the postings sidecar in one numba call per shard (tantivy, the
+index of record, gives the evidence lines); `cooccur` adds the labels' analysis, which Lucene's
+count of a prebuilt query leaves out, hence the like-for-like column: counts of analysed
+entities (`FactIndex.pair_lines`), at or under Lucene's at every size."""
 
 
 def targets(points: list[SizePoint]) -> str:

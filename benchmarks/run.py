@@ -72,21 +72,26 @@ corpus), and
 [results_scaling.md](results_scaling.md): the sweep on the realistic corpus at 115k, 231k, 464k
 and 931,750 lines, factroots against Lucene's two batch paths and the scan (`python -m
 benchmarks.bench_scaling --sizes 0.125,0.25,0.5 --out benchmarks/results_scaling.md`, 58 minutes,
-at e1e298d; the 931,750-line point in its own run at 1ad6e8d, postings format 3, `--sizes 1
---reuse-build --with-points`, 36 minutes, reusing the index above upgraded in place by `index
-upgrade`: each point's figures come from one run).
-There, at 931,750 lines, the whole scan is measured (no projection): words 77.7 s against the
-trace's 0.76 s (102×, met), tokens 84.2 s against 1.71 s (49.3×, missed by 1.4 %); the scan ÷
-trace ratio grows with the corpus (words 31× → 102×, tokens 11.6× → 49×; fitted slopes: scan
+at e1e298d; the 931,750-line point in its own run at 4d4fed7, postings format 3 and entities
+resolved in the order of their densest term, `--sizes 1 --reuse-build --with-points`, 34 minutes,
+reusing the index above upgraded in place by `index upgrade`: each point's figures come from one
+run).
+There, at 931,750 lines, the whole scan is measured (no projection): words 73.9 s against the
+trace's 0.74 s (100×, met), tokens 76.6 s against 1.56 s (49.2×, missed by 1.6 %); the scan ÷
+trace ratio grows with the corpus (words 31× → 100×, tokens 11.6× → 49×; fitted slopes: scan
 ≈ 1.0, trace 0.3–0.5) as the trace's fixed part fades. Lucene's fastest batch path (a query per
-fact) costs about the same at every size, bound by its pyjnius round trips: 16–25× slower than
-the trace up to 464k lines, 10.2× at 931,750 (target ≥ 10×: met, narrowly). The previous run of
-that point (ce02105, postings format 2) gave 80× / 39× and 8.4×, with a scan of 62.8 / 73.3 s:
-this run's machine was slower, and the trace faster. A single query's counts of analysed
-entities take 6–9 µs at p50 against Lucene's count of a prebuilt query, 12–28 µs (met at every
-size), and `cooccur` with its label analysis 41–102 µs against Lucene's 130–275 µs through
-pyjnius. The scan's per-line rate differs between runs by up to a third (run-to-run variance of
-the pass itself), which is why each ratio is taken within one run.
+fact) costs about the same at every size, bound by its pyjnius round trips: 14–25× slower than
+the trace at every size (target ≥ 10×: met). The two runs of that point before this one gave
+102× / 49.3× and 10.2× (1ad6e8d) and 80× / 39× and 8.4× (ce02105, postings format 2), with
+scans of 77.7 / 84.2 s and 62.8 / 73.3 s: the trace got faster in each run (tokens 1.88 → 1.71
+→ 1.56 s), the scan's own rate varied by a fifth. A single query's counts of analysed entities
+take 6–9 µs at p50 against Lucene's count of a prebuilt query, 12–31 µs (met at every size), and
+`cooccur` with its label analysis 41–102 µs against Lucene's 130–275 µs through pyjnius; the
+931,750-line point's p99 of 28 ms was disk reads (the scan before it had pushed the index out of
+the page cache; 2.2–2.8 ms with the index in memory, measured apart), and the sweep now reads
+both indexes through before its single queries. The scan's per-line rate differs between runs
+by up to a third (run-to-run variance of the pass itself), which is why each ratio is taken
+within one run.
 """
 
 BOUNDS = """## What bounds these figures
@@ -113,7 +118,11 @@ BOUNDS = """## What bounds these figures
   the call (≈ 15 %). Tried and not kept: a skip list over format 2's positions (8 %); storing the
   frequent terms' bitsets in the sidecar instead of their line lists (a sidecar an eighth smaller,
   but its memory-mapped bitsets and coarser ranks made the trace ≈ 30 % slower); hardware
-  popcount; linear merges in place of galloping; more bitsets (1/256, 1/1024 of the lines).
+  popcount; linear merges in place of galloping; more bitsets (1/256, 1/1024 of the lines);
+  each bitset's ranks computed in the pass that sets its bits (0.20 against 0.13 s a shard);
+  numba's dynamic scheduling of the parallel loop (chunks of 16–1,024 entities: slower).
+  Kept: entities resolved in the order of their densest term, so that its bitset and
+  postings stay in cache from one entity to the next (≈ 4–7 % off a tokens shard, A/B).
   The trace grows linearly with the corpus at a fixed density, like the scan, with a constant
   50–100× smaller; on small indexes
   the fixed cost dominates (label analysis, ≈ 0.03 s in words mode and ≈ 0.2 s in tokens mode;
