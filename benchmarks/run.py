@@ -122,7 +122,8 @@ BOUNDS = """## What bounds these figures
   each bitset's ranks computed in the pass that sets its bits (0.20 against 0.13 s a shard);
   numba's dynamic scheduling of the parallel loop (chunks of 16–1,024 entities: slower).
   Kept: entities resolved in the order of their densest term, so that its bitset and
-  postings stay in cache from one entity to the next (≈ 4–7 % off a tokens shard, A/B).
+  postings stay in cache from one entity to the next (3–7 % off a tokens shard's resolution in
+  three A/B runs of four, 3 % slower in the fourth).
   The trace grows linearly with the corpus at a fixed density, like the scan, with a constant
   50–100× smaller; on small indexes
   the fixed cost dominates (label analysis, ≈ 0.03 s in words mode and ≈ 0.2 s in tokens mode;
