@@ -793,7 +793,7 @@ class ModePostings:
         of_several[several] = True
         used = np.repeat(of_several, sizes) & (terms >= 0)
         distinct = np.unique(terms[used])
-        lines = np.diff(self.line_offsets)[distinct] if distinct.size else distinct
+        lines = self.line_offsets[distinct + 1] - self.line_offsets[distinct]
         frequent = np.flatnonzero(lines * BITSET_SHARE >= max(self.num_lines, 1))
         chosen = distinct[_budgeted(frequent, lines, 12 * words)]  # with its ranks
         chosen.sort()
