@@ -25,7 +25,7 @@ MODES = ("words", "tokens")
 
 
 def segmented_lines(corpus, tokenizer, max_tokens):
-    segmenter = Segmenter(tokenizer, max_tokens)
+    segmenter = Segmenter(tokenizer, max_tokens, memo=False)  # the tokenizer itself, whole
     docs = list(CorpusReader(corpus))
     return [(line.text, line.ids.tolist()) for lines in segmenter.lines(docs) for line in lines]
 

@@ -15,13 +15,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from itertools import chain
 
 import numba
 import numpy as np
 import regex
 
 from factroots.defaults import DEFAULT_MAX_TOKENS, PIECE_CHARS
+from factroots.indexer.encoding import Encoded, encoder_for
 from factroots.indexer.reader import Document
 from factroots.tokenizer import ModelTokenizer
 
@@ -86,35 +86,23 @@ def text_pieces(text: str, limit: int) -> tuple[list[tuple[int, int]], int]:
     return spans, cuts
 
 
-@dataclass(frozen=True)
-class _Encoded:
-    """A document's tokens: ids, character offsets into its text, word ids (-1: none)."""
-
-    ids: np.ndarray
-    offsets: np.ndarray
-    word_ids: np.ndarray
+def _moved(encoded: Encoded, start: int, first_word: int) -> Encoded:
+    """A piece's encoding with its offsets and word ids moved on by its place in the document."""
+    words = np.where(encoded.word_ids < 0, -1, encoded.word_ids + first_word)
+    return Encoded(encoded.ids, encoded.offsets + start, words)
 
 
-def _arrays(encoding, start: int, first_word: int) -> _Encoded:
-    """One piece's encoding as arrays, its offsets and word ids moved on by its place."""
-    words = np.array(encoding.word_ids, dtype=np.float64).reshape(-1)  # None: NaN
-    word_ids = np.where(np.isnan(words), -1, words + first_word).astype(np.int64)
-    pairs = encoding.offsets
-    offsets = np.fromiter(chain.from_iterable(pairs), np.int64, 2 * len(pairs)).reshape(-1, 2)
-    return _Encoded(np.asarray(encoding.ids, dtype=np.int32), offsets + start, word_ids)
-
-
-def _joined(parts: list[_Encoded]) -> _Encoded:
+def _joined(parts: list[Encoded]) -> Encoded:
     if len(parts) == 1:
         return parts[0]
-    return _Encoded(
+    return Encoded(
         np.concatenate([p.ids for p in parts]),
         np.concatenate([p.offsets for p in parts]).reshape(-1, 2),
         np.concatenate([p.word_ids for p in parts]),
     )
 
 
-def document_lines(doc: Document, encoded: _Encoded, max_tokens: int) -> list[Line]:
+def document_lines(doc: Document, encoded: Encoded, max_tokens: int) -> list[Line]:
     """The lines of one document from its encoding."""
     ids, offsets = encoded.ids, encoded.offsets
     if ids.size == 0:
@@ -132,11 +120,14 @@ def document_lines(doc: Document, encoded: _Encoded, max_tokens: int) -> list[Li
 class Segmenter:
     """Batched segmentation with a Rust tokenizer (parallel across documents)."""
 
-    def __init__(self, tokenizer: ModelTokenizer, max_tokens: int = DEFAULT_MAX_TOKENS):
+    def __init__(
+        self, tokenizer: ModelTokenizer, max_tokens: int = DEFAULT_MAX_TOKENS, memo: bool = True
+    ):
         if max_tokens < 1:
             raise ValueError("max_tokens must be at least 1")
         self.tokenizer = tokenizer
         self.max_tokens = max_tokens
+        self._encoder = encoder_for(tokenizer.tokenizer, memo)
         self.hard_cuts = 0  # runs of over PIECE_CHARS characters without whitespace, cut
 
     def lines(self, docs: Sequence[Document]) -> list[list[Line]]:
@@ -146,17 +137,15 @@ class Segmenter:
             spans, cuts = text_pieces(doc.text, PIECE_CHARS)
             self.hard_cuts += cuts
             pieces.extend((d, start, end) for start, end in spans)
-        parts: list[list[_Encoded]] = [[] for _ in docs]
+        parts: list[list[Encoded]] = [[] for _ in docs]
         words = [0] * len(docs)
         for group in self._groups(pieces):
-            encodings = self.tokenizer.tokenizer.encode_batch(
-                [docs[d].text[start:end] for d, start, end in group], add_special_tokens=False
-            )
-            for (d, start, _), encoding in zip(group, encodings, strict=True):
-                part = _arrays(encoding, start, words[d])
+            encoded = self._encoder.encode([docs[d].text[start:end] for d, start, end in group])
+            for (d, start, _), piece in zip(group, encoded, strict=True):
+                part = _moved(piece, start, words[d])
                 words[d] = int(part.word_ids.max(initial=words[d] - 1)) + 1
                 parts[d].append(part)
-        empty = _Encoded(np.empty(0, np.int32), np.empty((0, 2), np.int64), np.empty(0, np.int64))
+        empty = Encoded(np.empty(0, np.int32), np.empty((0, 2), np.int64), np.empty(0, np.int64))
         return [
             document_lines(doc, _joined(p) if p else empty, self.max_tokens)
             for doc, p in zip(docs, parts, strict=True)
