@@ -6,9 +6,13 @@ What each figure times:
 - tokenizer alone: `encode_batch` of every document's text, all cores (the issue's yardstick);
 - build: `build_index` end to end (its manifest's build_seconds: read, tokenize, segment,
   index, postings, publish), for 1 worker (one shard, one thread), 2 threads in one process
-  (one shard), 2 worker processes (2 shards) and 2 Ray tasks (2 shards; Ray started before,
-  untimed); peak RSS sampled every 50 ms over the build's process tree (largest single
-  process, and the sum);
+  (one shard), the same with every text tokenized whole (no chunk memo: the build before it,
+  factroots.indexer.encoding), 2 worker processes (2 shards) and 2 Ray tasks (2 shards; Ray
+  started before, untimed); peak RSS sampled every 50 ms over the build's process tree
+  (largest single process, and the sum);
+- real text: the tokenizer alone and the 2-thread build, memo on and off, on the shared
+  samples of every language as they are (real Wikipedia, no article repeated: the realistic
+  corpus repeats its articles, so its chunks recur more than a real dump's);
 - trace: `trace_language` of all English mLAMA facts per mode, on an index opened and warmed
   up once (numba compiled), for the unsharded and the 2-shard index locally, and the 2-shard
   index through one Ray actor per shard.
@@ -95,13 +99,20 @@ def tokenizer_alone(corpus: Path) -> tuple[int, float]:
     return tokens, time.perf_counter() - started
 
 
-def build(corpus: Path, root: Path, **options) -> dict:
+def build(corpus: Path, root: Path, memo: bool = True, **options) -> dict:
+    import factroots.indexer.encoding as encoding
     from factroots.indexer.builder import build_index
 
     shutil.rmtree(root, ignore_errors=True)
+    memoizable = encoding.memoizable
+    if not memo:  # every text tokenized whole; in this process only (one shard, threads)
+        encoding.memoizable = lambda tokenizer: False
     before = cpu_seconds()
-    with PeakRss() as rss:
-        manifest = build_index(corpus, "en", root, "mbert", **options)
+    try:
+        with PeakRss() as rss:
+            manifest = build_index(corpus, "en", root, "mbert", **options)
+    finally:
+        encoding.memoizable = memoizable
     cpu = cpu_seconds() - before
     return {
         "seconds": manifest.build_seconds,
@@ -113,6 +124,24 @@ def build(corpus: Path, root: Path, **options) -> dict:
         "rss_single": rss.single,
         "rss_total": rss.total,
         "bytes": sum(f.stat().st_size for f in (root / "mbert").rglob("*") if f.is_file()),
+    }
+
+
+def real_text(samples: Path) -> dict:
+    """The tokenizer alone and the 2-thread build, memo on and off, on every shared sample."""
+    tokens, seconds = tokenizer_alone(samples)
+    builds = {
+        "memo": build(samples, WORK / "real", workers=2, shards=1),
+        "whole": build(samples, WORK / "real", memo=False, workers=2, shards=1),
+    }
+    size = sum(f.stat().st_size for f in samples.rglob("*") if f.is_file())
+    languages = sum(1 for p in samples.iterdir() if p.is_dir())
+    return {
+        "tokens": tokens,
+        "tokenizer_seconds": seconds,
+        "builds": builds,
+        "bytes": size,
+        "languages": languages,
     }
 
 
@@ -153,7 +182,11 @@ def main() -> None:
     rows = {}
     rows["1 worker (1 shard, 1 thread)"] = build(corpus, WORK / "w1", workers=1)
     rows["2 threads, 1 process (1 shard)"] = build(corpus, WORK / "t2", workers=2, shards=1)
+    rows["2 threads, 1 process, texts tokenized whole"] = build(
+        corpus, WORK / "t2", memo=False, workers=2, shards=1
+    )
     rows["2 workers (2 shards, 2 processes)"] = build(corpus, WORK / "w2", workers=2, shards=2)
+    real = real_text(SHARED / "wikiextractor")
     import ray
 
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
@@ -187,6 +220,7 @@ def main() -> None:
         "tokens": tokens,
         "tokenizer_seconds": tok_s,
         "builds": rows,
+        "real": real,
         "traces": traces,
         "facts": len(facts),
     }
@@ -202,6 +236,31 @@ ENWIKI_TOKENS = 3.5e9
 CC100_BYTES = 2.5e12
 NODE_CORES = (16, 64)
 NODES = (1, 8, 32)
+
+
+def real_text_lines(m: dict) -> list[str]:
+    real = m.get("real")
+    if not real:
+        return []
+    yardstick = real["tokens"] / real["tokenizer_seconds"]
+    rows = []
+    for name, key in (("chunk memo (this build)", "memo"), ("texts tokenized whole", "whole")):
+        r = real["builds"][key]
+        rate = r["tokens"] / r["seconds"]
+        rows.append(
+            f"| {name} | {r['seconds']:.2f} | {rate / 1e6:.3f} | {rate / yardstick:.2f} | "
+            f"{r['cpu_seconds']:.1f} |"
+        )
+    return [
+        "",
+        f"Real text: the shared samples of all {real['languages']} languages as they are (real "
+        f"Wikipedia, {real['bytes'] / 1e6:.1f} MB, no article repeated), {real['tokens']:,} "
+        f"tokens; tokenizer alone {yardstick / 1e6:.2f} M tokens/s. 2 threads, 1 process:",
+        "",
+        "| build | seconds | M tokens/s | ÷ tokenizer alone | CPU s |",
+        "|---|---|---|---|---|",
+        *rows,
+    ]
 
 
 def render(m: dict) -> str:
@@ -238,6 +297,7 @@ def render(m: dict) -> str:
             f"{r['rss_single'] / 2**20:.0f} MiB | {r['rss_total'] / 2**20:.0f} MiB | "
             f"{r['bytes'] / 1e6:.0f} |"
         )
+    lines += real_text_lines(m)
     lines += [
         "",
         f"Trace of all {m['facts']:,} English mLAMA facts (seconds):",

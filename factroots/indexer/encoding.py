@@ -24,11 +24,10 @@ import json
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
-from itertools import chain, islice
+from itertools import chain, repeat
 
 import numba
 import numpy as np
-import pandas as pd
 import regex
 from tokenizers import Tokenizer
 
@@ -200,10 +199,11 @@ class ChunkEncoder:
             return None
         lengths = np.fromiter(map(len, pieces), np.int64, len(pieces))
         points = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
-        cuts = np.flatnonzero(_safe_spaces(points, self._safe_table(points), lengths))
+        spaces = np.cumsum(lengths + 1) - lengths - 2  # the space before each piece (-1: none)
+        around = np.concatenate((spaces[1:] - 1, spaces[1:] + 1)).clip(0, points.size - 1)
+        cuts = np.flatnonzero(_safe_spaces(points, self._safe_table(points[around]), lengths))
         if cuts.size < 2:
             return None
-        spaces = np.cumsum(lengths + 1) - lengths - 2  # the space before each piece (-1: none)
         if cuts.size == len(pieces) - 1:
             keys = pieces
         else:
@@ -214,7 +214,7 @@ class ChunkEncoder:
         return _Chunked(keys, np.concatenate(([0], spaces[cuts])))
 
     def _safe_table(self, points: np.ndarray) -> np.ndarray:
-        """Each code point's safety, known at least for `points`."""
+        """Each code point's safety, known at least for `points` (the characters beside spaces)."""
         for point in np.unique(points[self._table[points] == _UNSEEN]).tolist():
             self._table[point] = _SAFE if self._is_safe(chr(point)) else _UNSAFE
         return self._table
@@ -234,13 +234,15 @@ class ChunkEncoder:
 
     def _slots(self, keys: list[str]) -> np.ndarray:
         """Each key's slot in the store, the new ones tokenized and stored now."""
-        codes, uniques = pd.factorize(np.array(keys, dtype=object))
         memo, before = self._memo, len(self._memo)
-        slot_of = (memo.setdefault(key, len(memo)) for key in uniques)
-        slots = np.fromiter(slot_of, np.int64, len(uniques))
-        if len(memo) > before:
-            self._store(list(islice(reversed(memo), len(memo) - before))[::-1], before)
-        return slots[codes]
+        slots = np.fromiter(map(memo.get, keys, repeat(-1)), np.int64, len(keys))
+        missing = np.flatnonzero(slots < 0).tolist()
+        if missing:
+            new = list(dict.fromkeys([keys[k] for k in missing]))
+            memo.update(zip(new, range(before, before + len(new)), strict=True))
+            self._store(new, before)
+            slots[missing] = [memo[keys[k]] for k in missing]
+        return slots
 
     def _store(self, new: list[str], first_slot: int) -> None:
         """Tokenize the chunks `new` (slots from `first_slot` on, in order) and store them."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 
 import numba
@@ -38,11 +39,12 @@ def token_terms(ids) -> str:
 
 
 @numba.njit(cache=True)
-def _decimal_lines(ids: np.ndarray, ends: np.ndarray) -> np.ndarray:
+def _decimal_lines(
+    ids: np.ndarray, ends: np.ndarray, digits: np.ndarray, widths: np.ndarray
+) -> np.ndarray:
     """ASCII of each line's ids (lines end at `ends`) as decimal terms, each line ended by a
-    newline."""
-    out = np.empty(ids.shape[0] * 21 + ends.shape[0], dtype=np.uint8)
-    digits = np.empty(20, dtype=np.uint8)
+    newline; id v is written as digits[v, :widths[v]]."""
+    out = np.empty(ids.shape[0] * (digits.shape[1] + 1) + ends.shape[0], dtype=np.uint8)
     o = 0
     start = 0
     for k in range(ends.shape[0]):
@@ -50,14 +52,9 @@ def _decimal_lines(ids: np.ndarray, ends: np.ndarray) -> np.ndarray:
             if i > start:
                 out[o] = 32
                 o += 1
-            value = np.uint64(ids[i])
-            n = 0
-            while n == 0 or value > 0:
-                digits[n] = 48 + value % 10
-                value //= 10
-                n += 1
-            for d in range(n - 1, -1, -1):
-                out[o] = digits[d]
+            value = ids[i]
+            for d in range(widths[value]):
+                out[o] = digits[value, d]
                 o += 1
         out[o] = 10
         o += 1
@@ -65,10 +62,33 @@ def _decimal_lines(ids: np.ndarray, ends: np.ndarray) -> np.ndarray:
     return out[:o]
 
 
+MAX_TABLE_ID = 1 << 22  # ids below this are written from a table of their digits
+
+
+@functools.cache
+def _digit_table(size: int) -> tuple[np.ndarray, np.ndarray]:
+    """The decimal ASCII digits of 0 … size - 1 (left-aligned rows) and their counts."""
+    values = np.arange(size, dtype=np.int64)
+    widths = np.ones(size, dtype=np.int64)
+    while (values >= 10**widths).any():
+        widths += values >= 10**widths
+    width = int(widths.max(initial=1))
+    digits = np.zeros((size, width), dtype=np.uint8)
+    for d in range(width):
+        place = np.maximum(widths - 1 - d, 0)
+        digits[:, d] = np.where(d < widths, 48 + values // 10**place % 10, 0)
+    return digits, widths
+
+
 def token_term_lines(lines: Sequence[np.ndarray]) -> list[str]:
     """`token_terms` of many lines' (non-negative) ids, written in one numba pass."""
     if not lines:
         return []
     ends = np.cumsum(np.fromiter(map(len, lines), np.int64, len(lines)))
-    text = _decimal_lines(np.concatenate(lines).astype(np.uint64), ends)
+    ids = np.concatenate(lines).astype(np.int64)
+    top = int(ids.max(initial=0))
+    if top >= MAX_TABLE_ID:  # no model vocabulary is this large
+        return [token_terms(line.tolist()) for line in lines]
+    digits, widths = _digit_table(1 << max(16, top.bit_length()))
+    text = _decimal_lines(ids, ends, digits, widths)
     return text.tobytes().decode("ascii").split("\n")[:-1]
