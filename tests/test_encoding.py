@@ -75,11 +75,13 @@ def test_recurring_chunks_are_tokenized_once(tok, wiki_dir):
 
 def test_the_memo_starts_afresh_past_its_bound(tok, wiki_dir, monkeypatch):
     monkeypatch.setattr(encoding_module, "MEMO_TOKENS", 2_000)
+    monkeypatch.setattr(encoding_module, "MEMO_CHUNKS", 500)
     texts = [d.text for d in CorpusReader(wiki_dir / "en")][:12]
     encoder = ChunkEncoder(tok)
     for text in texts:
         assert_same(encoder.encode([text]), whole(tok, [text]))
         assert encoder._stored <= 2_000 + len(whole(tok, [text])[0].ids)
+        assert len(encoder._memo) <= 500 + len(text.split())
 
 
 @settings(

@@ -33,7 +33,10 @@ from tokenizers import Tokenizer
 
 __all__ = ["ChunkEncoder", "Encoded", "TokenizerEncoder", "encoder_for", "memoizable"]
 
-MEMO_TOKENS = 1 << 23  # tokens of remembered chunks; past this the memo starts afresh
+# The memo starts afresh once it holds more than MEMO_CHUNKS chunks or MEMO_TOKENS tokens:
+# about 110 MB of keys and 64 MB of tokens at most, beside a build's 1.2-1.4 GB.
+MEMO_CHUNKS = 1 << 20
+MEMO_TOKENS = 1 << 22
 JOIN_CHARS = 1 << 16  # characters per joined text of new chunks (encode_batch spreads them)
 WHOLE_CHARS_PER_CHUNK = 32  # a text whose chunks are longer on average is tokenized whole
 SPACE = " "
@@ -161,8 +164,7 @@ class _Chunked:
 
 
 class ChunkEncoder:
-    """Encodings by memoized chunk (see the module docstring); the memo holds at most about
-    MEMO_TOKENS tokens, then starts afresh."""
+    """Encodings by memoized chunk (see the module docstring)."""
 
     def __init__(self, tokenizer: Tokenizer):
         self.tokenizer = tokenizer
@@ -173,12 +175,12 @@ class ChunkEncoder:
         self._first = np.empty(0, dtype=np.int64)  # slot -> its first token in the store
         self._last = np.empty(0, dtype=np.int64)
         self._ids = np.empty(0, dtype=np.int32)
-        self._offsets = np.empty((0, 2), dtype=np.int64)  # from the chunk's start
-        self._words = np.empty(0, dtype=np.int64)  # from the chunk's first word
+        self._offsets = np.empty((0, 2), dtype=np.int32)  # from the chunk's start
+        self._words = np.empty(0, dtype=np.int32)  # from the chunk's first word
         self._stored = 0  # tokens in the store
 
     def encode(self, texts: Sequence[str]) -> list[Encoded]:
-        if self._stored > MEMO_TOKENS:
+        if self._stored > MEMO_TOKENS or len(self._memo) > MEMO_CHUNKS:
             self._forget()
         chunked = [self._chunked(text) for text in texts]
         whole = iter(self._whole.encode([t for t, c in zip(texts, chunked, strict=True) if not c]))
