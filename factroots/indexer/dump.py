@@ -216,16 +216,15 @@ def _extract_batch(batch: list[tuple]) -> list[Extracted]:
 
 
 def _extracted_in(jobs, workers: int) -> Iterator[Extracted]:
-    """The jobs' documents, in order, extracted by `workers` spawned processes."""
-    import multiprocessing
+    """The jobs' documents, in order, extracted by `workers` worker processes."""
     from collections import deque
     from concurrent.futures import ProcessPoolExecutor
     from concurrent.futures.process import BrokenProcessPool
     from itertools import islice
 
-    from factroots.indexer.shards import exit_with_parent
+    from factroots.indexer.shards import exit_with_parent, worker_context
 
-    context = multiprocessing.get_context("spawn")
+    context = worker_context()
     with ProcessPoolExecutor(
         max_workers=workers, mp_context=context, initializer=exit_with_parent
     ) as pool:
