@@ -28,7 +28,7 @@ from factroots.search.trace import (
 )
 from tests.brute_force import BruteForceMatcher
 from tests.conftest import SAMPLE_LANGS
-from tests.test_index_differential import reference_entity, segmented_lines
+from tests.test_index_differential import reference_entities, segmented_lines
 
 MODES = ("words", "tokens")
 
@@ -85,11 +85,9 @@ def test_trace_equals_brute_force_scan_on_a_generated_corpus(
     facts = load_language(mlama_dir, "en").facts[::25]
     trace = trace_language(index, facts, mode)
     brute = generated_brute
-    refs = {
-        label: reference_entity(label, mode, mbert)
-        for f in facts
-        for label in (f.subject, f.object)
-    }
+    refs = reference_entities(
+        {label for f in facts for label in (f.subject, f.object)}, mode, mbert
+    )
     lines = brute.lines_with_all(refs.values(), mode)
     for fact, row in zip(facts, trace.itertuples(), strict=True):
         subj, obj = refs[fact.subject], refs[fact.object]
