@@ -41,28 +41,48 @@ MODES = ("words", "tokens")
 
 
 class PeakRss:
-    """Largest RSS of one process and of the whole tree of this process, sampled."""
+    """Largest RSS of one process and of the whole tree of this process, and the CPU time of
+    its descendants, sampled. Build workers are forked by a forkserver (a child of this
+    process that outlives the build), so they are grandchildren whose CPU time
+    `getrusage(RUSAGE_CHILDREN)` never sees: each descendant's last sampled user + system time
+    is counted instead (less what it had used when first seen, if it was there before the
+    build), which misses at most a sampling interval of each."""
 
     def __init__(self, every: float = 0.05):
         import psutil
 
         self.me, self.every = psutil.Process(), every
         self.single = self.total = 0
+        self._cpu: dict[tuple[int, float], list[float]] = {}  # (pid, start) -> [first, last]
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
+        self._sample(started=True)
 
-    def _run(self) -> None:
+    @property
+    def descendants_cpu(self) -> float:
+        return sum(last - first for first, last in self._cpu.values())
+
+    def _sample(self, started: bool = False) -> None:
         import psutil
 
+        sizes = []
+        for p in [self.me, *self.me.children(recursive=True)]:
+            try:
+                sizes.append(p.memory_info().rss)
+                if p.pid != self.me.pid:
+                    times = p.cpu_times()
+                    used = times.user + times.system  # a reaped worker is counted itself
+                    seen = self._cpu.setdefault((p.pid, p.create_time()), [0.0, 0.0])
+                    seen[0] = used if started else seen[0]
+                    seen[1] = used
+            except psutil.Error:
+                pass
+        self.single = max(self.single, max(sizes, default=0))
+        self.total = max(self.total, sum(sizes))
+
+    def _run(self) -> None:
         while not self._stop.is_set():
-            sizes = []
-            for p in [self.me, *self.me.children(recursive=True)]:
-                try:
-                    sizes.append(p.memory_info().rss)
-                except psutil.Error:
-                    pass
-            self.single = max(self.single, max(sizes, default=0))
-            self.total = max(self.total, sum(sizes))
+            self._sample()
             self._stop.wait(self.every)
 
     def __enter__(self) -> PeakRss:
@@ -72,16 +92,16 @@ class PeakRss:
     def __exit__(self, *exc) -> None:
         self._stop.set()
         self._thread.join()
+        self._sample()
 
 
 def cpu_seconds() -> float:
-    """CPU time of this process and of its children that ended (pool workers, joined); Ray's
-    workers are not our children and are not counted."""
+    """CPU time of this process (its descendants' is sampled by PeakRss); Ray's workers are
+    not descendants and are not counted."""
     import resource
 
     own = resource.getrusage(resource.RUSAGE_SELF)
-    children = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+    return own.ru_utime + own.ru_stime
 
 
 def tokenizer_alone(corpus: Path) -> tuple[int, float]:
@@ -113,7 +133,7 @@ def build(corpus: Path, root: Path, memo: bool = True, **options) -> dict:
             manifest = build_index(corpus, "en", root, "mbert", **options)
     finally:
         encoding.memoizable = memoizable
-    cpu = cpu_seconds() - before
+    cpu = cpu_seconds() - before + rss.descendants_cpu
     return {
         "seconds": manifest.build_seconds,
         "tokens": manifest.counts.tokens,
