@@ -154,12 +154,13 @@ BOUNDS = """## What bounds these figures
   (factroots.indexer.encoding: the very ids, offsets and word ids the tokenizer gives the
   whole text, checked on every shared sample and on generated texts) and writes the token-id
   terms from a table of each id's digits. On the realistic corpus (results_scaleout.md,
-  48.8 MB) it runs at 1.04× the tokenizer alone with 2 workers (1.01× with 2 threads in one
-  process; 0.52× with every text tokenized whole, in the same run). That corpus repeats its
+  48.8 MB) it runs at 1.24× the tokenizer alone with 2 workers (1.03× with 2 threads in one
+  process; 0.52× with every text tokenized whole, in the same run; the workers are forked from
+  a forkserver that has imported the build once). That corpus repeats its
   articles, so its chunks recur more often than a real dump's: on the shared samples of all 18
   languages as they are (5.1 MB, nothing repeated; three fifths of its tokens Japanese and
-  Chinese, which have few spaces and are tokenized whole) the build runs at 0.46× (0.45×
-  without the memo), bound there by a cold memo and by what a 5 MB build cannot amortize
+  Chinese, which have few spaces and are tokenized whole) the build runs at 0.46× (0.48×
+  without the memo, within the noise), bound there by a cold memo and by what a 5 MB build cannot amortize
   (in one profile: numba's cached code 0.7 s, parsing the tokenizer 0.2 s, tantivy's commit
   0.2 s, the sidecar's merge 0.6 s, of 3.5 s). Beyond the tokenizer, every line is a tantivy
   Document, tantivy indexes two positional fields and stores the text, and the sidecar adds a
