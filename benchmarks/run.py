@@ -147,24 +147,23 @@ BOUNDS = """## What bounds these figures
   compressed postings for evidence (and for every query of an index built without a sidecar).
   Block compression (delta + bit packing) would shrink the sidecar ≈ 3×, at a decoding cost in
   the trace; not done.
-- **Build.** The 931,750-line index above is reused from an earlier commit (its manifest's
-  time, on a loaded machine; its sidecar upgraded in place to format 3 by `index upgrade`,
-  70 s), and the build table above is of 3e8b401. Since then the build tokenizes each distinct
-  whitespace chunk once
-  (factroots.indexer.encoding: the very ids, offsets and word ids the tokenizer gives the
-  whole text, checked on every shared sample and on generated texts) and writes the token-id
-  terms from a table of each id's digits. On the realistic corpus (results_scaleout.md,
-  48.8 MB) it runs at 1.24× the tokenizer alone with 2 workers (1.03× with 2 threads in one
-  process; 0.52× with every text tokenized whole, in the same run; the workers are forked from
-  a forkserver that has imported the build once). That corpus repeats its
-  articles, so its chunks recur more often than a real dump's: on the shared samples of all 18
-  languages as they are (5.1 MB, nothing repeated; three fifths of its tokens Japanese and
-  Chinese, which have few spaces and are tokenized whole) the build runs at 0.46× (0.48×
-  without the memo, within the noise), bound there by a cold memo and by what a 5 MB build cannot amortize
-  (in one profile: numba's cached code 0.7 s, parsing the tokenizer 0.2 s, tantivy's commit
-  0.2 s, the sidecar's merge 0.6 s, of 3.5 s). Beyond the tokenizer, every line is a tantivy
-  Document, tantivy indexes two positional fields and stores the text, and the sidecar adds a
-  counting sort per run of 8M postings and one merge at the end.
+- **Build.** The 931,750-line index above is reused from an earlier commit (its manifest's time,
+  on a loaded machine; its sidecar upgraded in place to format 3 by `index upgrade`, 70 s), and
+  the build table above is of 3e8b401. Since then the build tokenizes each distinct whitespace
+  chunk once (factroots.indexer.encoding: the very ids, offsets and word ids the tokenizer gives
+  the whole text, checked on every shared sample and on generated texts) and writes the token-id
+  terms from a table of each id's digits. On the realistic corpus (results_scaleout.md, 48.8 MB)
+  it runs at 1.24× the tokenizer alone with 2 workers (1.03× with 2 threads in one process;
+  0.52× with every text tokenized whole, in the same run; the workers are forked from a
+  forkserver that has imported the build once). That corpus repeats its articles, so its chunks
+  recur more often than a real dump's: on the shared samples of all 18 languages as they are
+  (5.1 MB, nothing repeated; three fifths of its tokens Japanese and Chinese, which have few
+  spaces and are tokenized whole) the build runs at 0.46× (0.48× without the memo, within the
+  noise), bound there by a cold memo and by what a 5 MB build cannot amortize (in one profile:
+  numba's cached code 0.7 s, parsing the tokenizer 0.2 s, tantivy's commit 0.2 s, the sidecar's
+  merge 0.6 s, of 3.5 s). Beyond the tokenizer, every line is a tantivy Document, tantivy
+  indexes two positional fields and stores the text, and the sidecar adds a counting sort per
+  run of 8M postings and one merge at the end.
 """
 
 

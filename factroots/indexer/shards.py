@@ -295,6 +295,8 @@ def worker_context() -> multiprocessing.context.BaseContext:
     (factroots.indexer._worker_preload; a spawned worker imported it itself, about 2 s of CPU
     each). The server runs no threads, unlike this process: forking this one would copy
     tantivy's and the tokenizer's locks."""
+    if "forkserver" not in multiprocessing.get_all_start_methods():  # Windows
+        return multiprocessing.get_context("spawn")
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(["factroots.indexer._worker_preload"])
     return context
