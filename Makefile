@@ -42,7 +42,7 @@ test: $(VENV)/.installed-test
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
-	$(PY) -m pytest -q -n 2 --dist loadgroup --durations=15
+	$(PY) -m pytest -q -n 2 --dist loadfile --durations=15
 
 # ruff and mypy (with numpy's types), in a small venv of their own: no torch, no project install.
 $(LINT_VENV)/.installed: pyproject.toml

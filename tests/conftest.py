@@ -27,19 +27,6 @@ SAMPLE_LANGS = sorted(
 ) or ["en"]
 
 
-#: Modules whose tests are heavy and independent (one per sample language, no module fixture):
-#: pytest-xdist spreads them over its workers. Every other module runs on one worker, so that
-#: its module fixtures are built once (`make test` runs `--dist loadgroup`).
-SPREAD_MODULES = {"test_index_differential"}
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    for item in items:
-        module = item.path.stem
-        if module not in SPREAD_MODULES:
-            item.add_marker(pytest.mark.xdist_group(module))
-
-
 def cannot_set_up(reason: str) -> None:
     """A test that cannot set up what it tests: skipped here, failed under CI=true (where the
     machine allows it), so that it never passes without testing anything."""

@@ -17,7 +17,6 @@ from factroots.indexer.segmenter import Segmenter
 from factroots.mlama import load_language
 from factroots.search import FactIndex
 from factroots.search.trace import trace_language
-from factroots.tokenizer import load_tokenizer
 from tests.brute_force import BruteForceMatcher, reference_units
 from tests.conftest import SAMPLE_LANGS
 
@@ -148,21 +147,6 @@ def test_shared_sample_matches_brute_force_on_all_mlama_facts(
     brute = BruteForceMatcher(segmented_lines(wiki_dir / lang, mbert, 512))
     facts = load_language(mlama_dir, lang).facts
     assert_every_fact_matches_brute_force(index, brute, facts, lang)
-
-
-@pytest.mark.parametrize("lang", SAMPLE_LANGS)
-def test_xlmr_index_matches_brute_force_on_all_mlama_facts(
-    lang, wiki_dir, mlama_dir, xlmr_tokenizer_dir, tmp_path
-):
-    """As the mBERT test, with one difference: one label at a time, every label found in the
-    sample and 1,000 others (the same single-label code as mBERT's, where every label is
-    asked); in batch and in the trace, every label and fact."""
-    xlmr = load_tokenizer(xlmr_tokenizer_dir)
-    build_index(wiki_dir / lang, lang, tmp_path, xlmr)
-    index = FactIndex.open(tmp_path, lang, xlmr)
-    brute = BruteForceMatcher(segmented_lines(wiki_dir / lang, xlmr, 512))
-    facts = load_language(mlama_dir, lang).facts
-    assert_every_fact_matches_brute_force(index, brute, facts, lang, absent_singles=1_000)
 
 
 VOCAB = [
