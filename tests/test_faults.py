@@ -1252,3 +1252,47 @@ def test_an_oserror_enospc_while_writing_a_build_is_a_one_line_error_and_the_old
         "space left on device; the index there is unchanged"
     ]
     assert tree(root) == before and fingerprint(root, tok) == old
+
+
+def processes_with(marker: str) -> list[int]:
+    """Pids of the processes whose command line holds `marker`."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and marker in (entry / "cmdline").read_text(errors="replace"):
+                found.append(int(entry.name))
+        except OSError:
+            continue
+    return found
+
+
+def test_a_killed_sharded_build_leaves_no_worker_behind(tmp_path, wiki_dir):
+    """Workers are forked by a forkserver (their parent, which outlives the build): when the
+    build is SIGKILLed, its workers and the forkserver end all the same."""
+    corpus = tmp_path / "corpus"
+    for k in range(4):
+        (corpus / f"part-{k}").mkdir(parents=True)
+        for n, source in enumerate(sorted((wiki_dir / "en").rglob("wiki_*"))):
+            (corpus / f"part-{k}" / f"wiki_{n:02d}").write_bytes(source.read_bytes())
+    marker = str(tmp_path / "marker-on-the-forkserver-command-line")
+    script = tmp_path / "build.py"
+    script.write_text(
+        "import sys\n"
+        f"sys.path.append({marker!r})\n"
+        "from factroots.indexer.builder import build_index\n"
+        "if __name__ == '__main__':\n"
+        f"    build_index({str(corpus)!r}, 'en', {str(tmp_path / 'idx')!r}, 'mbert',"
+        " workers=2, shards=2)\n"
+    )
+    build = subprocess.Popen([sys.executable, str(script)], cwd=Path(__file__).parents[1])
+    deadline = time.monotonic() + 60
+    while len(processes_with(marker)) < 2 and build.poll() is None:
+        assert time.monotonic() < deadline, "the build started no worker"
+        time.sleep(0.05)
+    assert build.poll() is None, "the build ended before its workers could be seen"
+    build.send_signal(signal.SIGKILL)
+    build.wait()
+    deadline = time.monotonic() + 15
+    while processes_with(marker) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert processes_with(marker) == []

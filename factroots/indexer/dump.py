@@ -222,12 +222,16 @@ def _extracted_in(jobs, workers: int) -> Iterator[Extracted]:
     from concurrent.futures.process import BrokenProcessPool
     from itertools import islice
 
-    from factroots.indexer.shards import exit_with_parent, worker_context
+    from factroots.indexer.shards import exit_with_parent, parent_pipe, worker_context
 
     context = worker_context()
-    with ProcessPoolExecutor(
-        max_workers=workers, mp_context=context, initializer=exit_with_parent
-    ) as pool:
+    alive, keep_alive = parent_pipe(context)
+    with (
+        keep_alive,
+        ProcessPoolExecutor(
+            max_workers=workers, mp_context=context, initializer=exit_with_parent, initargs=(alive,)
+        ) as pool,
+    ):
         ahead: deque = deque()
         jobs = iter(jobs)
         while True:

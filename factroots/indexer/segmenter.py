@@ -118,7 +118,9 @@ def document_lines(doc: Document, encoded: Encoded, max_tokens: int) -> list[Lin
 
 
 class Segmenter:
-    """Batched segmentation with a Rust tokenizer (parallel across documents)."""
+    """Batched segmentation with a Rust tokenizer (parallel across documents). With `memo`,
+    each distinct whitespace chunk is tokenized once (factroots.indexer.encoding: the same
+    tokens); without it, every text is tokenized whole."""
 
     def __init__(
         self, tokenizer: ModelTokenizer, max_tokens: int = DEFAULT_MAX_TOKENS, memo: bool = True

@@ -26,7 +26,6 @@ import os
 import queue as queue_module
 import shutil
 import threading
-import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_EXCEPTION, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
@@ -40,7 +39,6 @@ from factroots.indexer.manifest import SHARDED_FORMAT_VERSION, Counts, Manifest,
 SHARD_PREFIX = "shard-"
 WORKER_ENV = {"RAYON_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false"}
 POLL_SECONDS = 0.2
-PARENT_CHECK_SECONDS = 1.0
 
 
 def shard_name(k: int) -> str:
@@ -249,25 +247,35 @@ def _build_here(tasks: Sequence[ShardTask], on_progress: Callable | None) -> lis
 _QUEUE = None
 
 
-def _init_worker(progress_queue) -> None:
+def _init_worker(progress_queue, alive) -> None:
     """In each worker process, before any work: one thread each for tantivy and tokenizers,
     and an end to the worker if the build that started it dies (killed, it cannot stop us)."""
     global _QUEUE
     os.environ.update(WORKER_ENV)
     _QUEUE = progress_queue
-    exit_with_parent()
+    exit_with_parent(alive)
 
 
-def exit_with_parent() -> None:
-    """End this (worker) process as soon as its parent is gone: a pool's workers otherwise
-    outlive a parent killed with SIGKILL."""
+def parent_pipe(context: multiprocessing.context.BaseContext):
+    """(the end a pool's workers watch with `exit_with_parent`, the end this process keeps
+    open until its pool is done): no other process ever holds the second."""
+    return context.Pipe(duplex=False)
 
-    def watch(parent: int) -> None:
-        while os.getppid() == parent:
-            time.sleep(PARENT_CHECK_SECONDS)
+
+def exit_with_parent(alive) -> None:
+    """End this worker process as soon as the process that started its pool is gone, killed
+    included: `alive` is the read end of a pipe whose only write end that process holds, so a
+    read ends (EOF) exactly then. (A worker's parent is the forkserver of `worker_context`,
+    whose worker children keep it alive: a changed parent pid would never come.)"""
+
+    def watch() -> None:
+        try:
+            alive.recv_bytes()
+        except (EOFError, OSError):
+            pass
         os._exit(1)
 
-    threading.Thread(target=watch, args=(os.getppid(),), daemon=True).start()
+    threading.Thread(target=watch, daemon=True).start()
 
 
 def _run_task(task: ShardTask) -> Manifest:
@@ -311,12 +319,13 @@ def build_shards_local(
         return _build_here(tasks, on_progress)
     context = worker_context()
     progress = context.Queue()
+    alive, keep_alive = parent_pipe(context)
     summed = ProgressSum(tasks, on_progress)
     pool = ProcessPoolExecutor(
         max_workers=max(1, min(workers, len(tasks))),
         mp_context=context,
         initializer=_init_worker,
-        initargs=(progress,),
+        initargs=(progress, alive),
     )
     futures: dict[Future, ShardTask] = {}
     try:
@@ -339,6 +348,7 @@ def build_shards_local(
         _stop(pool)
         raise
     finally:
+        keep_alive.close()
         progress.close()
         progress.join_thread()
     by_number = {task.number: future.result() for future, task in futures.items()}
