@@ -9,7 +9,13 @@ from hypothesis import strategies as st
 from tokenizers import Tokenizer, models, pre_tokenizers
 
 import factroots.indexer.encoding as encoding_module
-from factroots.indexer.encoding import ChunkEncoder, Encoded, encoder_for, memoizable
+from factroots.indexer.encoding import (
+    ChunkEncoder,
+    Encoded,
+    TokenizerEncoder,
+    encoder_for,
+    memoizable,
+)
 from factroots.indexer.reader import CorpusReader
 from factroots.tokenizer import load_tokenizer
 from tests.conftest import SAMPLE_LANGS
@@ -42,7 +48,8 @@ def assert_same(got: list[Encoded], expected: list[Encoded]) -> None:
 
 
 def whole(tok: Tokenizer, texts: list[str]) -> list[Encoded]:
-    return [Encoded.of(e) for e in tok.encode_batch(texts, add_special_tokens=False)]
+    """The tokenizer's own encoding of each text, whole."""
+    return TokenizerEncoder(tok).encode(texts)
 
 
 def test_mbert_and_xlmr_are_memoized(tok):

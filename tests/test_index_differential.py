@@ -38,7 +38,7 @@ def reference_entities(labels, mode: str, tokenizer) -> dict[str, tuple]:
     if mode == "words":
         return {label: tuple(reference_units(n)) for label, n in zip(labels, normal, strict=True)}
     hf = tokenizer.tokenizer
-    boundary = hf.token_to_id("\u2581")
+    boundary = tokenizer.boundary_id
     refs = {}
     for label, encoding in zip(
         labels, hf.encode_batch(normal, add_special_tokens=False), strict=True

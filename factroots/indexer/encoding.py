@@ -185,9 +185,9 @@ class ChunkEncoder:
         chunked = [self._chunked(text) for text in texts]
         whole = iter(self._whole.encode([t for t, c in zip(texts, chunked, strict=True) if not c]))
         slots = iter(self._slots([key for c in chunked if c for key in c.keys]))
-        return [self._gathered(c, slots) if c else next(whole) for c in chunked]
+        return [self._assembled(c, slots) if c else next(whole) for c in chunked]
 
-    def _gathered(self, chunked: _Chunked, slots) -> Encoded:
+    def _assembled(self, chunked: _Chunked, slots) -> Encoded:
         mine = np.fromiter(slots, np.int64, len(chunked.keys))
         store = (self._first, self._last, self._ids, self._offsets, self._words)
         return Encoded(*_gathered(mine, chunked.starts, *store))

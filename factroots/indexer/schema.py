@@ -70,8 +70,10 @@ def _digit_table(size: int) -> tuple[np.ndarray, np.ndarray]:
     """The decimal ASCII digits of 0 … size - 1 (left-aligned rows) and their counts."""
     values = np.arange(size, dtype=np.int64)
     widths = np.ones(size, dtype=np.int64)
-    while (values >= 10**widths).any():
-        widths += values >= 10**widths
+    power = 10
+    while power < size:
+        widths += values >= power
+        power *= 10
     width = int(widths.max(initial=1))
     digits = np.zeros((size, width), dtype=np.uint8)
     for d in range(width):
