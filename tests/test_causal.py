@@ -4,6 +4,7 @@ architecture built from configs with the real mBERT tokenizer (no downloads)."""
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -288,12 +289,23 @@ def rig_llama(model, favourite: int) -> None:
         model.lm_head.weight[favourite] = hidden * (RIG_LOGIT / float(hidden @ hidden))
 
 
-def expected_correct(mlama, lang: str, tokenizer_json, favourite: int) -> set[str]:
-    """Facts whose gold sentence holds the favourite token strictly more often than every
-    other candidate's: under a context-free distribution a sentence's log-likelihood is
-    count(favourite) · RIG_LOGIT plus what every candidate sentence of equal length shares,
-    and each token costs the same log-sum-exp. Sentences tokenized here, by the tokenizer
-    itself, from the template with [X] and [Y] replaced."""
+@dataclass
+class RiggedOutcome:
+    """What the rigged decoder must do with one fact: its gold sentence's log-likelihood, and
+    whether the gold is favoured over every other candidate, tied with the best other, or beaten."""
+
+    gold_score: float
+    verdict: str
+
+
+def expected_outcomes(mlama, lang: str, tokenizer_json, favourite: int) -> dict[str, RiggedOutcome]:
+    """Each fact's outcome under the rig, by uuid.
+
+    Under a context-free distribution a sentence's log-likelihood is count(favourite) ·
+    RIG_LOGIT less one log-sum-exp per token, so it is fixed by (favourite count, length). A gold
+    whose pair is also the best other's is tied: equal in exact arithmetic, so float rounding
+    decides the model's verdict. Sentences tokenized here, by the tokenizer itself, from the
+    template with [X] and [Y] replaced."""
     from tokenizers import Tokenizer
 
     tokenizer = Tokenizer.from_file(str(tokenizer_json))
@@ -301,21 +313,29 @@ def expected_correct(mlama, lang: str, tokenizer_json, favourite: int) -> set[st
     candidates = relation_candidates(language.facts)
     log_z = float(np.log(np.exp(RIG_LOGIT) + MBERT_VOCAB - 1))
 
-    def score(template: str, subject: str, label: str) -> float:
+    def pair(template: str, subject: str, label: str) -> tuple[int, int]:
         text = template.replace("[X]", subject).replace("[Y]", label)
         ids = tokenizer.encode(text, add_special_tokens=False).ids
-        return sum(RIG_LOGIT * (i == favourite) - log_z for i in ids)
+        return ids.count(favourite), len(ids)
 
-    correct = set()
+    def score(count_and_length: tuple[int, int]) -> float:
+        count, length = count_and_length
+        return count * RIG_LOGIT - length * log_z
+
+    outcomes = {}
     for fact in language.facts:
         template = language.templates[fact.relation]
-        gold = score(template, fact.subject, fact.object)
+        gold = pair(template, fact.subject, fact.object)
         others = [
-            score(template, fact.subject, c) for c in candidates[fact.relation] if c != fact.object
+            pair(template, fact.subject, c) for c in candidates[fact.relation] if c != fact.object
         ]
-        if all(gold > other for other in others):
-            correct.add(fact.uuid)
-    return correct
+        best = max(map(score, others), default=-np.inf)
+        if gold in others and score(gold) == best:
+            verdict = "tied"
+        else:
+            verdict = "favoured" if score(gold) > best else "beaten"
+        outcomes[fact.uuid] = RiggedOutcome(score(gold), verdict)
+    return outcomes
 
 
 @pytest.mark.parametrize(
@@ -342,10 +362,16 @@ def test_a_rigged_decoder_marks_correct_exactly_the_facts_whose_gold_it_favours(
         "probe", "--mlama", mlama, "--model", model_dir, "--langs", "en", "--out", out
     )
     assert done.code == 0, done.stderr
-    rows = pd.read_parquet(out)
-    expected = expected_correct(mlama, "en", tokenizer_json, favourite)
-    assert single[0].uuid in expected and len(expected) < len(rows)
-    assert set(rows.loc[rows["correct"], "uuid"]) == expected
+    rows = pd.read_parquet(out).set_index("uuid")
+    outcomes = expected_outcomes(mlama, "en", tokenizer_json, favourite)
+    verdicts = {uuid: o.verdict for uuid, o in outcomes.items()}
+    assert verdicts[single[0].uuid] == "favoured" and "beaten" in verdicts.values()
+    assert rows["gold_score"].to_dict() == pytest.approx(
+        {uuid: o.gold_score for uuid, o in outcomes.items()}, abs=1e-3
+    )
+    for uuid, verdict in verdicts.items():
+        if verdict != "tied":  # a tie is decided by rounding, either way
+            assert rows.at[uuid, "correct"] == (verdict == "favoured"), uuid
 
 
 def test_a_decoder_with_the_xlmr_vocabulary_probes_like_one_at_a_time(
