@@ -2,16 +2,17 @@
 
 Written apart from factroots' index and units code: word units are cut by a character loop over
 Unicode categories (the index uses one compiled regular expression), and mentions are found by
-scanning every position of every line.
+looking at every position of every line.
 """
 
 from __future__ import annotations
 
 import functools
 import unicodedata
-from collections import defaultdict
 from collections.abc import Iterable
 
+import numpy as np
+import pandas as pd
 import regex
 
 SCRIPTS_WITHOUT_SPACES = (
@@ -63,12 +64,6 @@ def reference_units(text: str) -> list[str]:
     return units
 
 
-def occurs_in(needle: list, haystack: list) -> bool:
-    """Whether `needle` occurs contiguously in `haystack` (position by position)."""
-    n = len(needle)
-    return n > 0 and any(haystack[i : i + n] == needle for i in range(len(haystack) - n + 1))
-
-
 class BruteForceMatcher:
     """Line sets of entities by scanning every line, for words and tokens mode."""
 
@@ -78,20 +73,42 @@ class BruteForceMatcher:
         self.tokens = [list(ids) for _, ids in lines]
 
     def lines_with_all(self, entities: Iterable[tuple], mode: str) -> dict[tuple, set[int]]:
-        """For each entity (a tuple of units or ids), the set of lines containing it."""
-        lengths_by_first: dict = defaultdict(set)
-        wanted: set[tuple] = set()
-        found: dict[tuple, set[int]] = {}
-        for entity in set(entities):
-            found[entity] = set()
-            if entity:
-                lengths_by_first[entity[0]].add(len(entity))
-                wanted.add(entity)
+        """For each entity (a tuple of units or ids), the set of lines containing it: every
+        position holding its first item, kept while the next positions hold its next items."""
         corpus = self.words if mode == "words" else self.tokens
-        for line_id, seq in enumerate(corpus):
-            for i, item in enumerate(seq):
-                for length in lengths_by_first.get(item, ()):
-                    window = tuple(seq[i : i + length])
-                    if window in wanted:
-                        found[window].add(line_id)
-        return found
+        flat = _FlatCorpus(corpus)
+        return {entity: flat.lines_with(entity) for entity in set(entities)}
+
+
+class _FlatCorpus:
+    """The lines' items as codes laid end to end, each line followed by a separator (-1) that
+    no entity holds, so that no match runs from one line into the next."""
+
+    def __init__(self, corpus: list[list]):
+        lengths = np.array([len(seq) + 1 for seq in corpus], dtype=np.int64)
+        items = [item for seq in corpus for item in [*seq, None]]
+        codes, self.uniques = pd.factorize(pd.Series(items, dtype=object), use_na_sentinel=True)
+        self.code = {item: i for i, item in enumerate(self.uniques)}
+        self.codes = codes.astype(np.int64)
+        self.line_of = np.repeat(np.arange(len(corpus), dtype=np.int64), lengths)
+        self.order = np.argsort(self.codes, kind="stable")  # positions grouped by code
+        self.first = np.cumsum(np.bincount(self.codes + 1), dtype=np.int64).tolist()
+
+    def positions(self, code: int) -> np.ndarray:
+        """Where `code` sits (the separator, -1, sorts first)."""
+        return self.order[self.first[code] : self.first[code + 1]]
+
+    def lines_with(self, entity: tuple) -> set[int]:
+        """The lines holding `entity`: the positions of its rarest item, moved back to where
+        the entity would start, kept where every other item sits at its offset."""
+        if not entity or any(item not in self.code for item in entity):
+            return set()
+        wanted = [self.code[item] for item in entity]
+        counts = [self.first[code + 1] - self.first[code] for code in wanted]
+        anchor = counts.index(min(counts))
+        starts = self.positions(wanted[anchor]) - anchor
+        starts = starts[(starts >= 0) & (starts + len(wanted) <= len(self.codes))]
+        for k, code in enumerate(wanted):
+            if k != anchor:
+                starts = starts[self.codes[starts + k] == code]
+        return set(self.line_of[starts].tolist())

@@ -20,9 +20,8 @@ from tests.test_index_differential import assert_every_fact_matches_brute_force,
 def test_xlmr_index_matches_brute_force_on_all_mlama_facts(
     lang, wiki_dir, mlama_dir, xlmr_tokenizer_dir, tmp_path
 ):
-    """As the mBERT test, with one difference: one label at a time, every label found in the
-    sample and 1,000 others (the same single-label code as mBERT's, where every label is
-    asked); in batch and in the trace, every label and fact."""
+    """As the mBERT test: every label and fact in batch and in the trace; one label at a time,
+    every label found in the sample and 1,000 others."""
     xlmr = load_tokenizer(xlmr_tokenizer_dir)
     build_index(wiki_dir / lang, lang, tmp_path, xlmr)
     index = FactIndex.open(tmp_path, lang, xlmr)
