@@ -76,7 +76,7 @@ def write_causal_model(architecture: str, target, mbert_tokenizer_dir, seed: int
 
 @pytest.fixture(scope="module")
 def mlama(tmp_path_factory, mlama_dir):
-    return small_mlama(mlama_dir, tmp_path_factory.mktemp("mlama"), LANGS, 3)
+    return small_mlama(mlama_dir, tmp_path_factory.mktemp("mlama"), LANGS, 3, relations=12)
 
 
 @pytest.fixture(scope="module", params=CAUSAL_ARCHITECTURES)

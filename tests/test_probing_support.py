@@ -9,14 +9,16 @@ MBERT_VOCAB = 119547
 XLMR_VOCAB = 250002
 
 
-def small_mlama(source: Path, target: Path, langs: list[str], per_relation: int) -> Path:
-    """A copy of mLAMA with only the first `per_relation` lines of each relation file."""
+def small_mlama(
+    source: Path, target: Path, langs: list[str], per_relation: int, relations: int | None = None
+) -> Path:
+    """A copy of mLAMA with only the first `per_relation` lines of each relation file (of the
+    first `relations` files by name, when given)."""
     for lang in langs:
         (target / lang).mkdir(parents=True)
         shutil.copy(source / lang / "templates.jsonl", target / lang / "templates.jsonl")
-        for path in sorted((source / lang).glob("*.jsonl")):
-            if path.name == "templates.jsonl":
-                continue
+        files = sorted(p for p in (source / lang).glob("*.jsonl") if p.name != "templates.jsonl")
+        for path in files[:relations]:
             with open(path, encoding="utf-8") as fh:
                 lines = [line for _, line in zip(range(per_relation), fh, strict=False)]
             (target / lang / path.name).write_text("".join(lines), encoding="utf-8")
