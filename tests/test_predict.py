@@ -306,7 +306,10 @@ predict.probe(load_masked_lm(model, "cpu"), mlama, sys.argv[6].split(","), out, 
 """
 
 
+@pytest.mark.parametrize("random_lm", ["bert"], indirect=True)
 def test_probe_killed_inside_a_language_resumes_from_its_checkpoints(random_lm, mlama, tmp_path):
+    """A probe SIGKILLed in its second language (one model kind: the checkpoints know nothing of
+    the model, and both kinds resume from an interruption in the test above)."""
     import signal
     import subprocess
     import sys
