@@ -15,7 +15,6 @@ from factroots.indexer.builder import build_index
 from factroots.search import FactIndex
 from factroots.search.sharded import ShardedIndex
 from factroots.search.trace import trace_languages
-from factroots.tokenizer import load_tokenizer
 from tests.conftest import IN_CI
 from tests.test_shards import split_corpus, write_files
 
@@ -30,7 +29,8 @@ if ray is None:
     pytestmark = pytest.mark.skip(reason="ray is not installed: pip install '.[cluster]'")
 
 MODES = ("words", "tokens")
-RAY_LANGS = ("en",)
+RAY_LANGS = ("de",)  # the engine code is the same for every language
+RAY_LANG = RAY_LANGS[0]
 
 
 @pytest.fixture(scope="module")
@@ -42,19 +42,14 @@ def ray_local():
 
 
 @pytest.fixture(scope="module")
-def mbert():
-    return load_tokenizer("mbert")
-
-
-@pytest.fixture(scope="module")
-def roots(tmp_path_factory, wiki_dir, mbert, ray_local):
-    """en, cut over several files, built locally unsharded, locally in shards and through Ray
-    in shards (every language builds alike: test_shards checks the local engine's shards on
-    en, ja and zh)."""
+def roots(tmp_path_factory, wiki_dir, mbert, sample_indexes, ray_local):
+    """The sample of RAY_LANGS, cut over several files, built locally in shards and through Ray
+    in shards, beside the run's unsharded index of the sample as it is ("plain"; every
+    language builds alike: test_shards checks the local engine's shards on en, ja, zh, ru, th)."""
     base = tmp_path_factory.mktemp("ray")
+    (base / "plain").symlink_to(sample_indexes.root_with(*RAY_LANGS))
     for lang in RAY_LANGS:
-        corpus = split_corpus([wiki_dir / lang], base / f"corpus-{lang}", 2)
-        build_index(corpus, lang, base / "plain", mbert, workers=1, shards=1)
+        corpus = split_corpus([wiki_dir / lang], base / f"corpus-{lang}", 3)
         build_index(corpus, lang, base / "local", mbert, workers=2, shards=3)
         build_index(corpus, lang, base / "ray", mbert, shards=3, engine="ray")
     return base
@@ -88,16 +83,18 @@ def test_ray_trace_equals_the_local_trace_on_every_fact(roots, mlama_dir, mbert,
 def test_ray_index_answers_single_queries_like_the_local_one(roots, mbert):
     from factroots.cluster.ray_engine import open_ray_index
 
-    local = FactIndex.open(roots / "local", "en", mbert)
-    remote = open_ray_index(roots / "local", "en", mbert)
+    local = FactIndex.open(roots / "local", RAY_LANG, mbert)
+    remote = open_ray_index(roots / "local", RAY_LANG, mbert)
+    pairs = [("Abgeordnetenhaus von Berlin", "Berlin"), ("Paris", "Frankreich"), ("", "x")]
+    assert local.cooccur(*pairs[0]).present
     try:
-        for subject, obj in [("Paris", "France"), ("Albert Einstein", "Germany"), ("", "x")]:
+        for subject, obj in pairs:
             for mode in MODES:
                 assert remote.cooccur(subject, obj, mode, show=3) == local.cooccur(
                     subject, obj, mode, show=3
                 )
                 assert remote.count(subject, mode) == local.count(subject, mode)
-        labels = ["Paris", "France", "New York", "東京"]
+        labels = ["Berlin", "Deutschland", "Bundestag", "東京"]
         found, expected = remote.entity_lines(labels), local.entity_lines(labels)
         assert all((found.lines(e) == expected.lines(e)).all() for e in range(len(labels)))
     finally:
@@ -115,7 +112,7 @@ def test_trace_cli_with_the_ray_engine(roots, mlama_dir, tmp_path):
             "--root",
             str(roots / "ray"),
             "--langs",
-            "en",
+            RAY_LANG,
             "--engine",
             "ray",
             "--out",
@@ -123,7 +120,7 @@ def test_trace_cli_with_the_ray_engine(roots, mlama_dir, tmp_path):
         ],
     )
     assert result.exit_code == 0, result.output
-    expected = trace_languages(mlama_dir, roots / "plain", "en").facts
+    expected = trace_languages(mlama_dir, roots / "plain", RAY_LANG).facts
     pd.testing.assert_frame_equal(pd.read_parquet(out), expected)
 
 
