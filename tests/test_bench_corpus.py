@@ -10,6 +10,7 @@ import pytest
 from benchmarks.corpus import (
     STAMP,
     CorpusSpec,
+    CorpusStats,
     RealisticSpec,
     corpus_density,
     ensure_corpus,
@@ -33,29 +34,33 @@ def tree_digest(root: Path) -> str:
     return digest.hexdigest()
 
 
-def test_the_same_spec_writes_the_same_bytes(tmp_path, mlama_dir):
-    generate_corpus(tmp_path / "a", mlama_dir, SMALL)
+@pytest.fixture(scope="module")
+def small(tmp_path_factory, mlama_dir) -> tuple[Path, CorpusStats]:
+    """The SMALL corpus, generated once for the tests that only read it."""
+    path = tmp_path_factory.mktemp("small") / "c"
+    return path, generate_corpus(path, mlama_dir, SMALL)
+
+
+def test_the_same_spec_writes_the_same_bytes(small, tmp_path, mlama_dir):
     generate_corpus(tmp_path / "b", mlama_dir, SMALL)
-    assert tree_digest(tmp_path / "a") == tree_digest(tmp_path / "b")
+    assert tree_digest(small[0]) == tree_digest(tmp_path / "b")
 
 
-def test_another_seed_writes_other_bytes(tmp_path, mlama_dir):
-    generate_corpus(tmp_path / "a", mlama_dir, SMALL)
+def test_another_seed_writes_other_bytes(small, tmp_path, mlama_dir):
     generate_corpus(tmp_path / "b", mlama_dir, CorpusSpec(**{**SMALL.__dict__, "seed": 1}))
-    assert tree_digest(tmp_path / "a") != tree_digest(tmp_path / "b")
+    assert tree_digest(small[0]) != tree_digest(tmp_path / "b")
 
 
-def test_corpus_reads_as_wikiextractor_output_with_every_document(tmp_path, mlama_dir):
-    stats = generate_corpus(tmp_path / "c", mlama_dir, SMALL)
-    docs = list(CorpusReader(tmp_path / "c"))
+def test_corpus_reads_as_wikiextractor_output_with_every_document(small):
+    path, stats = small
+    docs = list(CorpusReader(path))
     assert len(docs) == stats.documents == SMALL.documents
-    assert stats.files == 3 and (tmp_path / "c" / "AA" / "wiki_02").is_file()
+    assert stats.files == 3 and (path / "AA" / "wiki_02").is_file()
     assert all(doc.text for doc in docs)
 
 
-def test_corpus_mixes_several_scripts(tmp_path, mlama_dir):
-    generate_corpus(tmp_path / "c", mlama_dir, SMALL)
-    text = "".join(doc.text for doc in CorpusReader(tmp_path / "c"))
+def test_corpus_mixes_several_scripts(small):
+    text = "".join(doc.text for doc in CorpusReader(small[0]))
     scripts = {"latin": "a", "cyrillic": "\u0430", "han": "\u4e00", "arabic": "\u0627"}
     ranges = {
         "latin": ("A", "z"),
