@@ -30,6 +30,7 @@ from factroots.indexer.layout import BuildLock, index_path
 from factroots.search import FactIndex
 from factroots.tokenizer import load_tokenizer
 from tests.conftest import cannot_set_up
+from tests.fault_build import BuildProcess
 
 SEED = 12
 
@@ -302,43 +303,6 @@ def test_a_stale_half_build_is_never_mistaken_for_the_index_and_goes_with_the_ne
 # -- 2b. locks -------------------------------------------------------------------------------
 
 
-BUILD = r"""
-import os, shutil, signal, sys, time
-from pathlib import Path
-from factroots.indexer import builder, layout
-corpus, root, max_tokens, pause, started, kill_at = sys.argv[1:7]
-builder.BATCH_CHARS = 4_000
-state = {"calls": 0, "publishing": False}
-
-def faulty(fn):
-    def call(*args, **kwargs):
-        if state["publishing"]:
-            state["calls"] += 1
-            if state["calls"] == int(kill_at):
-                os.kill(os.getpid(), signal.SIGKILL)
-        return fn(*args, **kwargs)
-    return call
-
-if int(kill_at):  # SIGKILL before the kill_at-th file-system change of the swap
-    for name in ("rename", "replace", "symlink", "unlink"):
-        setattr(os, name, faulty(getattr(os, name)))
-    shutil.rmtree = faulty(shutil.rmtree)
-    layout._exchange = faulty(layout._exchange)
-    publish = builder.publish
-    def publishing(*args):
-        state["publishing"] = True
-        return publish(*args)
-    builder.publish = publishing
-
-def progress(p):
-    Path(started).touch()
-    time.sleep(float(pause))
-
-builder.build_index(corpus, "en", root, max_tokens=int(max_tokens), workers=1,
-                    on_progress=progress)
-"""
-
-
 def start_build(
     corpus: Path,
     root: Path,
@@ -346,25 +310,12 @@ def start_build(
     max_tokens: int = 16,
     pause: float = 0.0,
     kill_at: int = 0,
-) -> tuple[subprocess.Popen, Path]:
+) -> tuple[BuildProcess, Path]:
     started = tmp_path / f"started-{time.monotonic_ns()}"
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            BUILD,
-            str(corpus),
-            str(root),
-            str(max_tokens),
-            str(pause),
-            str(started),
-            str(kill_at),
-        ]
-    )
-    return proc, started
+    return BuildProcess(corpus, root, max_tokens, pause, started, kill_at), started
 
 
-def wait_for(path: Path, proc: subprocess.Popen) -> None:
+def wait_for(path: Path, proc: BuildProcess) -> None:
     deadline = time.monotonic() + 60
     while not path.exists():
         assert proc.poll() is None, f"the build ended (rc {proc.returncode}) before it started"
