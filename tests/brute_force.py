@@ -69,8 +69,13 @@ class BruteForceMatcher:
 
     def __init__(self, lines: Iterable[tuple[str, list[int]]]):
         lines = list(lines)
-        self.words = [reference_units(text) for text, _ in lines]
+        self.texts = [text for text, _ in lines]
         self.tokens = [list(ids) for _, ids in lines]
+
+    @functools.cached_property
+    def words(self) -> list[list[str]]:
+        """Each line's word units (cut on first use: a tokens-mode check never needs them)."""
+        return [reference_units(text) for text in self.texts]
 
     def lines_with_all(self, entities: Iterable[tuple], mode: str) -> dict[tuple, set[int]]:
         """For each entity (a tuple of units or ids), the set of lines containing it: every

@@ -102,14 +102,19 @@ def assert_trace_matches_brute_force(index: FactIndex, facts, refs: dict, lines:
 
 
 def assert_every_fact_matches_brute_force(
-    index: FactIndex, brute, facts, seed: str, absent_singles: int | None = None
+    index: FactIndex,
+    brute,
+    facts,
+    seed: str,
+    absent_singles: int | None = None,
+    modes: tuple[str, ...] = MODES,
 ) -> None:
     """Every label (in batch, and one at a time: see `assert_index_matches_brute_force`), the
-    trace of every fact, and single `cooccur` on up to 400 facts (the present first), both
-    modes, against the brute force."""
+    trace of every fact, and single `cooccur` on up to 400 facts (the present first), in each
+    of `modes`, against the brute force."""
     labels = {f.subject for f in facts} | {f.object for f in facts}
     rng = random.Random(seed)
-    for mode in MODES:
+    for mode in modes:
         refs, lines = assert_index_matches_brute_force(index, brute, labels, mode, absent_singles)
         assert_trace_matches_brute_force(index, facts, refs, lines, mode)
         present = [f for f in facts if lines[refs[f.subject]] & lines[refs[f.object]]]

@@ -215,7 +215,7 @@ def test_generated_sharded_corpora_match_brute_force(
     index = FactIndex.open(root / "idx", "xx", mbert)
     assert isinstance(index, ShardedIndex) and len(index.shards) == min(shards, len(files))
     brute = BruteForceMatcher(segmented_lines(root / "corpus", mbert, max_tokens))
-    assert index.num_lines == len(brute.words)
+    assert index.num_lines == len(brute.tokens)
     labels = set(VOCAB) | {"New York", "北京市", "a a a", "York ,", "T0", "T1", "T3", "市 中国", ""}
     pairs = [
         ("New", "York"),
