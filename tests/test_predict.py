@@ -51,7 +51,8 @@ def one_thread():
 
 @pytest.fixture(scope="module")
 def mlama(tmp_path_factory, mlama_dir):
-    return small_mlama(mlama_dir, tmp_path_factory.mktemp("mlama"), LANGS, PER_RELATION)
+    target = tmp_path_factory.mktemp("mlama")
+    return small_mlama(mlama_dir, target, LANGS, PER_RELATION, relations=15)
 
 
 def tokenizer_dir(kind, mbert_tokenizer_dir, xlmr_tokenizer_dir):
