@@ -1,8 +1,8 @@
 """An independent reference for matching: a plain scan over segmented lines, no index involved.
 
 Written apart from factroots' index and units code: word units are cut by a character loop over
-Unicode categories (the index uses one compiled regular expression), and mentions are found by
-looking at every position of every line.
+Unicode categories (the index uses one compiled regular expression), and mentions are found at
+every position of an entity's rarest item, in the lines laid end to end.
 """
 
 from __future__ import annotations
@@ -78,8 +78,7 @@ class BruteForceMatcher:
         return [reference_units(text) for text in self.texts]
 
     def lines_with_all(self, entities: Iterable[tuple], mode: str) -> dict[tuple, set[int]]:
-        """For each entity (a tuple of units or ids), the set of lines containing it: every
-        position holding its first item, kept while the next positions hold its next items."""
+        """For each entity (a tuple of units or ids), the set of lines containing it."""
         corpus = self.words if mode == "words" else self.tokens
         flat = _FlatCorpus(corpus)
         return {entity: flat.lines_with(entity) for entity in set(entities)}
