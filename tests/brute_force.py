@@ -91,8 +91,8 @@ class _FlatCorpus:
     def __init__(self, corpus: list[list]):
         lengths = np.array([len(seq) + 1 for seq in corpus], dtype=np.int64)
         items = [item for seq in corpus for item in [*seq, None]]
-        codes, self.uniques = pd.factorize(pd.Series(items, dtype=object), use_na_sentinel=True)
-        self.code = {item: i for i, item in enumerate(self.uniques)}
+        codes, uniques = pd.factorize(pd.Series(items, dtype=object), use_na_sentinel=True)
+        self.code = {item: i for i, item in enumerate(uniques)}
         self.codes = codes.astype(np.int64)
         self.line_of = np.repeat(np.arange(len(corpus), dtype=np.int64), lengths)
         self.order = np.argsort(self.codes, kind="stable")  # positions grouped by code
