@@ -16,6 +16,7 @@ from factroots.errors import FactrootsError
 from factroots.indexer.builder import build_index
 from factroots.search import FactIndex
 from factroots.tokenizer import as_tokenizer, load_tokenizer, tokenizer_name
+from tests.test_shards import split_corpus
 
 PACKAGES = sorted(
     m.name for m in pkgutil.walk_packages(factroots.__path__, "factroots.") if m.ispkg
@@ -103,8 +104,9 @@ def test_repr_shows_language_tokenizer_lines_and_shards(sample_root):
 
 
 def test_sharded_index_repr_counts_its_shards_and_close_closes_each(tmp_path, wiki_dir):
-    build_index(wiki_dir / "ja", "ja", tmp_path, "mbert", workers=1, shards=2)
-    with FactIndex.open(tmp_path, "ja") as index:
+    corpus = split_corpus([wiki_dir / "cy"], tmp_path / "corpus", 2)
+    build_index(corpus, "cy", tmp_path / "root", "mbert", workers=1, shards=2)
+    with FactIndex.open(tmp_path / "root", "cy") as index:
         shards = list(index.shards)
         assert "shards=2" in repr(index) and f"lines={index.num_lines}" in repr(index)
     assert all(shard._searcher is None for shard in shards)

@@ -145,7 +145,9 @@ def test_sharded_index_answers_like_the_unsharded_one_on_shared_samples(
 
 
 def test_sharded_generated_corpus_answers_like_the_unsharded_one(mlama_dir, mbert, tmp_path):
-    spec = CorpusSpec(documents=400, top_share=0.05, base_mentions=3000, docs_per_file=100)
+    spec = CorpusSpec(
+        documents=400, top_share=0.05, base_mentions=3000, docs_per_file=100, vocab_size=30_000
+    )
     generate_corpus(tmp_path / "corpus", mlama_dir, spec)
     build_index(tmp_path / "corpus", "en", tmp_path / "plain", mbert, workers=1, shards=1)
     manifest = build_index(

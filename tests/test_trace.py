@@ -37,7 +37,9 @@ MODES = ("words", "tokens")
 def generated(tmp_path_factory, mlama_dir, mbert):
     """A small generated corpus with English mLAMA entities planted, and its index root."""
     base = tmp_path_factory.mktemp("generated")
-    spec = CorpusSpec(documents=800, top_share=0.05, base_mentions=4000, docs_per_file=400)
+    spec = CorpusSpec(
+        documents=800, top_share=0.05, base_mentions=4000, docs_per_file=400, vocab_size=30_000
+    )
     generate_corpus(base / "corpus", mlama_dir, spec)
     build_index(base / "corpus", "en", base / "root", mbert)
     return base
