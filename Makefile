@@ -50,7 +50,7 @@ test: $(VENV)/.installed-test
 	rm -rf "$$warm"; \
 	[ $$lint -eq 0 ] || exit $$lint; \
 	echo "the demo ran beside the linters: numba's code is compiled"; \
-	$(PY) -m pytest -q -n 2 --dist loadfile --durations=15
+	$(PY) -m pytest -q -n 2 --dist loadfile --no-loadscope-reorder --durations=15
 
 # ruff and mypy (with numpy's types), in a small venv of their own: no torch, no project install.
 $(LINT_VENV)/.installed: pyproject.toml
