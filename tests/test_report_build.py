@@ -143,7 +143,22 @@ def bare_report(tmp_path_factory):
     from factroots.report.build import build_report
 
     trace, predictions, _ = synthetic_inputs(LANGS_53[:5], models=("mbert",))
-    return build_report(trace, predictions, tmp_path_factory.mktemp("bare"))
+    with pytest.MonkeyPatch.context() as patch:
+        only_png(patch)
+        return build_report(trace, predictions, tmp_path_factory.mktemp("bare"))
+
+
+def only_png(patch: pytest.MonkeyPatch) -> None:
+    """Figures drawn in PNG alone, for the reports that test something else than the figures'
+    formats (drawing is most of a report's time; every format is checked on the full report)."""
+    from factroots.report import figures
+
+    patch.setattr(figures, "FORMATS", (".png",))
+
+
+@pytest.fixture
+def png_only(monkeypatch):
+    only_png(monkeypatch)
 
 
 EXPECTED_FIGURES = [
@@ -181,6 +196,13 @@ def test_every_figure_is_written_as_a_non_empty_png(full_report, name):
     assert name in full_report.figures
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert path.stat().st_size > 5000
+
+
+@pytest.mark.parametrize("name", EXPECTED_FIGURES)
+def test_every_figure_is_also_written_as_svg_and_pdf(full_report, name):
+    path = full_report.out_dir / name
+    assert b"<svg" in path.with_suffix(".svg").read_bytes()[:1000]
+    assert path.with_suffix(".pdf").read_bytes()[:5] == b"%PDF-"
 
 
 @pytest.mark.parametrize("name", EXPECTED_TABLES)
@@ -258,7 +280,7 @@ def test_missing_prediction_column_is_a_clear_error(tmp_path):
         build_report(trace, predictions.drop(columns="obj_uri"), tmp_path)
 
 
-def test_cli_report_writes_the_report(tmp_path):
+def test_cli_report_writes_the_report(tmp_path, png_only):
     from click.testing import CliRunner
 
     from factroots.cli import cli
@@ -306,7 +328,7 @@ def write_inputs(folder: Path, langs: list[str]) -> dict[str, Path]:
     return paths
 
 
-def test_report_compares_traces_and_models_given_one_file_each(tmp_path):
+def test_report_compares_traces_and_models_given_one_file_each(tmp_path, png_only):
     from factroots.report.build import build_report
 
     files = write_inputs(tmp_path, LANGS_53[:3])
@@ -327,7 +349,7 @@ def test_the_same_trace_given_twice_is_a_clear_error(tmp_path):
         build_report([files["words"], files["words"]], files["m1"], tmp_path / "out")
 
 
-def test_cli_report_says_on_the_terminal_which_sections_were_left_out(tmp_path):
+def test_cli_report_says_on_the_terminal_which_sections_were_left_out(tmp_path, png_only):
     from click.testing import CliRunner
 
     from factroots.cli import cli
@@ -341,7 +363,7 @@ def test_cli_report_says_on_the_terminal_which_sections_were_left_out(tmp_path):
     assert "note: No neurons given" in result.output
 
 
-def test_a_trace_alone_gives_the_absence_rates_and_names_what_needs_predictions(tmp_path):
+def test_a_trace_alone_gives_the_absence_rates_and_names_what_needs_predictions(tmp_path, png_only):
     from factroots.report.build import build_report
 
     trace, _, _ = synthetic_inputs(LANGS_53[:3], facts_per_lang=20, models=("m",))
