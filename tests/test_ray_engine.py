@@ -45,7 +45,7 @@ def ray_local():
 def roots(tmp_path_factory, wiki_dir, mbert, sample_indexes, ray_local):
     """The sample of RAY_LANGS, cut over several files, built locally in shards and through Ray
     in shards, beside the run's unsharded index of the sample as it is ("plain"; every
-    language builds alike: test_shards checks the local engine's shards on en, ja, zh, ru, th)."""
+    language builds alike: test_shards checks the local engine's shards on en, zh, ru, th)."""
     base = tmp_path_factory.mktemp("ray")
     (base / "plain").symlink_to(sample_indexes.root_with(*RAY_LANGS))
     for lang in RAY_LANGS:
