@@ -2,7 +2,8 @@
 
 Written apart from factroots' index and units code: word units are cut by a character loop over
 Unicode categories (the index uses one compiled regular expression), and mentions are found at
-every position of an entity's rarest item, in the lines laid end to end.
+every position of an entity's rarest item, in the lines laid end to end (numpy, all entities at
+once).
 """
 
 from __future__ import annotations
@@ -80,8 +81,7 @@ class BruteForceMatcher:
     def lines_with_all(self, entities: Iterable[tuple], mode: str) -> dict[tuple, set[int]]:
         """For each entity (a tuple of units or ids), the set of lines containing it."""
         corpus = self.words if mode == "words" else self.tokens
-        flat = _FlatCorpus(corpus)
-        return {entity: flat.lines_with(entity) for entity in set(entities)}
+        return _FlatCorpus(corpus).lines_with_all(set(entities))
 
 
 class _FlatCorpus:
@@ -96,23 +96,42 @@ class _FlatCorpus:
         self.codes = codes.astype(np.int64)
         self.line_of = np.repeat(np.arange(len(corpus), dtype=np.int64), lengths)
         self.order = np.argsort(self.codes, kind="stable")  # positions grouped by code
-        self.first = np.cumsum(np.bincount(self.codes + 1), dtype=np.int64).tolist()
+        self.first = np.cumsum(np.bincount(self.codes + 1), dtype=np.int64)  # code c: [c, c+1)
 
-    def positions(self, code: int) -> np.ndarray:
-        """Where `code` sits (the separator, -1, sorts first)."""
-        return self.order[self.first[code] : self.first[code + 1]]
-
-    def lines_with(self, entity: tuple) -> set[int]:
-        """The lines holding `entity`: the positions of its rarest item, moved back to where
-        the entity would start, kept where every other item sits at its offset."""
-        if not entity or any(item not in self.code for item in entity):
-            return set()
-        wanted = [self.code[item] for item in entity]
-        counts = [self.first[code + 1] - self.first[code] for code in wanted]
-        anchor = counts.index(min(counts))
-        starts = self.positions(wanted[anchor]) - anchor
-        starts = starts[(starts >= 0) & (starts + len(wanted) <= len(self.codes))]
-        for k, code in enumerate(wanted):
-            if k != anchor:
-                starts = starts[self.codes[starts + k] == code]
-        return set(self.line_of[starts].tolist())
+    def lines_with_all(self, entities: set[tuple]) -> dict[tuple, set[int]]:
+        """The lines holding each entity: the positions of its rarest item (of all entities at
+        once), moved back to where the entity would start, kept where every other item sits at
+        its offset."""
+        found: dict[tuple, set[int]] = {entity: set() for entity in entities}
+        known = [e for e in found if e and all(item in self.code for item in e)]
+        if not known:
+            return found
+        sizes = np.array([len(e) for e in known], dtype=np.int64)
+        base = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+        wanted = np.array([self.code[item] for e in known for item in e], dtype=np.int64)
+        first = self.first
+        seen = first[wanted + 1] - first[wanted]
+        anchor = np.array(
+            [int(np.argmin(seen[b : b + n])) for b, n in zip(base, sizes, strict=True)],
+            dtype=np.int64,
+        )
+        code = wanted[base + anchor]
+        n = first[code + 1] - first[code]
+        entity = np.repeat(np.arange(len(known)), n)
+        within = np.arange(n.sum()) - np.repeat(np.cumsum(n) - n, n)
+        start = self.order[np.repeat(first[code], n) + within] - anchor[entity]
+        fits = (start >= 0) & (start + sizes[entity] <= len(self.codes))
+        entity, start = entity[fits], start[fits]
+        for k in range(int(sizes.max())):
+            ask = np.flatnonzero((sizes[entity] > k) & (anchor[entity] != k))
+            wrong = self.codes[start[ask] + k] != wanted[base[entity[ask]] + k]
+            keep = np.ones(entity.size, dtype=bool)
+            keep[ask[wrong]] = False
+            entity, start = entity[keep], start[keep]
+        stride = int(self.line_of.max()) + 1  # (entity, line) pairs as one sortable number
+        pairs = np.unique(entity * stride + self.line_of[start])
+        bounds = np.searchsorted(pairs // stride, np.arange(len(known) + 1))
+        lines = (pairs % stride).tolist()
+        for e in np.flatnonzero(np.diff(bounds)).tolist():
+            found[known[e]] = set(lines[bounds[e] : bounds[e + 1]])
+        return found
