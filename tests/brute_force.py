@@ -99,27 +99,37 @@ class _FlatCorpus:
         self.first = np.cumsum(np.bincount(self.codes + 1), dtype=np.int64)  # code c: [c, c+1)
 
     def lines_with_all(self, entities: set[tuple]) -> dict[tuple, set[int]]:
-        """The lines holding each entity: the positions of its rarest item (of all entities at
-        once), moved back to where the entity would start, kept where every other item sits at
-        its offset."""
+        """The lines holding each entity (none for one with an item no line holds)."""
         found: dict[tuple, set[int]] = {entity: set() for entity in entities}
         known = [e for e in found if e and all(item in self.code for item in e)]
         if not known:
             return found
-        sizes = np.array([len(e) for e in known], dtype=np.int64)
+        entity, start = self._matches(known)
+        stride = int(self.line_of.max()) + 1  # (entity, line) pairs as one sortable number
+        pairs = np.unique(entity * stride + self.line_of[start])
+        bounds = np.searchsorted(pairs // stride, np.arange(len(known) + 1))
+        lines = (pairs % stride).tolist()
+        for e in np.flatnonzero(np.diff(bounds)).tolist():
+            found[known[e]] = set(lines[bounds[e] : bounds[e + 1]])
+        return found
+
+    def _matches(self, entities: list[tuple]) -> tuple[np.ndarray, np.ndarray]:
+        """(entity number, start position) of every mention, all entities at once: the
+        positions of each entity's rarest item, moved back to where the entity would start,
+        kept where every other item sits at its offset."""
+        sizes = np.array([len(e) for e in entities], dtype=np.int64)
         base = np.concatenate([[0], np.cumsum(sizes)[:-1]])
-        wanted = np.array([self.code[item] for e in known for item in e], dtype=np.int64)
-        first = self.first
-        seen = first[wanted + 1] - first[wanted]
+        wanted = np.array([self.code[item] for e in entities for item in e], dtype=np.int64)
+        seen = self.first[wanted + 1] - self.first[wanted]
         anchor = np.array(
             [int(np.argmin(seen[b : b + n])) for b, n in zip(base, sizes, strict=True)],
             dtype=np.int64,
         )
         code = wanted[base + anchor]
-        n = first[code + 1] - first[code]
-        entity = np.repeat(np.arange(len(known)), n)
+        n = self.first[code + 1] - self.first[code]
+        entity = np.repeat(np.arange(len(entities)), n)
         within = np.arange(n.sum()) - np.repeat(np.cumsum(n) - n, n)
-        start = self.order[np.repeat(first[code], n) + within] - anchor[entity]
+        start = self.order[np.repeat(self.first[code], n) + within] - anchor[entity]
         fits = (start >= 0) & (start + sizes[entity] <= len(self.codes))
         entity, start = entity[fits], start[fits]
         for k in range(int(sizes.max())):
@@ -128,10 +138,4 @@ class _FlatCorpus:
             keep = np.ones(entity.size, dtype=bool)
             keep[ask[wrong]] = False
             entity, start = entity[keep], start[keep]
-        stride = int(self.line_of.max()) + 1  # (entity, line) pairs as one sortable number
-        pairs = np.unique(entity * stride + self.line_of[start])
-        bounds = np.searchsorted(pairs // stride, np.arange(len(known) + 1))
-        lines = (pairs % stride).tolist()
-        for e in np.flatnonzero(np.diff(bounds)).tolist():
-            found[known[e]] = set(lines[bounds[e] : bounds[e + 1]])
-        return found
+        return entity, start
