@@ -2,8 +2,8 @@
 
 Written apart from factroots' index and units code: word units are cut by a character loop over
 Unicode categories (the index uses one compiled regular expression), and mentions are found at
-every position of an entity's rarest item, in the lines laid end to end (numpy, all entities at
-once).
+every position of an entity's rarest pair of neighbouring items (its one item, for an entity of
+one), in the lines laid end to end (numpy, all entities at once).
 """
 
 from __future__ import annotations
@@ -86,7 +86,8 @@ class BruteForceMatcher:
 
 class _FlatCorpus:
     """The lines' items as codes laid end to end, each line followed by a separator (-1) that
-    no entity holds, so that no match runs from one line into the next."""
+    no entity holds, so that no match runs from one line into the next; and the same positions
+    grouped by the item, and by the pair of items, starting there."""
 
     def __init__(self, corpus: list[list]):
         lengths = np.array([len(seq) + 1 for seq in corpus], dtype=np.int64)
@@ -95,8 +96,13 @@ class _FlatCorpus:
         self.code = {item: i for i, item in enumerate(uniques)}
         self.codes = codes.astype(np.int64)
         self.line_of = np.repeat(np.arange(len(corpus), dtype=np.int64), lengths)
-        self.order = np.argsort(self.codes, kind="stable")  # positions grouped by code
-        self.first = np.cumsum(np.bincount(self.codes + 1), dtype=np.int64)  # code c: [c, c+1)
+        self.width = len(uniques) + 1  # codes + 1 (the separator's 0) below this
+        pairs = self._pair_keys(self.codes[:-1], self.codes[1:])
+        self.by_item = _Groups(self.codes + 1)
+        self.by_pair = _Groups(pairs)
+
+    def _pair_keys(self, first: np.ndarray, second: np.ndarray) -> np.ndarray:
+        return (first + 1) * self.width + (second + 1)
 
     def lines_with_all(self, entities: set[tuple]) -> dict[tuple, set[int]]:
         """The lines holding each entity (none for one with an item no line holds)."""
@@ -115,27 +121,55 @@ class _FlatCorpus:
 
     def _matches(self, entities: list[tuple]) -> tuple[np.ndarray, np.ndarray]:
         """(entity number, start position) of every mention, all entities at once: the
-        positions of each entity's rarest item, moved back to where the entity would start,
-        kept where every other item sits at its offset."""
+        positions of each entity's rarest pair of neighbouring items (of its one item, for an
+        entity of one), moved back to where the entity would start, kept where every item
+        sits at its offset."""
         sizes = np.array([len(e) for e in entities], dtype=np.int64)
         base = np.concatenate([[0], np.cumsum(sizes)[:-1]])
         wanted = np.array([self.code[item] for e in entities for item in e], dtype=np.int64)
-        seen = self.first[wanted + 1] - self.first[wanted]
-        anchor = np.array(
-            [int(np.argmin(seen[b : b + n])) for b, n in zip(base, sizes, strict=True)],
-            dtype=np.int64,
-        )
-        code = wanted[base + anchor]
-        n = self.first[code + 1] - self.first[code]
+        owner = np.repeat(np.arange(len(entities)), sizes)
+        has_next = np.ones(wanted.size, dtype=bool)
+        has_next[base + sizes - 1] = False  # an entity's last item starts no pair of its own
+        single = sizes[owner] == 1
+        keys = np.where(single, wanted + 1, 0)
+        keys[has_next] = self._pair_keys(wanted[has_next], wanted[np.flatnonzero(has_next) + 1])
+        first, seen = np.zeros_like(keys), np.zeros_like(keys)
+        first[single], seen[single] = self.by_item.span(keys[single])
+        first[has_next], seen[has_next] = self.by_pair.span(keys[has_next])
+        seen[~(single | has_next)] = np.iinfo(np.int64).max  # never an anchor
+        rarest = np.flatnonzero(seen == np.minimum.reduceat(seen, base)[owner])
+        at = rarest[np.unique(owner[rarest], return_index=True)[1]]  # each entity's first
+        anchor = at - base
+        n = seen[at]
         entity = np.repeat(np.arange(len(entities)), n)
         within = np.arange(n.sum()) - np.repeat(np.cumsum(n) - n, n)
-        start = self.order[np.repeat(self.first[code], n) + within] - anchor[entity]
+        order = np.where(sizes[entity] == 1, 0, 1)
+        groups = (self.by_item.order, self.by_pair.order)
+        position = np.repeat(first[at], n) + within
+        start = np.empty(entity.size, dtype=np.int64)
+        for kind, positions in enumerate(groups):
+            chosen = order == kind
+            start[chosen] = positions[position[chosen]]
+        start -= anchor[entity]
         fits = (start >= 0) & (start + sizes[entity] <= len(self.codes))
         entity, start = entity[fits], start[fits]
         for k in range(int(sizes.max())):
-            ask = np.flatnonzero((sizes[entity] > k) & (anchor[entity] != k))
+            ask = np.flatnonzero(sizes[entity] > k)
             wrong = self.codes[start[ask] + k] != wanted[base[entity[ask]] + k]
             keep = np.ones(entity.size, dtype=bool)
             keep[ask[wrong]] = False
             entity, start = entity[keep], start[keep]
         return entity, start
+
+
+class _Groups:
+    """Positions grouped by their key: those of key `k` are `order[first:first + count]`."""
+
+    def __init__(self, keys: np.ndarray):
+        self.order = np.argsort(keys)
+        self.sorted = keys[self.order]
+
+    def span(self, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(first, count) of each key's positions in `order`."""
+        first = np.searchsorted(self.sorted, keys, side="left")
+        return first, np.searchsorted(self.sorted, keys, side="right") - first
