@@ -87,7 +87,7 @@ class BruteForceMatcher:
 class _FlatCorpus:
     """The lines' items as codes laid end to end, each line followed by a separator (-1) that
     no entity holds, so that no match runs from one line into the next; and the same positions
-    grouped by the item, and by the pair of items, starting there."""
+    grouped by the item, and by the pair of items, starting there (one sorted key array)."""
 
     def __init__(self, corpus: list[list]):
         lengths = np.array([len(seq) + 1 for seq in corpus], dtype=np.int64)
@@ -96,13 +96,20 @@ class _FlatCorpus:
         self.code = {item: i for i, item in enumerate(uniques)}
         self.codes = codes.astype(np.int64)
         self.line_of = np.repeat(np.arange(len(corpus), dtype=np.int64), lengths)
-        self.width = len(uniques) + 1  # codes + 1 (the separator's 0) below this
+        self.width = len(uniques) + 1  # an item's key, its code + 1 (the separator's 0), is below
         pairs = self._pair_keys(self.codes[:-1], self.codes[1:])
-        self.by_item = _Groups(self.codes + 1)
-        self.by_pair = _Groups(pairs)
+        keys = np.concatenate([self.codes + 1, pairs])  # a pair's key is not: one key space
+        self.order = np.argsort(keys)
+        self.sorted = keys[self.order]
+        self.order %= len(self.codes)  # the position an item or pair starts at
 
     def _pair_keys(self, first: np.ndarray, second: np.ndarray) -> np.ndarray:
         return (first + 1) * self.width + (second + 1)
+
+    def _span(self, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(first, count) of each key's positions in `order`."""
+        first = np.searchsorted(self.sorted, keys, side="left")
+        return first, np.searchsorted(self.sorted, keys, side="right") - first
 
     def lines_with_all(self, entities: set[tuple]) -> dict[tuple, set[int]]:
         """The lines holding each entity (none for one with an item no line holds)."""
@@ -133,9 +140,7 @@ class _FlatCorpus:
         single = sizes[owner] == 1
         keys = np.where(single, wanted + 1, 0)
         keys[has_next] = self._pair_keys(wanted[has_next], wanted[np.flatnonzero(has_next) + 1])
-        first, seen = np.zeros_like(keys), np.zeros_like(keys)
-        first[single], seen[single] = self.by_item.span(keys[single])
-        first[has_next], seen[has_next] = self.by_pair.span(keys[has_next])
+        first, seen = self._span(keys)
         seen[~(single | has_next)] = np.iinfo(np.int64).max  # never an anchor
         rarest = np.flatnonzero(seen == np.minimum.reduceat(seen, base)[owner])
         at = rarest[np.unique(owner[rarest], return_index=True)[1]]  # each entity's first
@@ -143,14 +148,7 @@ class _FlatCorpus:
         n = seen[at]
         entity = np.repeat(np.arange(len(entities)), n)
         within = np.arange(n.sum()) - np.repeat(np.cumsum(n) - n, n)
-        order = np.where(sizes[entity] == 1, 0, 1)
-        groups = (self.by_item.order, self.by_pair.order)
-        position = np.repeat(first[at], n) + within
-        start = np.empty(entity.size, dtype=np.int64)
-        for kind, positions in enumerate(groups):
-            chosen = order == kind
-            start[chosen] = positions[position[chosen]]
-        start -= anchor[entity]
+        start = self.order[np.repeat(first[at], n) + within] - anchor[entity]
         fits = (start >= 0) & (start + sizes[entity] <= len(self.codes))
         entity, start = entity[fits], start[fits]
         for k in range(int(sizes.max())):
@@ -160,16 +158,3 @@ class _FlatCorpus:
             keep[ask[wrong]] = False
             entity, start = entity[keep], start[keep]
         return entity, start
-
-
-class _Groups:
-    """Positions grouped by their key: those of key `k` are `order[first:first + count]`."""
-
-    def __init__(self, keys: np.ndarray):
-        self.order = np.argsort(keys)
-        self.sorted = keys[self.order]
-
-    def span(self, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(first, count) of each key's positions in `order`."""
-        first = np.searchsorted(self.sorted, keys, side="left")
-        return first, np.searchsorted(self.sorted, keys, side="right") - first
